@@ -1,0 +1,51 @@
+# Ủy thác: `make run` sets everything up and serves the demo; `make test` sets up and runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup assets migrate seed lint messages check-deploy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+assets: node_modules/.installed
+
+migrate: setup
+	DEBUG=1 $(BIN)/python manage.py migrate --no-input
+
+seed: migrate
+	DEBUG=1 $(BIN)/python manage.py seed_demo
+
+run: seed
+	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: setup
+	@DEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+lint: setup
+	$(BIN)/ruff check .
+
+messages: setup
+	DEBUG=1 $(BIN)/python manage.py makemessages -l vi --ignore=node_modules --ignore=.venv --ignore=staticfiles
+	DEBUG=1 $(BIN)/python manage.py compilemessages -l vi --ignore=node_modules --ignore=.venv
+
+check-deploy: setup
+	SECRET_KEY=check-deploy-$$(date +%s)-a-long-random-enough-secret-value-for-the-check ALLOWED_HOSTS=uythac.example \
+	  DEBUG=0 $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles

@@ -1,0 +1,125 @@
+from django.contrib import admin
+
+from loans.models import (
+    ApplicationStatusChange,
+    ImportBatch,
+    Loan,
+    LoanApplication,
+    LoanList,
+    LoanProgram,
+    LoanStatusChange,
+    Posting,
+    RepaymentInstalment,
+    ReviewMeeting,
+)
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+@admin.register(LoanProgram)
+class LoanProgramAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "annual_rate", "overdue_multiplier", "max_amount", "max_term_months", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "name"]
+
+class ApplicationStatusChangeInline(ReadOnlyInline):
+    model = ApplicationStatusChange
+    fields = ["at", "from_status", "to_status", "actor", "note"]
+    readonly_fields = fields
+
+@admin.register(LoanApplication)
+class LoanApplicationAdmin(admin.ModelAdmin):
+    """Status moves only through the pipeline, so status is read-only here."""
+
+    list_display = ["household", "program", "amount_requested", "status", "group", "created_at"]
+    list_filter = ["status", "program", "group__branch__kind"]
+    search_fields = ["household__head_name", "household__citizen_id", "group__code"]
+    readonly_fields = ["status", "amount_group_approved", "amount_approved", "meeting", "loan_list", "created_by"]
+    raw_id_fields = ["household", "group"]
+    list_select_related = ["household", "program", "group"]
+    inlines = [ApplicationStatusChangeInline]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+@admin.register(ReviewMeeting)
+class ReviewMeetingAdmin(admin.ModelAdmin):
+    list_display = ["group", "held_on", "attendee_count", "recorded_by"]
+    search_fields = ["group__code", "group__name"]
+    raw_id_fields = ["group"]
+
+@admin.register(LoanList)
+class LoanListAdmin(admin.ModelAdmin):
+    list_display = ["group", "status", "certified_on", "certification_ref", "submitted_at"]
+    list_filter = ["status"]
+    search_fields = ["group__code", "certification_ref"]
+    readonly_fields = ["status", "submitted_at", "submitted_by", "certified_by"]
+
+class InstalmentInline(ReadOnlyInline):
+    model = RepaymentInstalment
+    fields = ["seq", "due_on", "principal", "overdue_since"]
+    readonly_fields = fields
+
+class LoanStatusChangeInline(ReadOnlyInline):
+    model = LoanStatusChange
+    fields = ["at", "from_status", "to_status", "actor", "note"]
+    readonly_fields = fields
+
+@admin.register(Loan)
+class LoanAdmin(admin.ModelAdmin):
+    """Balances are derived from postings; nothing about money is edited here."""
+
+    list_display = ["number", "household", "program", "amount", "principal_outstanding", "overdue_principal", "status"]
+    list_filter = ["status", "program", "group__branch__kind"]
+    search_fields = ["number", "household__head_name", "household__customer_code"]
+    list_select_related = ["household", "program"]
+    raw_id_fields = ["household", "group", "application"]
+    inlines = [InstalmentInline, LoanStatusChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ["status", "principal_outstanding", "overdue_principal"]
+        return [f.name for f in Loan._meta.fields]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+@admin.register(Posting)
+class PostingAdmin(admin.ModelAdmin):
+    """Append-only: postings are viewed here, never edited or deleted. Corrections are reversals."""
+
+    list_display = ["on", "kind", "amount", "loan", "household", "voucher", "created_by"]
+    list_filter = ["kind", "on"]
+    search_fields = ["voucher", "loan__number", "household__head_name", "household__customer_code"]
+    list_select_related = ["loan", "household", "created_by"]
+    date_hierarchy = "on"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = ["file_name", "kind", "status", "created_by", "created_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["file_name", "sha256"]
+    exclude = ["content"]
+    readonly_fields = ["kind", "file_name", "sha256", "status", "summary", "created_by", "created_at", "finished_at"]
+
+    def has_add_permission(self, request):
+        return False
+

@@ -1,0 +1,33 @@
+"""DOMAIN.md's default programs. They are data: admins edit rates and ceilings in the admin afterwards."""
+
+from decimal import Decimal
+
+ALL_STATUSES = ["poor", "near_poor", "escaped", "other_policy", "none"]
+
+DEFAULT_PROGRAMS = [
+    # code, name, annual rate %, max amount, per month?, max term, eligible statuses, escaped within years
+    ("01", "Cho vay hộ nghèo", Decimal("6.6"), 100_000_000, False, 120, ["poor"], None),
+    ("02", "Cho vay học sinh sinh viên", Decimal("6.6"), 4_000_000, True, 120, ["poor", "near_poor", "escaped", "other_policy"], None),
+    ("03", "Cho vay giải quyết việc làm", Decimal("7.92"), 100_000_000, False, 120, ALL_STATUSES, None),
+    ("06", "Cho vay nước sạch và vệ sinh môi trường", Decimal("9"), 25_000_000, False, 60, ALL_STATUSES, None),
+    ("07", "Cho vay hộ cận nghèo", Decimal("7.92"), 100_000_000, False, 120, ["near_poor"], None),
+    ("08", "Cho vay hộ mới thoát nghèo", Decimal("8.25"), 100_000_000, False, 60, ["escaped"], 3),
+    ("12", "Cho vay nhà ở xã hội", Decimal("6.6"), 1_000_000_000, False, 300, ALL_STATUSES, None),
+]
+
+
+def install_default_programs(LoanProgram):
+    for code, name, rate, max_amount, per_month, max_term, statuses, escaped_years in DEFAULT_PROGRAMS:
+        LoanProgram.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "annual_rate": rate,
+                "overdue_multiplier": Decimal("1.30"),
+                "max_amount": max_amount,
+                "max_amount_per_month": per_month,
+                "max_term_months": max_term,
+                "eligible_statuses": statuses,
+                "escaped_within_years": escaped_years,
+            },
+        )

@@ -1,0 +1,519 @@
+"""Programs, loan requests and their review, loans with their schedules, and the append-only ledger."""
+
+import calendar
+from datetime import date
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from borrowers.models import Household
+from loans.money import MoneyField
+from organizations.errors import DomainError
+
+loan_number_validator = RegexValidator(r"^\d{16}$", _("A bank loan number (số khế ước) has exactly 16 digits."))
+
+
+def add_months(day, months):
+    """The same day `months` later, clamped to the month's last day (31/01 + 1 month = 28/02)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def schedule_rows(amount, disbursed_on, term_months, frequency):
+    """(seq, due date, principal) for a loan: equal whole-đồng instalments, the last absorbing the remainder."""
+    amount = int(amount)
+    step = frequency or term_months
+    count = max(1, -(-term_months // step))
+    share = amount // count
+    rows = []
+    for seq in range(1, count + 1):
+        months = min(seq * step, term_months)
+        principal = share if seq < count else amount - share * (count - 1)
+        rows.append((seq, add_months(disbursed_on, months), principal))
+    return rows
+
+
+class LoanProgram(models.Model):
+    """A policy lending program. Rates and ceilings are editable data, seeded from DOMAIN.md's defaults."""
+
+    code = models.CharField(_("program code"), max_length=10, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    annual_rate = models.DecimalField(
+        _("annual rate (%)"), max_digits=6, decimal_places=3, validators=[MinValueValidator(0)]
+    )
+    overdue_multiplier = models.DecimalField(
+        _("overdue rate multiplier"), max_digits=4, decimal_places=2, default=1.30, validators=[MinValueValidator(1)]
+    )
+    max_amount = MoneyField(_("maximum amount"), validators=[MinValueValidator(1)])
+    max_amount_per_month = models.BooleanField(
+        _("maximum is per month of study"),
+        default=False,
+        help_text=_("For student loans: the maximum applies to each month of the term."),
+    )
+    max_term_months = models.PositiveSmallIntegerField(_("maximum term (months)"), validators=[MinValueValidator(1)])
+    eligible_statuses = models.JSONField(
+        _("policy statuses it lends to"),
+        default=list,
+        help_text=_("Policy status codes: poor, near_poor, escaped, other_policy, none."),
+    )
+    escaped_within_years = models.PositiveSmallIntegerField(
+        _("left the poor list at most (years)"),
+        null=True,
+        blank=True,
+        help_text=_("For the newly-escaped program: how long ago the household may have left the list."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("loan program")
+        verbose_name_plural = _("loan programs")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(annual_rate__gte=0), name="program_rate_not_negative"),
+            models.CheckConstraint(condition=Q(max_amount__gt=0), name="program_max_amount_positive"),
+            models.CheckConstraint(condition=Q(overdue_multiplier__gte=1), name="program_overdue_multiplier_min_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} – {self.name}"
+
+    @property
+    def monthly_rate(self):
+        """Percent per month, e.g. 0.55 for 6.6 %/year."""
+        return self.annual_rate / 12
+
+    def ceiling_for(self, term_months):
+        return self.max_amount * term_months if self.max_amount_per_month else self.max_amount
+
+
+class ImportBatch(models.Model):
+    """One uploaded bank file. Everything an import creates points back at its batch."""
+
+    class Kind(models.TextChoices):
+        LOANS = "loans", _("Loan balances")
+        TRANSACTIONS = "transactions", _("Transactions")
+        GROUPS = "groups", _("Groups")
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        PREVIEWED = "previewed", _("Previewed")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Refused")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    file_name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    content = models.BinaryField(_("file content"), editable=False)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("uploaded by")
+    )
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import batch")
+        verbose_name_plural = _("import batches")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} – {self.file_name}"
+
+
+class StatusPipeline(models.Model):
+    """A status field whose legal moves are listed in TRANSITIONS; every move writes a status-change row."""
+
+    TRANSITIONS: dict = {}
+
+    class Meta:
+        abstract = True
+
+    def can_transition_to(self, status):
+        return status in self.TRANSITIONS.get(self.status, ())
+
+    def transition_to(self, status, *, actor, note="", on=None):
+        if not self.can_transition_to(status):
+            raise DomainError(
+                _("Cannot move from “%(old)s” to “%(new)s”.")
+                % {"old": self.get_status_display(), "new": self.Status(status).label}
+            )
+        old = self.status
+        self.status = status
+        self.save(update_fields=["status", "updated_at"])
+        return self.status_changes.create(
+            from_status=old, to_status=status, actor=actor, note=note, on=on or timezone.localdate()
+        )
+
+
+class StatusChange(models.Model):
+    from_status = models.CharField(_("from"), max_length=20)
+    to_status = models.CharField(_("to"), max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    on = models.DateField(_("business date"), default=timezone.localdate)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["at", "pk"]
+
+
+class ReviewMeeting(models.Model):
+    """Họp bình xét: the group votes on its pending requests (minutes 10A/TD)."""
+
+    group = models.ForeignKey(
+        "organizations.SavingsGroup", on_delete=models.PROTECT, related_name="review_meetings", verbose_name=_("group")
+    )
+    held_on = models.DateField(_("meeting date"))
+    attendee_count = models.PositiveSmallIntegerField(_("households attending"), default=0)
+    attendees = models.TextField(_("who attended"), blank=True)
+    neighbourhood_head = models.CharField(_("neighbourhood head present"), max_length=200, blank=True)
+    branch_officer = models.CharField(_("ward branch officer present"), max_length=200, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("group review meeting")
+        verbose_name_plural = _("group review meetings")
+        ordering = ["-held_on", "-pk"]
+
+    def __str__(self):
+        return f"{self.group} – {self.held_on:%d/%m/%Y}"
+
+
+class LoanList(models.Model):
+    """Danh sách 03/TD: the requests a review meeting approved, certified by the ward and submitted upwards."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Awaiting ward certification")
+        CERTIFIED = "certified", _("Certified by the ward")
+        SUBMITTED = "submitted", _("Submitted to district")
+        DECIDED = "decided", _("Decided by district")
+
+    meeting = models.OneToOneField(
+        ReviewMeeting, on_delete=models.PROTECT, related_name="loan_list", verbose_name=_("review meeting")
+    )
+    group = models.ForeignKey(
+        "organizations.SavingsGroup", on_delete=models.PROTECT, related_name="loan_lists", verbose_name=_("group")
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
+    certified_on = models.DateField(_("certified on"), null=True, blank=True)
+    certified_signer = models.CharField(_("signed by"), max_length=200, blank=True)
+    certification_ref = models.CharField(_("reference number"), max_length=50, blank=True)
+    certified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("submitted by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("loan list (03/TD)")
+        verbose_name_plural = _("loan lists (03/TD)")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(certified_on__isnull=False),
+                name="loan_list_certified_has_date",
+            ),
+        ]
+
+    def __str__(self):
+        return _("03/TD list of %(group)s, %(date)s") % {"group": self.group, "date": f"{self.meeting.held_on:%d/%m/%Y}"}
+
+
+class LoanApplication(StatusPipeline):
+    """Giấy đề nghị vay vốn 01/TD, and its path from draft to disbursement."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        GROUP_APPROVED = "group_approved", _("Approved by the group")
+        GROUP_REJECTED = "group_rejected", _("Rejected by the group")
+        CERTIFIED = "certified", _("Certified by the ward")
+        SUBMITTED = "submitted", _("Submitted to district")
+        APPROVED = "approved", _("Approved by district")
+        REJECTED = "rejected", _("Rejected by district")
+        DISBURSED = "disbursed", _("Disbursed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    TRANSITIONS = {
+        Status.DRAFT: {Status.GROUP_APPROVED, Status.GROUP_REJECTED, Status.WITHDRAWN},
+        Status.GROUP_APPROVED: {Status.CERTIFIED, Status.WITHDRAWN},
+        Status.CERTIFIED: {Status.SUBMITTED, Status.WITHDRAWN},
+        Status.SUBMITTED: {Status.APPROVED, Status.REJECTED, Status.WITHDRAWN},
+        Status.APPROVED: {Status.DISBURSED, Status.WITHDRAWN},
+    }
+    OPEN_STATUSES = (
+        Status.DRAFT,
+        Status.GROUP_APPROVED,
+        Status.CERTIFIED,
+        Status.SUBMITTED,
+        Status.APPROVED,
+    )
+
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="applications", verbose_name=_("household")
+    )
+    group = models.ForeignKey(
+        "organizations.SavingsGroup", on_delete=models.PROTECT, related_name="applications", verbose_name=_("group")
+    )
+    program = models.ForeignKey(
+        LoanProgram, on_delete=models.PROTECT, related_name="applications", verbose_name=_("program")
+    )
+    amount_requested = MoneyField(_("amount requested"))
+    term_months = models.PositiveSmallIntegerField(_("term (months)"), validators=[MinValueValidator(1)])
+    purpose = models.CharField(_("purpose"), max_length=300)
+    planned_use = models.TextField(_("planned use of the money"), blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
+    meeting = models.ForeignKey(
+        ReviewMeeting, on_delete=models.PROTECT, null=True, blank=True, related_name="applications"
+    )
+    loan_list = models.ForeignKey(LoanList, on_delete=models.PROTECT, null=True, blank=True, related_name="applications")
+    amount_group_approved = MoneyField(_("amount approved by the group"), null=True, blank=True)
+    amount_approved = MoneyField(_("amount approved by district"), null=True, blank=True)
+    rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("entered by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("loan request")
+        verbose_name_plural = _("loan requests")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_requested__gt=0), name="application_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_group_approved__isnull=True)
+                | Q(amount_group_approved__gt=0, amount_group_approved__lte=F("amount_requested")),
+                name="application_group_amount_within_request",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_approved__isnull=True)
+                | Q(amount_approved__gt=0, amount_approved__lte=F("amount_requested")),
+                name="application_approved_amount_within_request",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "group"])]
+
+    def __str__(self):
+        return f"{self.household} – {self.program.code} – {self.amount_requested}"
+
+
+class ApplicationStatusChange(StatusChange):
+    application = models.ForeignKey(LoanApplication, on_delete=models.CASCADE, related_name="status_changes")
+
+    class Meta(StatusChange.Meta):
+        verbose_name = _("request status change")
+        verbose_name_plural = _("request status changes")
+
+
+class Loan(StatusPipeline):
+    """Khế ước: one disbursed loan of one household under one program."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        FROZEN = "frozen", _("Frozen")
+        WRITTEN_OFF = "written_off", _("Written off")
+        CLOSED = "closed", _("Closed")
+
+    class Frequency(models.IntegerChoices):
+        MONTHLY = 1, _("Monthly")
+        QUARTERLY = 3, _("Quarterly")
+        HALF_YEARLY = 6, _("Half-yearly")
+        YEARLY = 12, _("Yearly")
+        AT_MATURITY = 0, _("All at maturity")
+
+    TRANSITIONS = {
+        Status.ACTIVE: {Status.FROZEN, Status.WRITTEN_OFF, Status.CLOSED},
+        Status.FROZEN: {Status.ACTIVE, Status.WRITTEN_OFF},
+    }
+
+    number = models.CharField(_("loan number"), max_length=16, unique=True, validators=[loan_number_validator])
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="loans", verbose_name=_("household"))
+    program = models.ForeignKey(LoanProgram, on_delete=models.PROTECT, related_name="loans", verbose_name=_("program"))
+    group = models.ForeignKey(
+        "organizations.SavingsGroup",
+        on_delete=models.PROTECT,
+        related_name="loans",
+        verbose_name=_("group at disbursement"),
+    )
+    application = models.OneToOneField(
+        LoanApplication, on_delete=models.PROTECT, null=True, blank=True, related_name="loan"
+    )
+    amount = MoneyField(_("amount disbursed"))
+    disbursed_on = models.DateField(_("disbursement date"))
+    maturity_on = models.DateField(_("maturity date"))
+    term_months = models.PositiveSmallIntegerField(_("term (months)"), validators=[MinValueValidator(1)])
+    frequency = models.PositiveSmallIntegerField(
+        _("repayment frequency"), choices=Frequency.choices, default=Frequency.QUARTERLY
+    )
+    annual_rate = models.DecimalField(_("annual rate (%)"), max_digits=6, decimal_places=3)
+    overdue_multiplier = models.DecimalField(_("overdue rate multiplier"), max_digits=4, decimal_places=2)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # Cached from postings and the schedule; `check_ledger` verifies both.
+    principal_outstanding = MoneyField(_("outstanding"), default=0)
+    overdue_principal = MoneyField(_("overdue"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    import_batch = models.ForeignKey(
+        ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="loans"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("loan")
+        verbose_name_plural = _("loans")
+        ordering = ["-disbursed_on", "number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(number__regex=r"^[0-9]{16}$"), name="loan_number_16_digits"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
+            models.CheckConstraint(condition=Q(maturity_on__gt=F("disbursed_on")), name="loan_matures_after_disbursement"),
+            models.CheckConstraint(
+                condition=Q(principal_outstanding__gte=0, principal_outstanding__lte=F("amount")),
+                name="loan_outstanding_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(overdue_principal__gte=0, overdue_principal__lte=F("principal_outstanding")),
+                name="loan_overdue_within_outstanding",
+            ),
+        ]
+        indexes = [models.Index(fields=["group", "status"]), models.Index(fields=["household", "status"])]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def monthly_rate(self):
+        return self.annual_rate / 12
+
+    def build_schedule(self):
+        """Equal principal instalments in whole đồng; the last one absorbs the rounding."""
+        return [
+            RepaymentInstalment(loan=self, seq=seq, due_on=due_on, principal=principal)
+            for seq, due_on, principal in schedule_rows(self.amount, self.disbursed_on, self.term_months, self.frequency)
+        ]
+
+    @property
+    def overdue_rate_monthly(self):
+        return self.monthly_rate * self.overdue_multiplier
+
+
+class LoanStatusChange(StatusChange):
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="status_changes")
+
+    class Meta(StatusChange.Meta):
+        verbose_name = _("loan status change")
+        verbose_name_plural = _("loan status changes")
+
+
+class RepaymentInstalment(models.Model):
+    """One principal instalment of a loan's schedule. close_day stamps `overdue_since` when it is missed."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="instalments", verbose_name=_("loan"))
+    seq = models.PositiveSmallIntegerField(_("instalment"))
+    due_on = models.DateField(_("due date"))
+    principal = MoneyField(_("principal due"))
+    overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("repayment instalment")
+        verbose_name_plural = _("repayment instalments")
+        ordering = ["loan", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "seq"], name="instalment_seq_unique_per_loan"),
+            models.CheckConstraint(condition=Q(principal__gt=0), name="instalment_principal_positive"),
+        ]
+        indexes = [models.Index(fields=["due_on", "overdue_since"])]
+
+    def __str__(self):
+        return f"{self.loan_id} #{self.seq} {self.due_on:%d/%m/%Y}"
+
+
+class Posting(models.Model):
+    """One append-only ledger line. A wrong line is undone by a reversal pointing at it, never edited."""
+
+    class Kind(models.TextChoices):
+        DISBURSEMENT = "disbursement", _("Disbursement")
+        PRINCIPAL = "principal", _("Principal repayment")
+        INTEREST = "interest", _("Interest")
+        OVERDUE_INTEREST = "overdue_interest", _("Overdue interest")
+        SAVINGS_IN = "savings_in", _("Savings deposit")
+        SAVINGS_OUT = "savings_out", _("Savings withdrawal")
+        REVERSAL = "reversal", _("Reversal")
+
+    LOAN_KINDS = (Kind.DISBURSEMENT, Kind.PRINCIPAL, Kind.INTEREST, Kind.OVERDUE_INTEREST)
+    SAVINGS_KINDS = (Kind.SAVINGS_IN, Kind.SAVINGS_OUT)
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="postings", verbose_name=_("household")
+    )
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="postings", verbose_name=_("loan")
+    )
+    amount = MoneyField(_("amount"))
+    on = models.DateField(_("business date"))
+    voucher = models.CharField(_("voucher number"), max_length=50, null=True, blank=True)
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("entered by"),
+    )
+    import_batch = models.ForeignKey(
+        ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="postings"
+    )
+    created_at = models.DateTimeField(_("entered at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("posting")
+        verbose_name_plural = _("postings")
+        ordering = ["on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="posting_amount_positive"),
+            models.UniqueConstraint(
+                fields=["voucher"], condition=Q(voucher__isnull=False), name="posting_voucher_unique"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="reversal") & Q(reverses__isnull=False))
+                | (~Q(kind="reversal") & Q(reverses__isnull=True)),
+                name="posting_reversal_points_at_original",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["savings_in", "savings_out", "reversal"]) | Q(loan__isnull=False),
+                name="posting_loan_kind_has_loan",
+            ),
+        ]
+        indexes = [models.Index(fields=["loan", "kind"]), models.Index(fields=["on", "kind"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} {self.on:%d/%m/%Y}"

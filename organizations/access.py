@@ -1,0 +1,54 @@
+"""Who may do what: role checks for views. What a user may *see* is decided in the selectors."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+from organizations.models import OfficerProfile
+
+Role = OfficerProfile.Role
+
+#: Roles that may change data in the ward's daily work (households, groups, requests, collections).
+WARD_WORK = (Role.WARD_OFFICER, Role.ADMIN)
+#: Roles that approve: allocations, loan lists, disbursements, loan changes.
+DISTRICT_WORK = (Role.DISTRICT_STAFF, Role.ADMIN)
+#: Roles that record supervision work.
+SUPERVISION_WORK = (Role.FRONT_SUPERVISOR, Role.DISTRICT_STAFF, Role.ADMIN)
+#: Everyone with a profile may read within their scope.
+ALL_ROLES = tuple(Role)
+
+
+def profile_of(user):
+    if not user.is_authenticated:
+        return None
+    return getattr(user, "officer", None)
+
+
+def role_of(user):
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    profile = profile_of(user)
+    return profile.role if profile else None
+
+
+def has_role(user, *roles):
+    return role_of(user) in roles
+
+
+def role_required(*roles):
+    """Log in first; then a user without one of `roles` gets 403."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if not has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

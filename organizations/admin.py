@@ -1,0 +1,63 @@
+from django.contrib import admin
+
+from organizations.models import Area, GroupMembership, Neighbourhood, OfficerProfile, Organization, SavingsGroup, Ward
+
+
+@admin.register(Area)
+class AreaAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind_label"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Ward)
+class WardAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "area", "merged_into", "merged_on"]
+    list_filter = ["area", ("merged_into", admin.EmptyFieldListFilter)]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Neighbourhood)
+class NeighbourhoodAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "ward", "head_name"]
+    list_filter = ["ward"]
+    search_fields = ["code", "name", "head_name"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "level", "ward", "parent"]
+    list_filter = ["kind", "level", "ward"]
+    search_fields = ["name", "ward__name", "ward__code"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = GroupMembership
+    extra = 0
+    raw_id_fields = ["household"]
+
+
+@admin.register(SavingsGroup)
+class SavingsGroupAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "branch", "status", "leader", "deputy"]
+    list_filter = ["status", "branch__kind", "branch__ward"]
+    search_fields = ["code", "name", "leader__head_name"]
+    raw_id_fields = ["leader", "deputy"]
+    list_select_related = ["branch", "leader", "deputy"]
+    inlines = [MembershipInline]
+
+
+@admin.register(GroupMembership)
+class GroupMembershipAdmin(admin.ModelAdmin):
+    list_display = ["household", "group", "joined_on", "left_on"]
+    list_filter = [("left_on", admin.EmptyFieldListFilter), "group__branch__kind"]
+    search_fields = ["household__head_name", "household__citizen_id", "group__code"]
+    raw_id_fields = ["household", "group"]
+    list_select_related = ["household", "group"]
+
+
+@admin.register(OfficerProfile)
+class OfficerProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "role", "organization"]
+    list_filter = ["role", "organization__kind"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "organization__name"]
+    raw_id_fields = ["user"]

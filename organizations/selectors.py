@@ -1,0 +1,45 @@
+"""Scoped reads: what each user may see of the organization tree. Views look objects up only through these."""
+
+from django.db.models import Q
+
+from organizations.access import Role, profile_of, role_of
+from organizations.models import Organization, SavingsGroup, Ward
+
+
+def branch_scope(user, prefix=""):
+    """A Q() over a field path ending at a ward-branch Organization (e.g. "branch", "household__branch").
+
+    A ward officer sees their own branch; district staff all branches of their organization; the Front and admins
+    everything. A user without a profile sees nothing.
+    """
+    role = role_of(user)
+    if role in (Role.ADMIN, Role.FRONT_SUPERVISOR):
+        return Q()
+    profile = profile_of(user)
+    if profile is None:
+        return Q(pk__in=[])
+    path = prefix.rstrip("_")
+    if role == Role.DISTRICT_STAFF:
+        return Q(**{f"{path}__parent": profile.organization_id})
+    return Q(**{path: profile.organization_id})
+
+
+def branches_for(user):
+    qs = Organization.objects.filter(level=Organization.Level.WARD).select_related("ward", "parent")
+    role = role_of(user)
+    if role in (Role.ADMIN, Role.FRONT_SUPERVISOR):
+        return qs
+    profile = profile_of(user)
+    if profile is None:
+        return qs.none()
+    if role == Role.DISTRICT_STAFF:
+        return qs.filter(parent=profile.organization_id)
+    return qs.filter(pk=profile.organization_id)
+
+
+def groups_for(user):
+    return SavingsGroup.objects.filter(branch_scope(user, "branch")).select_related("branch", "branch__ward")
+
+
+def wards_for(user):
+    return Ward.objects.filter(pk__in=branches_for(user).values("ward")).order_by("code")

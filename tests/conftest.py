@@ -1,0 +1,107 @@
+"""Personas and a small district shared by every test.
+
+Two wards (A and B), the Women's Union in both and the Farmers' Association in ward A, one group per branch.
+"""
+
+import pytest
+
+from organizations.models import OfficerProfile, Organization
+from tests.factories import BranchFactory, DistrictOrganizationFactory, HouseholdFactory, SavingsGroupFactory, WardFactory, officer
+
+Role = OfficerProfile.Role
+
+
+@pytest.fixture
+def ward_a(db):
+    return WardFactory(code="900001", name="Phường A")
+
+
+@pytest.fixture
+def ward_b(db):
+    return WardFactory(code="900002", name="Phường B")
+
+
+@pytest.fixture
+def front(db, ward_a):
+    return DistrictOrganizationFactory(area=ward_a.area, kind=Organization.Kind.FRONT, name="MTTQ quận thử")
+
+
+@pytest.fixture
+def women_district(db, ward_a):
+    return DistrictOrganizationFactory(area=ward_a.area, kind=Organization.Kind.WOMEN, name="Hội LHPN quận thử")
+
+
+@pytest.fixture
+def branch_a(women_district, ward_a):
+    return BranchFactory(ward=ward_a, kind=Organization.Kind.WOMEN, parent=women_district)
+
+
+@pytest.fixture
+def branch_b(women_district, ward_b):
+    return BranchFactory(ward=ward_b, kind=Organization.Kind.WOMEN, parent=women_district)
+
+
+@pytest.fixture
+def farmers_branch_a(ward_a):
+    return BranchFactory(ward=ward_a, kind=Organization.Kind.FARMERS)
+
+
+@pytest.fixture
+def group_a(branch_a):
+    return SavingsGroupFactory(branch=branch_a, code="8100001", name="Tổ A1")
+
+
+@pytest.fixture
+def group_b(branch_b):
+    return SavingsGroupFactory(branch=branch_b, code="8100002", name="Tổ B1")
+
+
+@pytest.fixture
+def household_a(group_a):
+    return HouseholdFactory(group=group_a, head_name="Nguyễn Thị Ánh")
+
+
+@pytest.fixture
+def household_b(group_b):
+    return HouseholdFactory(group=group_b, head_name="Trần Văn Bình")
+
+
+@pytest.fixture
+def ward_officer_a(branch_a):
+    return officer("ward_a", branch_a, Role.WARD_OFFICER)
+
+
+@pytest.fixture
+def ward_officer_b(branch_b):
+    return officer("ward_b", branch_b, Role.WARD_OFFICER)
+
+
+@pytest.fixture
+def district_staff(women_district):
+    return officer("district", women_district, Role.DISTRICT_STAFF)
+
+
+@pytest.fixture
+def farmers_district_staff(farmers_branch_a):
+    return officer("farmers_district", farmers_branch_a.parent, Role.DISTRICT_STAFF)
+
+
+@pytest.fixture
+def front_supervisor(front):
+    return officer("front", front, Role.FRONT_SUPERVISOR)
+
+
+@pytest.fixture
+def admin_user(front):
+    return officer("admin", front, Role.ADMIN)
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> a test client logged in as that user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login

@@ -1,0 +1,159 @@
+"""Factories that keep ward, organization, group and household consistent."""
+
+from datetime import date
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+
+from borrowers.models import Household
+from loans.models import Loan, LoanApplication, LoanProgram, Posting
+from organizations.models import Area, GroupMembership, OfficerProfile, Organization, SavingsGroup, Ward
+
+
+class AreaFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Area
+        django_get_or_create = ["code"]
+
+    code = "TEST"
+    name = "Quận thử"
+
+
+class WardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Ward
+
+    area = factory.SubFactory(AreaFactory)
+    code = factory.Sequence(lambda n: f"{900000 + n:06d}")
+    name = factory.Sequence(lambda n: f"Phường {n}")
+
+
+class DistrictOrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+        django_get_or_create = ["area", "kind", "level"]
+
+    area = factory.SubFactory(AreaFactory)
+    kind = Organization.Kind.WOMEN
+    level = Organization.Level.DISTRICT
+    name = factory.LazyAttribute(lambda o: f"{Organization.Kind(o.kind).label} (district)")
+
+
+class BranchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+        django_get_or_create = ["kind", "ward", "level"]
+
+    ward = factory.SubFactory(WardFactory)
+    area = factory.LazyAttribute(lambda o: o.ward.area)
+    kind = Organization.Kind.WOMEN
+    level = Organization.Level.WARD
+    parent = factory.LazyAttribute(lambda o: DistrictOrganizationFactory(area=o.area, kind=o.kind))
+    name = factory.LazyAttribute(lambda o: f"{Organization.Kind(o.kind).label} – {o.ward.name}")
+
+
+class SavingsGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SavingsGroup
+
+    code = factory.Sequence(lambda n: f"{8000000 + n:07d}")
+    name = factory.Sequence(lambda n: f"Tổ số {n}")
+    branch = factory.SubFactory(BranchFactory)
+
+
+class HouseholdFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Household
+        skip_postgeneration_save = True
+
+    group = None  # popped in _create; the household joins it after creation
+
+    customer_code = factory.Sequence(lambda n: f"{9000000000 + n:010d}")
+    head_name = factory.Sequence(lambda n: f"Nguyễn Thị Thử {n}")
+    citizen_id = factory.Sequence(lambda n: f"{79000000000 + n:012d}")
+    address = "12 Đường thử"
+    branch = factory.LazyAttribute(lambda o: o.group.branch if o.group else BranchFactory())
+    ward = factory.LazyAttribute(lambda o: o.branch.ward)
+    policy_status = Household.PolicyStatus.POOR
+    policy_list_year = 2025
+
+    @factory.post_generation
+    def join(obj, create, extracted, **kwargs):
+        group = getattr(obj, "_group", None)
+        if create and group is not None:
+            GroupMembership.objects.create(group=group, household=obj, joined_on=date(2024, 1, 1))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        group = kwargs.pop("group", None)
+        obj = super()._create(model_class, *args, **kwargs)
+        obj._group = group
+        return obj
+
+
+def program(code="01"):
+    return LoanProgram.objects.get(code=code)
+
+
+class LoanFactory(factory.django.DjangoModelFactory):
+    """A disbursed loan with its schedule, disbursement posting and balance cache."""
+
+    class Meta:
+        model = Loan
+        skip_postgeneration_save = True
+
+    number = factory.Sequence(lambda n: f"{5500000000000000 + n:016d}")
+    household = factory.SubFactory(HouseholdFactory)
+    group = factory.LazyAttribute(lambda o: o.household.current_membership.group)
+    program = factory.LazyFunction(program)
+    amount = Decimal("50000000")
+    disbursed_on = date(2026, 1, 15)
+    term_months = 36
+    maturity_on = factory.LazyAttribute(lambda o: date(o.disbursed_on.year + o.term_months // 12, o.disbursed_on.month, o.disbursed_on.day))
+    frequency = Loan.Frequency.QUARTERLY
+    annual_rate = factory.LazyAttribute(lambda o: o.program.annual_rate)
+    overdue_multiplier = factory.LazyAttribute(lambda o: o.program.overdue_multiplier)
+    principal_outstanding = factory.LazyAttribute(lambda o: o.amount)
+
+    @factory.post_generation
+    def ledger(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        obj.instalments.bulk_create(obj.build_schedule())
+        Posting.objects.create(
+            kind=Posting.Kind.DISBURSEMENT, household=obj.household, loan=obj, amount=obj.amount, on=obj.disbursed_on
+        )
+
+
+class LoanApplicationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LoanApplication
+
+    household = factory.SubFactory(HouseholdFactory)
+    group = factory.LazyAttribute(lambda o: o.household.current_membership.group)
+    program = factory.LazyFunction(program)
+    amount_requested = Decimal("30000000")
+    term_months = 36
+    purpose = "Chăn nuôi heo"
+    created_by = factory.LazyFunction(lambda: UserFactory())
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = "Cán bộ"
+    last_name = factory.Sequence(lambda n: f"số {n}")
+    password = factory.PostGenerationMethodCall("set_password", "uythac-test")
+
+
+def officer(username, organization, role):
+    user = UserFactory(username=username, is_superuser=role == OfficerProfile.Role.ADMIN,
+                       is_staff=role == OfficerProfile.Role.ADMIN)
+    user.save()
+    OfficerProfile.objects.create(user=user, organization=organization, role=role)
+    return user

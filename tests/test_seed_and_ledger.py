@@ -1,0 +1,71 @@
+"""seed_demo builds the seed district's exact figures; summary and check_ledger read them from the ledger."""
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from borrowers.models import Household
+from loans.models import Loan, Posting
+from organizations.models import Organization, SavingsGroup
+
+SEED = {
+    "12": {"outstanding": 43_479_000_000, "overdue": 0, "households": 1_430},
+    "13": {"outstanding": 44_519_000_000, "overdue": 0, "households": 1_329},
+    "11": {"outstanding": 37_371_000_000, "overdue": 0, "households": 1_162},
+    "14": {"outstanding": 30_178_000_000, "overdue": 0, "households": 987},
+}
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_seed_demo_totals_summary_and_ledger_check(capsys):
+    call_command("seed_demo")
+    capsys.readouterr()
+
+    call_command("summary", "--json")
+    assert json.loads(capsys.readouterr().out) == SEED
+
+    assert Organization.objects.filter(level="ward").count() == 5 * 11
+    sizes = [g.memberships.count() for g in SavingsGroup.objects.prefetch_related("memberships")]
+    assert min(sizes) >= 5 and max(sizes) <= 60
+    assert Loan.objects.values("program__code").distinct().count() >= 4
+
+    call_command("check_ledger")
+    assert "passed" in capsys.readouterr().out
+
+    # A second run keeps the data as it is.
+    households = Household.objects.count()
+    call_command("seed_demo")
+    assert Household.objects.count() == households
+
+    # Tampering with one posting behind the ledger's back is caught.
+    posting = Posting.objects.filter(kind=Posting.Kind.DISBURSEMENT).first()
+    Posting.objects.filter(pk=posting.pk).update(amount=posting.amount + 1000)
+    with pytest.raises(CommandError, match="1 loan"):
+        call_command("check_ledger")
+    assert posting.loan.number in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=False)
+def test_seed_demo_refuses_without_debug():
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo")
+    assert not Organization.objects.exists()
+
+
+@pytest.mark.django_db
+def test_summary_as_of_a_date_only_counts_earlier_postings(household_a, capsys):
+    from datetime import date
+
+    from tests.factories import LoanFactory
+
+    LoanFactory(household=household_a, amount=20_000_000, disbursed_on=date(2026, 3, 1))
+    call_command("summary", "--json", "--date", "28/02/2026")
+    assert json.loads(capsys.readouterr().out) == {}
+    call_command("summary", "--json", "--date", "01/03/2026")
+    assert json.loads(capsys.readouterr().out) == {"12": {"outstanding": 20_000_000, "overdue": 0, "households": 1}}
+    with pytest.raises(CommandError, match="dd/mm/yyyy"):
+        call_command("summary", "--date", "2026-03-01")
