@@ -374,6 +374,8 @@ class Loan(StatusPipeline):
     # Cached from postings and the schedule; `check_ledger` verifies both.
     principal_outstanding = MoneyField(_("outstanding"), default=0)
     overdue_principal = MoneyField(_("overdue"), default=0)
+    # Interest due but not collected (lãi tồn), carried by the collection sheets.
+    interest_arrears = MoneyField(_("interest arrears"), default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -399,6 +401,7 @@ class Loan(StatusPipeline):
                 condition=Q(overdue_principal__gte=0, overdue_principal__lte=F("principal_outstanding")),
                 name="loan_overdue_within_outstanding",
             ),
+            models.CheckConstraint(condition=Q(interest_arrears__gte=0), name="loan_interest_arrears_not_negative"),
         ]
         indexes = [models.Index(fields=["group", "status"]), models.Index(fields=["household", "status"])]
 
