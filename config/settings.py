@@ -103,7 +103,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.officer",
             ],
-            "builtins": ["loans.templatetags.money"],
+            "builtins": ["loans.templatetags.money", "organizations.templatetags.personal"],
         },
     },
 ]
