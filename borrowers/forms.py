@@ -39,7 +39,9 @@ class HouseholdForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "tel", "maxlength": 10, "placeholder": "09xxxxxxxx"}),
     )
     address = forms.CharField(label=_("Address"), max_length=300)
-    neighbourhood = forms.ModelChoiceField(label=_("Neighbourhood"), queryset=Neighbourhood.objects.none(), required=False)
+    neighbourhood = forms.ModelChoiceField(
+        label=_("Neighbourhood"), queryset=Neighbourhood.objects.none(), required=False
+    )
     members = forms.IntegerField(label=_("Household members"), min_value=1, max_value=50, initial=1)
     policy_status = forms.ChoiceField(label=_("Policy status"), choices=Household.PolicyStatus.choices)
     policy_list_year = forms.IntegerField(

@@ -48,7 +48,9 @@ def household_list(request):
 @role_required(*ALL_ROLES)
 def household_detail(request, pk):
     household = get_object_or_404(households_for(request.user).select_related("neighbourhood"), pk=pk)
-    memberships = GroupMembership.objects.filter(household=household).select_related("group").order_by("-joined_on", "-pk")
+    memberships = (
+        GroupMembership.objects.filter(household=household).select_related("group").order_by("-joined_on", "-pk")
+    )
     loans = loans_for(request.user).filter(household=household).order_by("-disbursed_on")
     applications = (
         applications_for(request.user)

@@ -87,7 +87,12 @@ class ReviewDecisionForm(forms.Form):
 
     DECISIONS = [("approve", _("Approve")), ("reject", _("Reject")), ("defer", _("Not decided today"))]
 
-    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS, widget=forms.RadioSelect, initial="approve")
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=DECISIONS,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        initial="approve",
+    )
     amount = AmountField(label=_("Approved amount (₫)"), required=False)
     reason = forms.CharField(label=_("Reason for rejection"), max_length=500, required=False)
 

@@ -124,7 +124,8 @@ def meeting_create(request, group_pk):
         applications_for(request.user).filter(group=group, status=Status.DRAFT).order_by("household__search_name")
     )
     data = request.POST if request.method == "POST" else None
-    form = MeetingForm(data, initial={"neighbourhood_head": group.neighbourhood.head_name if group.neighbourhood else ""})
+    head = group.neighbourhood.head_name if group.neighbourhood else ""
+    form = MeetingForm(data, initial={"neighbourhood_head": head})
     decisions = [ReviewDecisionForm(data, application=a) for a in pending]
     if request.method == "POST" and pending:
         valid = form.is_valid() & all([d.is_valid() for d in decisions])
@@ -291,7 +292,9 @@ def list03_certify(request, pk):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, _("The ward's certification is recorded. You can now submit the list to district."))
+            messages.success(
+                request, _("The ward's certification is recorded. You can now submit the list to district.")
+            )
             return redirect("loans:list03_detail", pk=loan_list.pk)
     rows = _list_rows(loan_list)
     return render(request, "loans/list03_certify.html", {

@@ -43,7 +43,7 @@ class GroupForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 7}),
     )
     name = forms.CharField(label=_("Name"), max_length=200)
-    branch = forms.ModelChoiceField(label=_("Ward branch"), queryset=None)
+    branch = forms.ModelChoiceField(label=_("Organization's ward branch"), queryset=None)
     neighbourhood = forms.ModelChoiceField(label=_("Neighbourhood"), queryset=None, required=False)
     status = forms.ChoiceField(label=_("Status"))
     founded_on = BusinessDateField(label=_("Founded on"), required=False)

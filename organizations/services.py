@@ -74,7 +74,8 @@ def group_create(*, data, actor):
             if joined_on < old.joined_on:
                 raise DomainError(
                     _("%(name)s joined group %(group)s on %(date)s, after this group's founding date.")
-                    % {"name": household.head_name, "group": old.group.code, "date": old.joined_on.strftime("%d/%m/%Y")},
+                    % {"name": household.head_name, "group": old.group.code,
+                       "date": old.joined_on.strftime("%d/%m/%Y")},
                     field="founded_on",
                 )
             old.left_on = joined_on

@@ -106,7 +106,8 @@ def group_create(request):
 @role_required(*WARD_WORK)
 def group_update(request, pk):
     group = get_object_or_404(groups_for(request.user), pk=pk)
-    initial = {name: getattr(group, name) for name in ("name", "neighbourhood", "status", "founded_on", "leader", "deputy")}
+    fields = ("name", "neighbourhood", "status", "founded_on", "leader", "deputy")
+    initial = {name: getattr(group, name) for name in fields}
     form = GroupForm(request.POST or None, user=request.user, group=group, initial=initial)
     if request.method == "POST":
         refuse_out_of_scope(form)

@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from borrowers import services as household_services
 from borrowers.models import Household
@@ -20,7 +21,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def today(time_machine):
+    """A fixed business date, and messages in English so the assertions read the rule's own words."""
     time_machine.move_to("2026-11-20 10:00 +07:00", tick=False)
+    with translation.override("en"):
+        yield
 Status = LoanApplication.Status
 
 

@@ -11,6 +11,15 @@ from tests.factories import HouseholdFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def programs(db):
+    """Transactional tests empty the tables, the programs of the data migration included."""
+    from loans.defaults import install_default_programs
+    from loans.models import LoanProgram
+
+    install_default_programs(LoanProgram)
+
+
 def submit(page):
     page.click("main form[method=post] button[type=submit]")
 
