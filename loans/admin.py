@@ -124,3 +124,22 @@ class ImportBatchAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+
+
+# Requests, meetings and 03/TD lists change only through the services and `transition_to`, which record who did what:
+# the admin reads them and cannot add, edit or delete them.
+class PipelineReadOnlyMixin:
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+for _model, _admin in ((LoanApplication, LoanApplicationAdmin), (LoanList, LoanListAdmin),
+                       (ReviewMeeting, ReviewMeetingAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(_admin.__name__, (PipelineReadOnlyMixin, _admin), {"raw_id_fields": []}))

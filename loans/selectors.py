@@ -45,3 +45,19 @@ def portfolio_by_organization(*, on=None, loans=None):
         }
         for row in rows
     }
+
+
+def review_meetings_for(user):
+    from loans.models import ReviewMeeting
+
+    return ReviewMeeting.objects.filter(branch_scope(user, "group__branch")).select_related(
+        "group", "group__branch", "group__branch__ward", "recorded_by"
+    )
+
+
+def loan_lists_for(user):
+    from loans.models import LoanList
+
+    return LoanList.objects.filter(branch_scope(user, "group__branch")).select_related(
+        "group", "group__branch", "group__branch__ward", "meeting"
+    )
