@@ -145,3 +145,9 @@ def disbursed_between(user, start, end):
         count=Count("pk"), amount=Sum("amount")
     )
     return {"count": totals["count"], "amount": totals["amount"] or 0}
+
+
+def wards_for_queue(user):
+    from organizations.selectors import wards_for
+
+    return wards_for(user)
