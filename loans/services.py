@@ -339,7 +339,9 @@ def loan_list_approve(*, loan_list, amounts, actor, rejections=None):
         if loan_list.submitted_by_id == actor.pk:
             raise DomainError(_("You submitted this 03/TD list, so someone else must approve it."))
         pending = list(
-            loan_list.applications.filter(status=AppStatus.SUBMITTED).select_related("household", "program", "group")
+            loan_list.applications.filter(status=AppStatus.SUBMITTED)
+            .select_related("household", "program", "group")
+            .order_by("pk")
         )
         if not pending:
             raise DomainError(_("No request on this list is waiting for a decision."))
