@@ -55,7 +55,7 @@ def capital_plan_set(*, organization, program, year, amount, actor, note=""):
         raise DomainError(_("Capital is entrusted to a member organization at district level."))
     with transaction.atomic():
         plan = (
-            CapitalPlan.objects.select_for_update()
+            CapitalPlan.objects.select_for_update(of=("self",))
             .filter(organization=organization, program=program, year=year)
             .first()
         )
@@ -100,7 +100,7 @@ def allocation_propose(*, plan, branch, amount, actor, note=""):
     if branch.parent_id != plan.organization_id:
         raise DomainError(_("This branch does not belong to the plan's organization."), field="branch")
     with transaction.atomic():
-        allocation = CapitalAllocation.objects.select_for_update().filter(plan=plan, branch=branch).first()
+        allocation = CapitalAllocation.objects.select_for_update(of=("self",)).filter(plan=plan, branch=branch).first()
         if allocation is None:
             allocation = CapitalAllocation.objects.create(
                 plan=plan, branch=branch, amount_proposed=amount, proposal_note=note, proposed_by=actor
@@ -129,8 +129,8 @@ def _unallocated(plan):
 def allocation_decide(*, allocation, approve, amount=None, reason="", actor):
     """Approve (in full or cut) or reject a proposal. The proposer cannot decide; the plan total is never exceeded."""
     with transaction.atomic():
-        allocation = CapitalAllocation.objects.select_for_update().get(pk=allocation.pk)
-        plan = CapitalPlan.objects.select_for_update().get(pk=allocation.plan_id)
+        allocation = CapitalAllocation.objects.select_for_update(of=("self",)).get(pk=allocation.pk)
+        plan = CapitalPlan.objects.select_for_update(of=("self",)).get(pk=allocation.plan_id)
         if allocation.status != CapitalAllocation.Status.PROPOSED:
             raise DomainError(_("This proposal is already decided."))
         if allocation.proposed_by_id == actor.pk:
@@ -181,11 +181,11 @@ def allocation_adjust(*, source=None, target=None, amount, reason, actor):
         raise DomainError(_("Capital must move between two different allocations."), field="target")
     with transaction.atomic():
         ids = sorted(a.pk for a in (source, target) if a is not None)
-        locked = {a.pk: a for a in CapitalAllocation.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        locked = {a.pk: a for a in CapitalAllocation.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")}
         source = locked.get(source.pk) if source else None
         target = locked.get(target.pk) if target else None
         plans = {a.plan_id for a in locked.values()}
-        plan_rows = {p.pk: p for p in CapitalPlan.objects.select_for_update().filter(pk__in=plans).order_by("pk")}
+        plan_rows = {p.pk: p for p in CapitalPlan.objects.select_for_update(of=("self",)).filter(pk__in=plans).order_by("pk")}
         for allocation in locked.values():
             if allocation.status != CapitalAllocation.Status.APPROVED:
                 raise DomainError(_("Only approved allocations can be adjusted."))
@@ -259,7 +259,7 @@ def _close_list_if_decided(loan_list):
 
 
 def _approve(application, amount, actor, today):
-    application = LoanApplication.objects.select_for_update().select_related("group", "loan_list").get(
+    application = LoanApplication.objects.select_for_update(of=("self",)).select_related("group", "loan_list").get(
         pk=application.pk
     )
     name = application.household.head_name
@@ -283,7 +283,7 @@ def _approve(application, amount, actor, today):
             % {"branch": application.group.branch, "year": today.year, "program": application.program.code}
         )
     # The row lock serialises approvals against one allocation: the second waits and sees the first's charge.
-    allocation = CapitalAllocation.objects.select_for_update().get(pk=found.pk)
+    allocation = CapitalAllocation.objects.select_for_update(of=("self",)).get(pk=found.pk)
     if amount > allocation.remaining:
         raise DomainError(
             _("Approving %(amount)s for %(name)s would exceed the allocation of %(branch)s: only %(free)s is left.")
@@ -314,7 +314,7 @@ def application_approve(*, application, amount, actor):
 def application_reject(*, application, reason, actor):
     reason = _require_reason(reason)
     with transaction.atomic():
-        application = LoanApplication.objects.select_for_update().select_related("loan_list").get(pk=application.pk)
+        application = LoanApplication.objects.select_for_update(of=("self",)).select_related("loan_list").get(pk=application.pk)
         if application.status != AppStatus.SUBMITTED:
             raise DomainError(_("Only submitted requests can be rejected."))
         _check_checker(application, actor)
@@ -333,7 +333,7 @@ def loan_list_approve(*, loan_list, amounts, actor, rejections=None):
     rejections = rejections or {}
     today = timezone.localdate()
     with transaction.atomic():
-        loan_list = LoanList.objects.select_for_update().get(pk=loan_list.pk)
+        loan_list = LoanList.objects.select_for_update(of=("self",)).get(pk=loan_list.pk)
         if loan_list.status != LoanList.Status.SUBMITTED:
             raise DomainError(_("Only a submitted 03/TD list can be approved."))
         if loan_list.submitted_by_id == actor.pk:
@@ -382,7 +382,7 @@ def loan_disburse(*, application, loan_number, on, amount, term_months, frequenc
         raise DomainError(_("Choose a repayment frequency."), field="frequency")
     with transaction.atomic():
         application = (
-            LoanApplication.objects.select_for_update()
+            LoanApplication.objects.select_for_update(of=("self",))
             .select_related("household", "program", "group")
             .get(pk=application.pk)
         )
@@ -439,9 +439,9 @@ def loan_disburse(*, application, loan_number, on, amount, term_months, frequenc
             kind=Posting.Kind.DISBURSEMENT, household=application.household, loan=loan, amount=amount, on=on,
             created_by=actor, note=_("Disbursement of loan %(number)s") % {"number": loan_number},
         )
-        use = CapitalUse.objects.select_for_update().filter(application=application).first()
+        use = CapitalUse.objects.select_for_update(of=("self",)).filter(application=application).first()
         if use is not None:
-            allocation = CapitalAllocation.objects.select_for_update().get(pk=use.allocation_id)
+            allocation = CapitalAllocation.objects.select_for_update(of=("self",)).get(pk=use.allocation_id)
             released = use.amount_approved - amount
             CapitalAllocation.objects.filter(pk=allocation.pk).update(
                 amount_committed=F("amount_committed") - released, amount_disbursed=F("amount_disbursed") + amount
