@@ -15,13 +15,10 @@ class AmountField(forms.CharField):
 
     default_error_messages = {"invalid": _("Enter an amount in whole đồng, e.g. 30.000.000.")}
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("max_length", 22)
-        super().__init__(*args, **kwargs)
-
     def widget_attrs(self, widget):
         attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "numeric", "class": "form-control text-end", "autocomplete": "off"})
+        attrs.update({"inputmode": "numeric", "class": "form-control text-end", "autocomplete": "off",
+                      "maxlength": "22"})
         return attrs
 
     def prepare_value(self, value):
@@ -34,7 +31,7 @@ class AmountField(forms.CharField):
         if value in self.empty_values:
             return None
         text = re.sub(r"[\s.,₫đ]", "", value.replace("đồng", ""))
-        if not text.isdigit():
+        if not text.isdigit() or len(text) > 18:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         amount = Decimal(text)
         if amount <= 0:
@@ -198,7 +195,8 @@ class DisbursementDayForm(forms.Form):
                 widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "style": "width:5.5rem"}),
             )
             self.fields[f"frequency_{pk}"] = forms.TypedChoiceField(
-                choices=Loan.Frequency.choices, coerce=int, initial=Loan.Frequency.QUARTERLY,
+                choices=Loan.Frequency.choices, coerce=int, initial=Loan.Frequency.QUARTERLY, required=False,
+                empty_value=None,
                 widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )
 
@@ -225,8 +223,8 @@ class DisbursementDayForm(forms.Form):
             if not data.get(f"pick_{pk}"):
                 continue
             missing = False
-            for name in ("loan_number", "amount", "term"):
-                if not data.get(f"{name}_{pk}"):
+            for name in ("loan_number", "amount", "term", "frequency"):
+                if data.get(f"{name}_{pk}") in (None, ""):
                     self.add_error(f"{name}_{pk}", _("Required for a disbursement."))
                     missing = True
             if missing:

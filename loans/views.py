@@ -375,12 +375,12 @@ def loan_detail(request, pk):
         selectors.loans_for(request.user).select_related("group__branch__ward", "application", "created_by"), pk=pk
     )
     instalments = list(loan.instalments.all())
-    history = []
+    application = None
     if loan.application_id:
-        history = loan.application.status_changes.select_related("actor").order_by("at", "pk")
+        application = LoanApplication.objects.prefetch_related(_history_prefetch()).get(pk=loan.application_id)
     return render(request, "loans/loan_detail.html", {
         "loan": loan, "instalments": instalments, "schedule_total": sum(i.principal for i in instalments),
-        "history": history, "statuses": LoanApplication.Status.choices,
+        "application": application, "statuses": LoanApplication.Status.choices,
     })
 
 
