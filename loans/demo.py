@@ -65,7 +65,7 @@ def seed_capital(demo):
         key: CapitalPlan(
             organization_id=key[0], program_id=key[1], year=year,
             amount=_round_up(total * Decimal("1.1")) + (1_000_000_000 if key[1] == programs["03"].pk else 0),
-            note="Kế hoạch vốn ủy thác năm %s" % year, created_by=district_user,
+            note=f"Kế hoạch vốn ủy thác năm {year}", created_by=district_user,
         )
         for key, total in plans.items()
     }
@@ -74,7 +74,7 @@ def seed_capital(demo):
     plan_rows.setdefault(
         (women, programs["03"].pk),
         CapitalPlan(organization_id=women, program_id=programs["03"].pk, year=year, amount=2_000_000_000,
-                    note="Kế hoạch vốn ủy thác năm %s" % year, created_by=district_user),
+                    note=f"Kế hoạch vốn ủy thác năm {year}", created_by=district_user),
     )
     CapitalPlan.objects.bulk_create(plan_rows.values())
 

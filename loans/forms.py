@@ -145,7 +145,9 @@ class ListDecisionForm(forms.Form):
             )
             self.fields[f"reason_{pk}"] = forms.CharField(
                 required=False, max_length=1000,
-                widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+                widget=forms.TextInput(
+                    attrs={"class": "form-control form-control-sm", "placeholder": _("Reason, if rejected")}
+                ),
             )
 
     def rows(self):

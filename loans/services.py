@@ -181,11 +181,13 @@ def allocation_adjust(*, source=None, target=None, amount, reason, actor):
         raise DomainError(_("Capital must move between two different allocations."), field="target")
     with transaction.atomic():
         ids = sorted(a.pk for a in (source, target) if a is not None)
-        locked = {a.pk: a for a in CapitalAllocation.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")}
+        rows = CapitalAllocation.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+        locked = {a.pk: a for a in rows}
         source = locked.get(source.pk) if source else None
         target = locked.get(target.pk) if target else None
         plans = {a.plan_id for a in locked.values()}
-        plan_rows = {p.pk: p for p in CapitalPlan.objects.select_for_update(of=("self",)).filter(pk__in=plans).order_by("pk")}
+        plan_rows = CapitalPlan.objects.select_for_update(of=("self",)).filter(pk__in=plans).order_by("pk")
+        plan_rows = {p.pk: p for p in plan_rows.select_related("program")}
         for allocation in locked.values():
             if allocation.status != CapitalAllocation.Status.APPROVED:
                 raise DomainError(_("Only approved allocations can be adjusted."))
@@ -314,7 +316,9 @@ def application_approve(*, application, amount, actor):
 def application_reject(*, application, reason, actor):
     reason = _require_reason(reason)
     with transaction.atomic():
-        application = LoanApplication.objects.select_for_update(of=("self",)).select_related("loan_list").get(pk=application.pk)
+        application = (
+            LoanApplication.objects.select_for_update(of=("self",)).select_related("loan_list").get(pk=application.pk)
+        )
         if application.status != AppStatus.SUBMITTED:
             raise DomainError(_("Only submitted requests can be rejected."))
         _check_checker(application, actor)

@@ -1,6 +1,6 @@
 """District work on entrusted capital: allocations, the approval queue, 04/TD notices, disbursement, the overview."""
 
-from datetime import date
+from datetime import date, datetime, time
 
 from django.contrib import messages
 from django.db.models import Prefetch, Sum
@@ -363,8 +363,14 @@ def disbursement_day(request):
             if len(loans) == 1:
                 return redirect("loans:loan_detail", pk=loans[0].pk)
             return redirect(request.get_full_path())
+    start_of_day = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    recent = (
+        selectors.loans_for(request.user)
+        .filter(application__isnull=False, created_at__gte=start_of_day)
+        .order_by("-created_at", "-pk")[:50]
+    )
     return render(request, "loans/disbursement_day.html", {
-        "form": form, "wards": selectors.wards_for_queue(request.user), "ward": ward,
+        "form": form, "wards": selectors.wards_for_queue(request.user), "ward": ward, "recent": recent,
     })
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_approvals_never_take_the_allocation_below_zero(group_a, branch_a, ward_officer_a,
                                                                          women_district):
     allocation = approved_allocation(branch=branch_a, amount=50_000_000)
