@@ -1,6 +1,6 @@
 """Scoped reads of requests, loans and postings, and the portfolio figures every report starts from."""
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, Sum
 
 from loans.ledger import with_derived_balances
 from loans.models import Loan, LoanApplication, Posting
@@ -55,9 +55,107 @@ def review_meetings_for(user):
     )
 
 
+# --- Capital allocations, approval queue and district overview ----------------------------------------------------
+
+
 def loan_lists_for(user):
     from loans.models import LoanList
 
     return LoanList.objects.filter(branch_scope(user, "group__branch")).select_related(
-        "group", "group__branch", "group__branch__ward", "meeting"
+        "group", "group__branch", "group__branch__ward", "meeting", "submitted_by"
     )
+
+
+def allocations_for(user):
+    from loans.models import CapitalAllocation
+
+    return CapitalAllocation.objects.filter(branch_scope(user, "branch")).select_related(
+        "plan", "plan__program", "plan__organization", "branch", "branch__ward", "proposed_by", "decided_by"
+    )
+
+
+def capital_plans_for(user):
+    """Plans of the user's organization: district staff their own, ward officers their branch's parent."""
+    from loans.models import CapitalPlan
+    from organizations.access import Role, profile_of, role_of
+
+    plans = CapitalPlan.objects.select_related("organization", "program")
+    role = role_of(user)
+    if role in (Role.ADMIN, Role.FRONT_SUPERVISOR):
+        return plans
+    profile = profile_of(user)
+    if profile is None:
+        return plans.none()
+    if role == Role.DISTRICT_STAFF:
+        return plans.filter(organization=profile.organization_id)
+    return plans.filter(organization=profile.organization.parent_id)
+
+
+def approval_queue(user):
+    """Submitted 03/TD lists in scope with their pending requests' count and amounts, by ward and organization."""
+    from loans.models import LoanList
+
+    pending = Q(applications__status=LoanApplication.Status.SUBMITTED)
+    return (
+        loan_lists_for(user)
+        .filter(status=LoanList.Status.SUBMITTED)
+        .annotate(
+            pending_count=Count("applications", filter=pending),
+            pending_requested=Sum("applications__amount_requested", filter=pending),
+            pending_group_approved=Sum("applications__amount_group_approved", filter=pending),
+        )
+        .order_by("group__branch__ward__code", "group__branch__kind", "submitted_at", "pk")
+    )
+
+
+def awaiting_disbursement(user):
+    return (
+        applications_for(user)
+        .filter(status=LoanApplication.Status.APPROVED)
+        .select_related("group__branch__ward", "loan_list")
+        .order_by("group__branch__ward__code", "group__code", "household__search_name", "pk")
+    )
+
+
+def allocation_use(user, year):
+    """Approved allocations of `year` in scope, with the district plan's figures."""
+    from loans.models import CapitalAllocation
+
+    return (
+        allocations_for(user)
+        .filter(plan__year=year, status=CapitalAllocation.Status.APPROVED)
+        .order_by("branch__ward__code", "branch__kind", "plan__program__code")
+    )
+
+
+def requests_by_status(user):
+    rows = (
+        applications_for(user)
+        .filter(status__in=LoanApplication.OPEN_STATUSES)
+        .order_by()
+        .values("status")
+        .annotate(count=Count("pk"), requested=Sum("amount_requested"))
+    )
+    found = {row["status"]: row for row in rows}
+    return [
+        {
+            "status": status,
+            "label": LoanApplication.Status(status).label,
+            "count": found.get(status, {}).get("count", 0),
+            "requested": found.get(status, {}).get("requested") or 0,
+        }
+        for status in LoanApplication.OPEN_STATUSES
+    ]
+
+
+def disbursed_between(user, start, end):
+    totals = loans_for(user).filter(disbursed_on__gte=start, disbursed_on__lte=end).aggregate(
+        count=Count("pk"), amount=Sum("amount")
+    )
+    return {"count": totals["count"], "amount": totals["amount"] or 0}
+
+
+def wards_for_queue(user):
+    from organizations.selectors import wards_for
+
+    return wards_for(user)
