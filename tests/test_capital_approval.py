@@ -30,7 +30,7 @@ from tests.factories import (
 Status = LoanApplication.Status
 TODAY = date(2026, 6, 15)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today", "english")]
 
 
 @pytest.fixture
