@@ -636,6 +636,14 @@ class CollectionLine(models.Model):
     def savings_after(self):
         return self.savings_before + self.savings_in - self.savings_out
 
+    @property
+    def outstanding(self):
+        return sum((item.outstanding for item in self.items.all()), 0)
+
+    @property
+    def outstanding_after(self):
+        return self.outstanding - self.principal_paid
+
 
 class CollectionItem(models.Model):
     """One loan's part of a sheet line: its interest period, what was due and what the payment covered."""

@@ -245,7 +245,8 @@ def collection_sheet_save(*, sheet, entries, actor):
         lines = list(sheet.lines.filter(pk__in=list(entries)))
         for line in lines:
             paid, savings_in, savings_out = entries[line.pk]
-            line.amount_paid, line.savings_in, line.savings_out = _amount(paid), _amount(savings_in), _amount(savings_out)
+            line.amount_paid = _amount(paid)
+            line.savings_in, line.savings_out = _amount(savings_in), _amount(savings_out)
         CollectionLine.objects.bulk_update(lines, ["amount_paid", "savings_in", "savings_out"])
     return sheet
 
@@ -255,7 +256,8 @@ def _line_errors(line, items, loans, household):
     name = household.head_name
     if 0 < line.savings_in < MIN_SAVINGS_DEPOSIT:
         errors.append(
-            _("%(name)s: a savings deposit is at least %(min)s.") % {"name": name, "min": format_vnd(MIN_SAVINGS_DEPOSIT)}
+            _("%(name)s: a savings deposit is at least %(min)s.")
+            % {"name": name, "min": format_vnd(MIN_SAVINGS_DEPOSIT)}
         )
     if line.savings_out > household.savings_balance + line.savings_in:
         errors.append(
@@ -266,8 +268,10 @@ def _line_errors(line, items, loans, household):
                 "balance": format_vnd(household.savings_balance + line.savings_in),
             }
         )
-    most = sum((i.overdue_interest_due + i.current_interest_due + loans[i.loan_id].principal_outstanding for i in items),
-               Decimal(0))
+    most = sum(
+        (i.overdue_interest_due + i.current_interest_due + loans[i.loan_id].principal_outstanding for i in items),
+        Decimal(0),
+    )
     if line.amount_paid > most:
         errors.append(
             _("%(name)s: %(amount)s is more than all the interest due and the outstanding principal (%(most)s).")
@@ -324,7 +328,9 @@ def collection_sheet_post(*, sheet, actor):
         if _sync_lines(sheet):
             raise DomainError(_("What is due changed while posting; post again."))
         lines = list(sheet.lines.all())
-        items = list(CollectionItem.objects.filter(line__sheet=sheet).order_by("line_id", "loan__disbursed_on", "loan__number"))
+        items = list(
+            CollectionItem.objects.filter(line__sheet=sheet).order_by("line_id", "loan__disbursed_on", "loan__number")
+        )
         loans = Loan.objects.select_for_update().in_bulk([item.loan_id for item in items])
         households = Household.objects.select_for_update().in_bulk([line.household_id for line in lines])
         by_line = defaultdict(list)
@@ -413,6 +419,8 @@ def _reverse(posting, reason, actor, on):
         note=reason[:300],
         created_by=actor,
     )
+    for line in posting.collection_lines.all():
+        line.postings.add(reversal)
     if loan is not None:
         if posting.kind in INTEREST_KINDS:
             # The interest is owed again: it goes back to the arrears the next sheet collects.
@@ -455,8 +463,8 @@ def collection_line_reverse(*, line, reason, actor, on=None):
         postings = list(Posting.objects.select_for_update().filter(pk__in=standing).order_by("pk"))
         # Withdrawals first, so that undoing a deposit never looks like it empties the account.
         postings.sort(key=lambda p: p.kind != Kind.SAVINGS_OUT)
-        reversals = [_reverse(posting, reason, actor, on) for posting in postings]
-        line.postings.add(*reversals)
+        for posting in postings:
+            _reverse(posting, reason, actor, on)
         line.status = CollectionLine.Status.REVERSED
         line.reversal_reason = reason[:300]
         line.reversed_by = actor
