@@ -232,7 +232,7 @@ def _amount(value):
     if amount < 0:
         raise DomainError(_("Amounts cannot be negative."))
     if amount != amount.to_integral_value():
-        raise DomainError(_("Amounts are whole đồng; %(value)s is not.") % {"value": value})
+        raise DomainError(_("Amounts are in whole đồng: %(value)s is not.") % {"value": value})
     return amount
 
 
@@ -368,8 +368,9 @@ def collection_sheet_post(*, sheet, actor):
                                             on=sheet.collection_on, note=note, created_by=actor))
                     owners.append(line)
         Posting.objects.bulk_create(postings)
-        CollectionLine.postings.through.objects.bulk_create(
-            [CollectionLine.postings.through(collectionline_id=line.pk, posting_id=p.pk) for p, line in zip(postings, owners)]
+        through = CollectionLine.postings.through
+        through.objects.bulk_create(
+            [through(collectionline_id=line.pk, posting_id=p.pk) for p, line in zip(postings, owners, strict=True)]
         )
         CollectionItem.objects.bulk_update(items, ["overdue_interest_paid", "current_interest_paid", "principal_paid"])
         CollectionLine.objects.bulk_update(
