@@ -226,7 +226,7 @@ def collection_sheet_xlsx(request, pk):
         title_lines=[
             heading["issuer"], heading["issuer_unit"],
             _("LIST OF INTEREST AND SAVINGS COLLECTED (13/TD)") + status,
-            _("Group %(group)s – collection day %(date)s")
+            _("%(group)s – collection day %(date)s")
             % {"group": sheet.group, "date": f"{sheet.collection_on:%d/%m/%Y}"},
         ],
         headers=headers,
