@@ -68,5 +68,23 @@ def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_offic
 
         page.goto(f"{page.base_url}/")
         assert page.inner_text("[data-testid=total-outstanding]").strip() == "65.000.000 ₫"
+
+        # A mistake: the whole row is reversed with a reason, and the group's figures go back.
+        page.click("nav >> text=Ngày thu")
+        screenshot("collection-sheet-list")
+        page.click("text=20/06/2026")
+        page.click(f"text={household_a.head_name}")
+        page.wait_for_selector("text=Hủy cả dòng")
+        screenshot("collection-line-detail")
+        page.fill("#line-reason", "Thu nhầm số tiền")
+        page.click("button:has-text('Hủy dòng')")
+        page.wait_for_selector("text=Đã hủy dòng; số dư của hộ đã được khôi phục.")
+        assert page.inner_text("[data-testid=line-status]") == "Đã hủy (đảo)"
+        screenshot("collection-line-reversed-phone", width=390)
+        page.goto(f"{page.base_url}/loans/collections/?group={group_a.pk}")
+        assert page.inner_text("[data-testid=group-outstanding]") == "70.000.000 ₫"
+        assert page.inner_text("[data-testid=group-savings]") == "0 ₫"
+        # 113,667 (neighbour) + 284,167 (the reversed interest is owed again)
+        assert page.inner_text("[data-testid=group-arrears]") == "397.834 ₫"
     finally:
         traveller.stop()
