@@ -656,3 +656,41 @@ def test_a_sheet_of_60_households_stays_within_a_fixed_number_of_queries(
             assert client.get(url).status_code == 200
     assert Posting.objects.filter(kind=Kind.SAVINGS_IN).count() == 60
     ledger_is_clean()
+
+
+def test_reversing_a_posting_needs_ward_work_and_post(client_for, posted_day, district_staff, front_supervisor,
+                                                     ward_officer_a):
+    posting = posted_day.lines.get().postings.get(kind=Kind.INTEREST)
+    url = reverse("loans:posting_reverse", args=[posting.pk])
+    for user in (district_staff, front_supervisor):
+        assert client_for(user).post(url, {"reason": "x"}).status_code == 403
+    assert client_for(ward_officer_a).get(url).status_code == 405
+    assert not Posting.objects.filter(kind=Kind.REVERSAL).exists()
+
+
+def test_admin_prepares_and_posts_for_any_ward(client_for, admin_user, group_b, household_b):
+    with time_machine.travel(TODAY):
+        LoanFactory(household=household_b, disbursed_on=date(2026, 5, 20))
+        client = client_for(admin_user)
+        response = client.post(reverse("loans:collection_sheet_create"),
+                               {"group": group_b.pk, "collection_on": "20/06/2026"})
+        sheet = CollectionSheet.objects.get(group=group_b)
+        assert response.status_code == 302
+        line = sheet.lines.get()
+        client.post(reverse("loans:collection_sheet_fill", args=[sheet.pk]),
+                    {f"paid_{line.pk}": "284167", "action": "post"})
+    sheet.refresh_from_db()
+    assert not sheet.is_draft and sheet.posted_by == admin_user
+    ledger_is_clean()
+
+
+def test_list_page_query_count_does_not_grow_with_sheets(client_for, ward_officer_a, group_a, household_a,
+                                                         django_assert_max_num_queries):
+    LoanFactory(household=household_a, disbursed_on=date(2026, 1, 1))
+    for month in range(2, 7):
+        with time_machine.travel(f"2026-0{month}-20 09:00 +0700"):
+            post_sheet(group_a, date(2026, month, 20), ward_officer_a, {household_a: (0, 10_000, 0)})
+    client = client_for(ward_officer_a)
+    with django_assert_max_num_queries(15):
+        page = client.get(reverse("loans:collection_sheet_list"), {"group": group_a.pk})
+    assert page.content.decode().count("badge text-bg-success") == 5
