@@ -124,3 +124,41 @@ class ImportBatchAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+
+
+
+# Collection day (13/TD). Imported here so that this block stays one appended piece.
+from loans.models import CollectionLine, CollectionSheet  # noqa: E402
+
+
+class CollectionLineInline(admin.TabularInline):
+    model = CollectionLine
+    fields = ["position", "household", "status", "overdue_interest_due", "current_interest_due", "principal_due",
+              "amount_paid", "savings_in", "savings_out", "reversal_reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CollectionSheet)
+class CollectionSheetAdmin(admin.ModelAdmin):
+    """Collection sheets are prepared and posted on the ward's pages; here they are only looked at."""
+
+    list_display = ["collection_on", "group", "status", "created_by", "posted_by", "posted_at"]
+    list_filter = ["status", "collection_on"]
+    search_fields = ["group__code", "group__name"]
+    list_select_related = ["group", "created_by", "posted_by"]
+    date_hierarchy = "collection_on"
+    inlines = [CollectionLineInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

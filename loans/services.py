@@ -23,7 +23,7 @@ from loans.models import (
 )
 from loans.money import format_vnd, to_decimal
 from organizations.errors import DomainError
-from organizations.models import GroupMembership
+from organizations.models import GroupMembership, SavingsGroup
 
 Kind = Posting.Kind
 MIN_SAVINGS_DEPOSIT = Decimal(5_000)
@@ -204,9 +204,10 @@ def collection_sheet_create(*, group, on, actor):
     if on > today:
         raise DomainError(_("The collection day cannot be in the future."), field="collection_on")
     with transaction.atomic():
+        # One preparation at a time per group, so that two clicks cannot both pass the checks below.
+        SavingsGroup.objects.select_for_update().filter(pk=group.pk).first()
         last = (
-            CollectionSheet.objects.select_for_update()
-            .filter(group=group)
+            CollectionSheet.objects.filter(group=group)
             .order_by("-collection_on")
             .values_list("collection_on", "status")
             .first()

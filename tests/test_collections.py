@@ -694,3 +694,13 @@ def test_list_page_query_count_does_not_grow_with_sheets(client_for, ward_office
     with django_assert_max_num_queries(15):
         page = client.get(reverse("loans:collection_sheet_list"), {"group": group_a.pk})
     assert page.content.decode().count("badge text-bg-success") == 5
+
+
+def test_admin_sees_sheets_read_only(client_for, posted_day, admin_user):
+    client = client_for(admin_user)
+    assert client.get(reverse("admin:loans_collectionsheet_changelist")).status_code == 200
+    page = client.get(reverse("admin:loans_collectionsheet_change", args=[posted_day.pk]))
+    assert page.status_code == 200 and "284167" in page.content.decode().replace(".", "")
+    delete = reverse("admin:loans_collectionsheet_delete", args=[posted_day.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert CollectionSheet.objects.filter(pk=posted_day.pk).exists()
