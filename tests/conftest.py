@@ -105,3 +105,19 @@ def client_for(client):
         return client
 
     return login
+
+
+@pytest.fixture(autouse=True)
+def default_programs_in_transactional_tests(request):
+    """A transactional test flushes the database when it ends, data migrations included; put the programs back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+    if marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        transactional = True
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from loans.defaults import install_default_programs
+    from loans.models import LoanProgram
+
+    install_default_programs(LoanProgram)
