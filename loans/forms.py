@@ -137,7 +137,8 @@ class ListDecisionForm(forms.Form):
         for application in self.applications:
             pk = application.pk
             self.fields[f"decision_{pk}"] = forms.ChoiceField(
-                choices=[("approve", _("Approve")), ("reject", _("Reject"))], initial="approve",
+                choices=[("approve", _("Approve")), ("reject", _("Reject")), ("later", _("Decide later"))],
+                initial="approve",
                 widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )
             self.fields[f"amount_{pk}"] = AmountField(
@@ -160,7 +161,10 @@ class ListDecisionForm(forms.Form):
         self.amounts, self.rejections = {}, {}
         for application in self.applications:
             pk = application.pk
-            if data.get(f"decision_{pk}") == "reject":
+            decision = data.get(f"decision_{pk}")
+            if decision == "later":
+                continue
+            if decision == "reject":
                 if not data.get(f"reason_{pk}"):
                     self.add_error(f"reason_{pk}", _("Give the reason for rejecting this request."))
                 self.rejections[pk] = data.get(f"reason_{pk}")
@@ -168,6 +172,8 @@ class ListDecisionForm(forms.Form):
                 if not data.get(f"amount_{pk}"):
                     self.add_error(f"amount_{pk}", _("Enter the approved amount."))
                 self.amounts[pk] = data.get(f"amount_{pk}")
+        if not self.errors and not self.amounts and not self.rejections:
+            raise forms.ValidationError(_("Approve or reject at least one request."))
         return data
 
 

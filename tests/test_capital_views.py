@@ -124,6 +124,22 @@ def test_submitter_cannot_approve_their_own_list(client_for, district_staff, gro
     assert own.applications.get().status == Status.SUBMITTED
 
 
+def test_list_review_can_decide_one_request_and_leave_the_other(client_for, district_staff, loan_list):
+    client = client_for(district_staff)
+    url = reverse("loans:loan_list_review", args=[loan_list.pk])
+    first, second = loan_list.applications.order_by("pk")
+    everything_later = list_post(loan_list, **{f"decision_{first.pk}": "later", f"decision_{second.pk}": "later"})
+    response = client.post(url, everything_later)
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assert client.post(url, list_post(loan_list, **{f"decision_{second.pk}": "later"})).status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    loan_list.refresh_from_db()
+    assert (first.status, second.status) == (Status.APPROVED, Status.SUBMITTED)
+    assert loan_list.status == LoanList.Status.SUBMITTED
+    assert list(client.get(url).context["form"].applications) == [second]
+
+
 def test_single_request_approve_and_reject(client_for, district_staff, loan_list, ward_officer_a,
                                            farmers_district_staff):
     first, second = loan_list.applications.order_by("pk")
