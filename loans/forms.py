@@ -75,6 +75,8 @@ class AllocationProposalForm(forms.Form):
         self.fields["plan"].queryset = plans
         self.fields["branch"].queryset = branches
         self.fields["amount"].required = False
+        if len(branches) == 1:
+            self.fields["branch"].initial = branches[0].pk
 
     def clean(self):
         data = super().clean()
