@@ -166,6 +166,8 @@ class AllocationProposalForm(forms.Form):
         self.fields["plan"].queryset = plans
         self.fields["branch"].queryset = branches
         self.fields["amount"].required = False
+        if len(branches) == 1:
+            self.fields["branch"].initial = branches[0].pk
 
     def clean(self):
         data = super().clean()
@@ -228,7 +230,8 @@ class ListDecisionForm(forms.Form):
         for application in self.applications:
             pk = application.pk
             self.fields[f"decision_{pk}"] = forms.ChoiceField(
-                choices=[("approve", _("Approve")), ("reject", _("Reject"))], initial="approve",
+                choices=[("approve", _("Approve")), ("reject", _("Reject")), ("later", _("Decide later"))],
+                initial="approve",
                 widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )
             self.fields[f"amount_{pk}"] = AmountField(
@@ -251,7 +254,10 @@ class ListDecisionForm(forms.Form):
         self.amounts, self.rejections = {}, {}
         for application in self.applications:
             pk = application.pk
-            if data.get(f"decision_{pk}") == "reject":
+            decision = data.get(f"decision_{pk}")
+            if decision == "later":
+                continue
+            if decision == "reject":
                 if not data.get(f"reason_{pk}"):
                     self.add_error(f"reason_{pk}", _("Give the reason for rejecting this request."))
                 self.rejections[pk] = data.get(f"reason_{pk}")
@@ -259,6 +265,8 @@ class ListDecisionForm(forms.Form):
                 if not data.get(f"amount_{pk}"):
                     self.add_error(f"amount_{pk}", _("Enter the approved amount."))
                 self.amounts[pk] = data.get(f"amount_{pk}")
+        if not self.errors and not self.amounts and not self.rejections:
+            raise forms.ValidationError(_("Approve or reject at least one request."))
         return data
 
 

@@ -735,13 +735,20 @@ def district_overview(request):
     today = timezone.localdate()
     year = _year(request)
     allocations = list(selectors.allocation_use(request.user, year))
-    totals = {
-        key: sum(getattr(a, key) for a in allocations)
-        for key in ("amount", "amount_committed", "amount_disbursed", "remaining")
-    }
+    keys = ("amount", "amount_committed", "amount_disbursed", "remaining")
+    totals = {key: sum(getattr(a, key) for a in allocations) for key in keys}
+    by_branch = {}
+    for allocation in allocations:
+        by_branch.setdefault(allocation.branch, []).append(allocation)
+    branches = [
+        {"branch": branch, "allocations": rows, **{key: sum(getattr(a, key) for a in rows) for key in keys}}
+        for branch, rows in by_branch.items()
+    ]
     return render(request, "loans/district_overview.html", {
         "year": year,
         "allocations": allocations,
+        "branches": branches,
+        "several_organizations": len({a.plan.organization_id for a in allocations}) > 1,
         "totals": totals,
         "requests": selectors.requests_by_status(request.user),
         "waiting_lists": selectors.approval_queue(request.user).count(),

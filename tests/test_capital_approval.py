@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.utils import translation
 
 from loans import services
 from loans.ledger import ledger_differences
@@ -35,7 +36,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today", "en
 
 @pytest.fixture
 def frozen_today():
-    with time_machine.travel("2026-06-15 09:00 +07:00", tick=False):
+    # Refusals are matched on their English text here; the Vietnamese ones are checked in the view tests.
+    with time_machine.travel("2026-06-15 09:00 +07:00", tick=False), translation.override("en"):
         yield
 
 

@@ -97,7 +97,7 @@ def test_list_review_shows_refusals_as_form_errors(client_for, district_staff, l
     CapitalAllocation.objects.filter(pk=allocation.pk).update(amount_committed=60_000_000)
     response = client.post(url, list_post(loan_list, **{f"decision_{second.pk}": "reject"}))
     assert response.status_code == 200
-    assert "Give the reason" in response.content.decode() or "lý do" in response.content.decode()
+    assert "Ghi lý do từ chối đề nghị này." in response.content.decode()
     response = client.post(url, list_post(loan_list))
     assert response.status_code == 200
     assert "10.000.000 ₫" in response.content.decode()  # what is left of the allocation after the first
@@ -120,8 +120,24 @@ def test_submitter_cannot_approve_their_own_list(client_for, district_staff, gro
     client = client_for(district_staff)
     response = client.post(reverse("loans:loan_list_review", args=[own.pk]), list_post(own))
     assert response.status_code == 200
-    assert "someone else" in response.content.decode() or "người khác" in response.content.decode()
+    assert "Bạn là người gửi danh sách 03/TD này, nên phải do người khác phê duyệt." in response.content.decode()
     assert own.applications.get().status == Status.SUBMITTED
+
+
+def test_list_review_can_decide_one_request_and_leave_the_other(client_for, district_staff, loan_list):
+    client = client_for(district_staff)
+    url = reverse("loans:loan_list_review", args=[loan_list.pk])
+    first, second = loan_list.applications.order_by("pk")
+    everything_later = list_post(loan_list, **{f"decision_{first.pk}": "later", f"decision_{second.pk}": "later"})
+    response = client.post(url, everything_later)
+    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assert client.post(url, list_post(loan_list, **{f"decision_{second.pk}": "later"})).status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    loan_list.refresh_from_db()
+    assert (first.status, second.status) == (Status.APPROVED, Status.SUBMITTED)
+    assert loan_list.status == LoanList.Status.SUBMITTED
+    assert list(client.get(url).context["form"].applications) == [second]
 
 
 def test_single_request_approve_and_reject(client_for, district_staff, loan_list, ward_officer_a,
@@ -302,8 +318,8 @@ def test_proposal_prefill_and_refusals(client_for, ward_officer_a, district_staf
     # Branch A's allocation for the plan is already decided.
     response = client.post(reverse("loans:allocation_propose"),
                            {"plan": plan.pk, "branch": branch_a.pk, "amount": "5.000.000", "submit": "1"})
-    assert response.status_code == 200 and "adjustment" in str(response.context["form"].errors) or \
-        "điều chỉnh" in str(response.context["form"].errors)
+    assert response.status_code == 200
+    assert "hãy thay đổi bằng một điều chỉnh" in str(response.context["form"].errors)
 
 
 def test_allocation_permissions(client_for, ward_officer_a, ward_officer_b, farmers_district_staff, allocation,

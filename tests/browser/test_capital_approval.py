@@ -10,7 +10,7 @@ from tests.browser.conftest import login
 from tests.factories import approved_allocation, submitted_loan_list
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_district_staff_approve_and_disburse_a_submitted_list(page, screenshot, group_a, branch_a, ward_officer_a,
                                                               district_staff):
     allocation = approved_allocation(branch=branch_a, amount=100_000_000, plan_amount=300_000_000)
@@ -68,7 +68,7 @@ def test_district_staff_approve_and_disburse_a_submitted_list(page, screenshot, 
     )
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_ward_officer_cannot_open_the_approval_pages(page, group_a, ward_officer_a, branch_a):
     loan_list = submitted_loan_list(group=group_a, submitted_by=ward_officer_a, amounts=(10_000_000,))
     login(page, "ward_a")
