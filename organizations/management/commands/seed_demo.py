@@ -146,6 +146,9 @@ class DemoDistrict:
             self.build_organization(kind, outstanding, households)
             self.out.write(f"  {ORG_NAMES[kind][0]}: {households} households, {outstanding:,} VND")
         self.build_users()
+        from organizations.grading import grade_demo_groups
+
+        grade_demo_groups(self.today)
 
     def person_name(self, female=None):
         female = self.rng.random() < 0.6 if female is None else female
