@@ -627,23 +627,23 @@ class FeeSchedule(models.Model):
         _("example values"), default=False, help_text=_("Seeded example values, not official rates.")
     )
     commission_rate = models.DecimalField(
-        _("group leader commission (% of interest collected)"), max_digits=7, decimal_places=4, default=0,
+        _("group leader commission on interest collected (%)"), max_digits=7, decimal_places=4, default=0,
         validators=[MinValueValidator(0)],
     )
     branch_outstanding_rate = models.DecimalField(
-        _("ward branch fee (% of outstanding per month)"), max_digits=7, decimal_places=4, default=0,
+        _("ward branch fee on outstanding, per month (%)"), max_digits=7, decimal_places=4, default=0,
         validators=[MinValueValidator(0)],
     )
     branch_interest_rate = models.DecimalField(
-        _("ward branch fee (% of interest collected)"), max_digits=7, decimal_places=4, default=0,
+        _("ward branch fee on interest collected (%)"), max_digits=7, decimal_places=4, default=0,
         validators=[MinValueValidator(0)],
     )
     district_outstanding_rate = models.DecimalField(
-        _("district fee (% of outstanding per month)"), max_digits=7, decimal_places=4, default=0,
+        _("district fee on outstanding, per month (%)"), max_digits=7, decimal_places=4, default=0,
         validators=[MinValueValidator(0)],
     )
     district_interest_rate = models.DecimalField(
-        _("district fee (% of interest collected)"), max_digits=7, decimal_places=4, default=0,
+        _("district fee on interest collected (%)"), max_digits=7, decimal_places=4, default=0,
         validators=[MinValueValidator(0)],
     )
     note = models.TextField(_("note"), blank=True)
@@ -684,7 +684,7 @@ class FeeReduction(models.Model):
         _("overdue ratio above (%)"), max_digits=6, decimal_places=2, validators=[MinValueValidator(0)]
     )
     reduction_percent = models.DecimalField(
-        _("reduction (% of the amount)"), max_digits=5, decimal_places=2,
+        _("reduction of the amount (%)"), max_digits=5, decimal_places=2,
         validators=[MinValueValidator(0)],
     )
 

@@ -89,7 +89,7 @@ def test_balances_are_as_of_the_month_end(rates, october):
 def test_no_rates_for_the_month(rates, october, client_for, ward_officer_a):
     assert schedule_for(date(2025, 12, 1)) is None
     response = client_for(ward_officer_a).get(reverse("loans:fee_statements"), {"month": "12/2025"})
-    assert response.status_code == 200 and "No commission and fee rates" in response.content.decode()
+    assert response.status_code == 200 and "Chưa có biểu phí" in response.content.decode()
 
 
 def test_statement_page_and_xlsx(rates, october, client_for, ward_officer_a, ward_officer_b, district_staff,

@@ -75,7 +75,8 @@ def test_term_adjustment_must_be_asked_5_working_days_ahead(loan, ward_officer_a
 
 @pytest.mark.parametrize(
     ("new_due_on", "message"),
-    [(date(2026, 4, 15), "later"), (date(2026, 3, 1), "later"), (date(2029, 1, 16), "maturity")],
+    [(date(2026, 4, 15), "phải sau ngày đến hạn hiện tại"), (date(2026, 3, 1), "phải sau ngày đến hạn hiện tại"),
+     (date(2029, 1, 16), "không làm thay đổi ngày đáo hạn")],
 )
 def test_term_adjustment_keeps_within_the_loan_term(loan, ward_officer_a, new_due_on, message):
     with pytest.raises(DomainError, match=message):
@@ -88,13 +89,13 @@ def test_term_adjustment_refuses_repaid_and_overdue_instalments(loan, ward_offic
                            amount=loan.instalments.get(seq=1).principal, on=date(2026, 4, 15))
     refresh_loan_balances([loan.pk])
     loan.refresh_from_db()
-    with pytest.raises(DomainError, match="repaid"):
+    with pytest.raises(DomainError, match="đã trả xong"):
         request(loan, Kind.TERM_ADJUSTMENT, ward_officer_a, date(2026, 3, 2),
                 instalment=loan.instalments.get(seq=1), new_due_on=date(2026, 5, 15))
     second = loan.instalments.get(seq=2)
     second.overdue_since = date(2026, 7, 16)
     second.save()
-    with pytest.raises(DomainError, match="overdue"):
+    with pytest.raises(DomainError, match="đã quá hạn, không thể điều chỉnh"):
         request(loan, Kind.TERM_ADJUSTMENT, ward_officer_a, date(2026, 3, 2), instalment=second,
                 new_due_on=date(2026, 9, 15))
 
@@ -103,7 +104,7 @@ def test_term_adjustment_refuses_repaid_and_overdue_instalments(loan, ward_offic
 
 
 def test_extension_up_to_half_the_term_for_long_loans(loan, ward_officer_a, district_staff):
-    with pytest.raises(DomainError, match="at most 18 months"):
+    with pytest.raises(DomainError, match="tối đa 18 tháng"):
         request(loan, Kind.EXTENSION, ward_officer_a, date(2026, 5, 4), months=19)
     change = request(loan, Kind.EXTENSION, ward_officer_a, date(2026, 5, 4), months=12)
     loan_change_decide(change=change, approve=True, actor=district_staff, on=date(2026, 5, 5))
@@ -113,7 +114,7 @@ def test_extension_up_to_half_the_term_for_long_loans(loan, ward_officer_a, dist
     assert loan.instalments.get(seq=11).due_on == date(2028, 10, 15)
     assert loan.instalments.aggregate(total=Sum("principal"))["total"] == loan.amount
     # 12 of 18 months are used: 7 more is too many, 6 is fine.
-    with pytest.raises(DomainError, match="6 left"):
+    with pytest.raises(DomainError, match="còn 6 tháng"):
         request(loan, Kind.EXTENSION, ward_officer_a, date(2026, 6, 1), months=7)
     assert request(loan, Kind.EXTENSION, ward_officer_a, date(2026, 6, 1), months=6).new_maturity_on == date(
         2030, 7, 15)
@@ -121,13 +122,13 @@ def test_extension_up_to_half_the_term_for_long_loans(loan, ward_officer_a, dist
 
 def test_extension_up_to_12_months_for_short_loans(household_a, ward_officer_a):
     short = LoanFactory(household=household_a, term_months=12, maturity_on=date(2027, 1, 15))
-    with pytest.raises(DomainError, match="at most 12 months"):
+    with pytest.raises(DomainError, match="tối đa 12 tháng"):
         request(short, Kind.EXTENSION, ward_officer_a, date(2026, 5, 4), months=13)
     assert request(short, Kind.EXTENSION, ward_officer_a, date(2026, 5, 4), months=12).months == 12
 
 
 def test_extension_must_be_asked_before_maturity(loan, ward_officer_a):
-    with pytest.raises(DomainError, match="matured"):
+    with pytest.raises(DomainError, match="đã đến hạn"):
         request(loan, Kind.EXTENSION, ward_officer_a, date(2029, 1, 16), months=3)
 
 
@@ -135,7 +136,7 @@ def test_extension_must_be_asked_before_maturity(loan, ward_officer_a):
 
 
 def test_freeze_for_up_to_five_years_then_back_to_active(loan, ward_officer_a, district_staff):
-    with pytest.raises(DomainError, match="5 years"):
+    with pytest.raises(DomainError, match="5 năm"):
         request(loan, Kind.FREEZE, ward_officer_a, date(2026, 5, 4), months=61)
     change = request(loan, Kind.FREEZE, ward_officer_a, date(2026, 5, 4), months=60)
     loan_change_decide(change=change, approve=True, actor=district_staff, on=date(2026, 5, 6))
@@ -146,7 +147,7 @@ def test_freeze_for_up_to_five_years_then_back_to_active(loan, ward_officer_a, d
     assert loan.status_changes.get().to_status == Loan.Status.FROZEN
 
     # No new changes while frozen, except a write-off.
-    with pytest.raises(DomainError, match="Frozen"):
+    with pytest.raises(DomainError, match="Khoanh nợ"):
         request(loan, Kind.EXTENSION, ward_officer_a, date(2026, 6, 1), months=3)
 
     assert freezes_end_due(on=date(2031, 5, 5)) == []
@@ -163,7 +164,7 @@ def test_freeze_can_be_lifted_early(loan, ward_officer_a, district_staff):
     loan_freeze_end(change=change, actor=district_staff, on=date(2027, 1, 1))
     loan.refresh_from_db()
     assert loan.status == Loan.Status.ACTIVE
-    with pytest.raises(DomainError, match="Only an approved freeze"):
+    with pytest.raises(DomainError, match="Chỉ chấm dứt được khoanh nợ"):
         loan_freeze_end(change=change, actor=district_staff, on=date(2027, 1, 2))
 
 
@@ -180,7 +181,7 @@ def test_write_off_records_the_amounts_and_keeps_the_ledger(loan, ward_officer_a
     assert loan.status == Loan.Status.WRITTEN_OFF
     assert (change.principal_written_off, change.interest_written_off) == (Decimal(50_000_000), Decimal(120_000))
     assert not Posting.objects.exclude(kind=Posting.Kind.DISBURSEMENT).exists()
-    with pytest.raises(DomainError, match="Written off"):
+    with pytest.raises(DomainError, match="Đã xóa nợ"):
         request(loan, Kind.FREEZE, ward_officer_a, date(2026, 6, 1), months=12)
     call_command("check_ledger")
     assert "passed" in capsys.readouterr().out
@@ -191,16 +192,16 @@ def test_write_off_records_the_amounts_and_keeps_the_ledger(loan, ward_officer_a
 
 def test_whoever_asks_cannot_decide(loan, admin_user, district_staff):
     change = request(loan, Kind.EXTENSION, admin_user, date(2026, 5, 4), months=3)
-    with pytest.raises(DomainError, match="cannot also approve"):
+    with pytest.raises(DomainError, match="không được tự phê duyệt"):
         loan_change_decide(change=change, approve=True, actor=admin_user, on=date(2026, 5, 5))
     loan_change_decide(change=change, approve=True, actor=district_staff, on=date(2026, 5, 5))
-    with pytest.raises(DomainError, match="already been decided"):
+    with pytest.raises(DomainError, match="đã được quyết định"):
         loan_change_decide(change=change, approve=False, actor=district_staff, note="x", on=date(2026, 5, 6))
 
 
 def test_rejection_needs_a_reason_and_changes_nothing(loan, ward_officer_a, district_staff):
     change = request(loan, Kind.EXTENSION, ward_officer_a, date(2026, 5, 4), months=6)
-    with pytest.raises(DomainError, match="reason"):
+    with pytest.raises(DomainError, match="lý do từ chối"):
         loan_change_decide(change=change, approve=False, actor=district_staff, on=date(2026, 5, 5))
     loan_change_decide(change=change, approve=False, actor=district_staff, note="Chưa đủ hồ sơ", on=date(2026, 5, 5))
     loan.refresh_from_db()
@@ -210,11 +211,11 @@ def test_rejection_needs_a_reason_and_changes_nothing(loan, ward_officer_a, dist
 
 
 def test_one_pending_change_at_a_time_and_a_reason_is_required(loan, ward_officer_a):
-    with pytest.raises(DomainError, match="reason"):
+    with pytest.raises(DomainError, match="nêu lý do đề nghị"):
         loan_change_request(loan=loan, kind=Kind.EXTENSION, reason="  ", actor=ward_officer_a,
                             on=date(2026, 5, 4), months=3)
     request(loan, Kind.EXTENSION, ward_officer_a, date(2026, 5, 4), months=3)
-    with pytest.raises(DomainError, match="awaiting approval"):
+    with pytest.raises(DomainError, match="chờ phê duyệt"):
         request(loan, Kind.FREEZE, ward_officer_a, date(2026, 5, 4), months=12)
 
 
@@ -272,7 +273,7 @@ def test_request_view(client_for, loan, ward_officer_a, ward_officer_b, district
     # A second request while one is pending: a message on the form, not a 500.
     response = client.post(reverse("loans:loan_change_request", args=[loan.pk, "freeze"]),
                            {"months": "12", "reason": "Bão"})
-    assert response.status_code == 200 and "awaiting approval" in response.content.decode()
+    assert response.status_code == 200 and "đang có một đề nghị chờ phê duyệt" in response.content.decode()
     assert client.put(url).status_code == 405
     assert client_for(district_staff).get(url).status_code == 403
     assert client_for(ward_officer_b).get(url).status_code == 404
@@ -303,7 +304,7 @@ def test_decide_view(client_for, loan, ward_officer_a, district_staff, farmers_d
     assert loan.maturity_on == date(2029, 7, 15)
     # A second decision is refused with a message.
     response = client_for(district_staff).post(url, {"decision": "reject", "note": "x"}, follow=True)
-    assert "already been decided" in response.content.decode()
+    assert "đã được quyết định" in response.content.decode()
 
 
 @time_machine.travel("2026-05-05 09:00 +0700", tick=False)

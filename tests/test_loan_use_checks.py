@@ -79,15 +79,15 @@ def test_the_list_is_per_branch(group_a, group_b, branch_a, branch_b):
 
 def test_recording_refuses_bad_dates(group_a, ward_officer_a):
     loan = loan_in(group_a, disbursed_on=date(2026, 11, 1))
-    with pytest.raises(DomainError, match="future"):
+    with pytest.raises(DomainError, match="sau ngày hôm nay"):
         loan_use_check_record(loan=loan, result="as_planned", notes="", checked_on=date(2026, 11, 21),
                               actor=ward_officer_a)
-    with pytest.raises(DomainError, match="before the disbursement"):
+    with pytest.raises(DomainError, match="trước ngày giải ngân"):
         loan_use_check_record(loan=loan, result="as_planned", notes="", checked_on=date(2026, 10, 31),
                               actor=ward_officer_a)
-    with pytest.raises(DomainError, match="result"):
+    with pytest.raises(DomainError, match="chọn kết quả"):
         loan_use_check_record(loan=loan, result="maybe", notes="", checked_on=TODAY, actor=ward_officer_a)
-    with pytest.raises(DomainError, match="future"):
+    with pytest.raises(DomainError, match="sau ngày hôm nay"):
         group_inspection_record(group=group_a, inspected_on=date(2027, 1, 1), findings="", actor=ward_officer_a)
     assert not LoanUseCheck.objects.exists() and not GroupInspection.objects.exists()
 

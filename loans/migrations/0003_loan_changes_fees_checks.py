@@ -24,11 +24,11 @@ class Migration(migrations.Migration):
                 ('valid_from', models.DateField(verbose_name='valid from')),
                 ('valid_until', models.DateField(blank=True, help_text='Empty: still in force.', null=True, verbose_name='valid until')),
                 ('is_example', models.BooleanField(default=False, help_text='Seeded example values, not official rates.', verbose_name='example values')),
-                ('commission_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='group leader commission (% of interest collected)')),
-                ('branch_outstanding_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='ward branch fee (% of outstanding per month)')),
-                ('branch_interest_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='ward branch fee (% of interest collected)')),
-                ('district_outstanding_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='district fee (% of outstanding per month)')),
-                ('district_interest_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='district fee (% of interest collected)')),
+                ('commission_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='group leader commission on interest collected (%)')),
+                ('branch_outstanding_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='ward branch fee on outstanding, per month (%)')),
+                ('branch_interest_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='ward branch fee on interest collected (%)')),
+                ('district_outstanding_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='district fee on outstanding, per month (%)')),
+                ('district_interest_rate', models.DecimalField(decimal_places=4, default=0, max_digits=7, validators=[django.core.validators.MinValueValidator(0)], verbose_name='district fee on interest collected (%)')),
                 ('note', models.TextField(blank=True, verbose_name='note')),
             ],
             options={
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('overdue_ratio_above', models.DecimalField(decimal_places=2, max_digits=6, validators=[django.core.validators.MinValueValidator(0)], verbose_name='overdue ratio above (%)')),
-                ('reduction_percent', models.DecimalField(decimal_places=2, max_digits=5, validators=[django.core.validators.MinValueValidator(0)], verbose_name='reduction (% of the amount)')),
+                ('reduction_percent', models.DecimalField(decimal_places=2, max_digits=5, validators=[django.core.validators.MinValueValidator(0)], verbose_name='reduction of the amount (%)')),
                 ('schedule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reductions', to='loans.feeschedule')),
             ],
             options={
