@@ -67,6 +67,7 @@ def loan_detail(request, pk):
         "extension_limit": limit,
         "extension_left": max(0, limit - extension_months_used(loan)),
         "kinds": LoanChange.Kind,
+        "today": timezone.localdate(),
         "decision_form": LoanChangeDecisionForm(),
     }
     return render(request, "loans/loan_detail.html", context)
