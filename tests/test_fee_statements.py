@@ -118,7 +118,7 @@ def test_statement_page_and_xlsx(rates, october, client_for, ward_officer_a, war
     for _n in range(3):  # more groups and loans do not mean more queries
         LoanFactory(household=HouseholdFactory(group=SavingsGroupFactory(branch=october[0].household.branch)))
     client = client_for(ward_officer_a)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(18):
         assert client.get(url, {"month": "10/2026"}).status_code == 200
 
 
