@@ -335,3 +335,18 @@ def test_changes_list(client_for, household_a, ward_officer_a, ward_officer_b, d
     assert client_for(ward_officer_a).get(url, {"number": loan.number}).url == reverse(
         "loans:loan_detail", args=[loan.pk])
     assert client_for(ward_officer_b).get(url, {"number": loan.number}).status_code == 200
+
+
+def test_end_freezes_command(loan, ward_officer_a, district_staff, capsys):
+    change = request(loan, Kind.FREEZE, ward_officer_a, date(2026, 5, 4), months=12)
+    loan_change_decide(change=change, approve=True, actor=district_staff, on=date(2026, 5, 6))
+    call_command("end_freezes", "--date", "05/05/2027")
+    assert "0 freeze(s) ended" in capsys.readouterr().out
+    call_command("end_freezes", "--date", "06/05/2027")
+    assert loan.number in capsys.readouterr().out
+    loan.refresh_from_db()
+    assert loan.status == Loan.Status.ACTIVE
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="dd/mm/yyyy"):
+        call_command("end_freezes", "--date", "2027-05-06")
