@@ -179,3 +179,57 @@ class CollectionSheetAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Loan changes, fee rates, loan-use checks ------------------------------------------------------------------
+
+from loans.models import FeeReduction, FeeSchedule, GroupInspection, LoanChange, LoanUseCheck  # noqa: E402
+
+
+@admin.register(LoanChange)
+class LoanChangeAdmin(admin.ModelAdmin):
+    """Changes are requested and decided on the loan's page (maker–checker); here they are read only."""
+
+    list_display = ["loan", "kind", "status", "requested_on", "requested_by", "decided_on", "decided_by"]
+    list_filter = ["kind", "status"]
+    search_fields = ["loan__number", "loan__household__head_name"]
+    list_select_related = ["loan", "requested_by", "decided_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class FeeReductionInline(admin.TabularInline):
+    model = FeeReduction
+    extra = 1
+
+
+@admin.register(FeeSchedule)
+class FeeScheduleAdmin(admin.ModelAdmin):
+    list_display = ["name", "valid_from", "valid_until", "commission_rate", "branch_outstanding_rate",
+                    "branch_interest_rate", "district_outstanding_rate", "district_interest_rate", "is_example"]
+    list_filter = ["is_example"]
+    inlines = [FeeReductionInline]
+
+
+@admin.register(LoanUseCheck)
+class LoanUseCheckAdmin(admin.ModelAdmin):
+    list_display = ["loan", "checked_on", "result", "checked_by"]
+    list_filter = ["result"]
+    search_fields = ["loan__number", "loan__household__head_name"]
+    raw_id_fields = ["loan"]
+    list_select_related = ["loan", "checked_by"]
+
+
+@admin.register(GroupInspection)
+class GroupInspectionAdmin(admin.ModelAdmin):
+    list_display = ["group", "inspected_on", "inspected_by"]
+    search_fields = ["group__code", "group__name"]
+    raw_id_fields = ["group"]
+    list_select_related = ["group", "inspected_by"]

@@ -886,3 +886,240 @@ class CollectionItem(models.Model):
     @property
     def overdue_interest_due(self):
         return self.arrears_before + self.overdue_interest_accrued
+
+
+# --- Changes to a loan (08/TD term adjustment, extension, freeze, write-off) --------------------------------------
+
+
+class LoanChange(models.Model):
+    """A change to a loan's terms: requested by the ward branch, approved or rejected by district staff."""
+
+    class Kind(models.TextChoices):
+        TERM_ADJUSTMENT = "term_adjustment", _("Term adjustment (08/TD)")
+        EXTENSION = "extension", _("Extension")
+        FREEZE = "freeze", _("Freeze")
+        WRITE_OFF = "write_off", _("Write-off")
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Awaiting approval")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        ENDED = "ended", _("Freeze ended")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="changes", verbose_name=_("loan"))
+    kind = models.CharField(_("change"), max_length=20, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    reason = models.TextField(_("reason"))
+    requested_on = models.DateField(_("requested on"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    # Term adjustment: which instalment moves, and to when.
+    instalment = models.ForeignKey(
+        RepaymentInstalment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="changes",
+        verbose_name=_("instalment"),
+    )
+    old_due_on = models.DateField(_("old due date"), null=True, blank=True)
+    new_due_on = models.DateField(_("new due date"), null=True, blank=True)
+    # Extension and freeze: how many months.
+    months = models.PositiveSmallIntegerField(_("months"), null=True, blank=True)
+    old_maturity_on = models.DateField(_("old maturity date"), null=True, blank=True)
+    new_maturity_on = models.DateField(_("new maturity date"), null=True, blank=True)
+    frozen_from = models.DateField(_("frozen from"), null=True, blank=True)
+    frozen_until = models.DateField(_("frozen until"), null=True, blank=True)
+    ended_on = models.DateField(_("freeze ended on"), null=True, blank=True)
+    # Write-off: what was written off, recorded here (the ledger keeps the principal as it stood).
+    principal_written_off = MoneyField(_("principal written off"), null=True, blank=True)
+    interest_written_off = MoneyField(_("interest written off"), null=True, blank=True)
+    decided_on = models.DateField(_("decided on"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decision_note = models.TextField(_("decision note"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("loan change")
+        verbose_name_plural = _("loan changes")
+        ordering = ["-requested_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan"], condition=Q(status="requested"), name="one_pending_change_per_loan"
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
+                name="loan_change_maker_is_not_checker",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="term_adjustment") | Q(instalment__isnull=False, new_due_on__isnull=False),
+                name="term_adjustment_has_instalment_and_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["extension", "freeze"]) | Q(months__gt=0),
+                name="extension_and_freeze_have_months",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} – {self.loan_id} – {self.requested_on:%d/%m/%Y}"
+
+    @property
+    def is_pending(self):
+        return self.status == self.Status.REQUESTED
+
+
+# --- Commission and entrustment fees ----------------------------------------------------------------------------
+
+
+class FeeSchedule(models.Model):
+    """Rates for one period: the group leader's commission and each organization level's entrustment fee.
+
+    No public source gives the current rates (DOMAIN.md), so admins keep them here per period.
+    """
+
+    name = models.CharField(_("name"), max_length=200)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True, help_text=_("Empty: still in force."))
+    is_example = models.BooleanField(
+        _("example values"), default=False, help_text=_("Seeded example values, not official rates.")
+    )
+    commission_rate = models.DecimalField(
+        _("group leader commission on interest collected (%)"), max_digits=7, decimal_places=4, default=0,
+        validators=[MinValueValidator(0)],
+    )
+    branch_outstanding_rate = models.DecimalField(
+        _("ward branch fee on outstanding, per month (%)"), max_digits=7, decimal_places=4, default=0,
+        validators=[MinValueValidator(0)],
+    )
+    branch_interest_rate = models.DecimalField(
+        _("ward branch fee on interest collected (%)"), max_digits=7, decimal_places=4, default=0,
+        validators=[MinValueValidator(0)],
+    )
+    district_outstanding_rate = models.DecimalField(
+        _("district fee on outstanding, per month (%)"), max_digits=7, decimal_places=4, default=0,
+        validators=[MinValueValidator(0)],
+    )
+    district_interest_rate = models.DecimalField(
+        _("district fee on interest collected (%)"), max_digits=7, decimal_places=4, default=0,
+        validators=[MinValueValidator(0)],
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("fee and commission rates")
+        verbose_name_plural = _("fee and commission rates")
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                name="fee_schedule_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(commission_rate__gte=0, branch_outstanding_rate__gte=0, branch_interest_rate__gte=0,
+                            district_outstanding_rate__gte=0, district_interest_rate__gte=0),
+                name="fee_schedule_rates_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def reduction_for(self, overdue_ratio):
+        """The largest reduction (%) whose threshold the overdue ratio (%) passes; 0 when none does."""
+        best = 0
+        for reduction in self.reductions.all():
+            if overdue_ratio > reduction.overdue_ratio_above and reduction.reduction_percent > best:
+                best = reduction.reduction_percent
+        return best
+
+
+class FeeReduction(models.Model):
+    """Above this overdue ratio, a unit's fee (and a group leader's commission) is cut by this share."""
+
+    schedule = models.ForeignKey(FeeSchedule, on_delete=models.CASCADE, related_name="reductions")
+    overdue_ratio_above = models.DecimalField(
+        _("overdue ratio above (%)"), max_digits=6, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    reduction_percent = models.DecimalField(
+        _("reduction of the amount (%)"), max_digits=5, decimal_places=2,
+        validators=[MinValueValidator(0)],
+    )
+
+    class Meta:
+        verbose_name = _("reduction for overdue debt")
+        verbose_name_plural = _("reductions for overdue debt")
+        ordering = ["overdue_ratio_above"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reduction_percent__gte=0, reduction_percent__lte=100), name="fee_reduction_within_100"
+            ),
+            models.UniqueConstraint(fields=["schedule", "overdue_ratio_above"], name="fee_reduction_threshold_unique"),
+        ]
+
+    def __str__(self):
+        return f"> {self.overdue_ratio_above} %: −{self.reduction_percent} %"
+
+
+# --- Loan-use checks (06/TD) and group inspections (16/TD) -----------------------------------------------------
+
+
+class LoanUseCheck(models.Model):
+    """Phiếu kiểm tra sử dụng vốn vay 06/TD: did the household use the money as planned?"""
+
+    class Result(models.TextChoices):
+        AS_PLANNED = "as_planned", _("Used as planned")
+        PARTLY = "partly", _("Partly used as planned")
+        NOT_USED = "not_used", _("Not used as planned")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="use_checks", verbose_name=_("loan"))
+    checked_on = models.DateField(_("checked on"))
+    result = models.CharField(_("result"), max_length=20, choices=Result.choices)
+    notes = models.TextField(_("notes"), blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("checked by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("loan-use check (06/TD)")
+        verbose_name_plural = _("loan-use checks (06/TD)")
+        ordering = ["-checked_on", "-pk"]
+        indexes = [models.Index(fields=["loan", "checked_on"])]
+
+    def __str__(self):
+        return f"{self.loan_id} – {self.checked_on:%d/%m/%Y} – {self.get_result_display()}"
+
+
+class GroupInspection(models.Model):
+    """Biên bản kiểm tra tổ 16/TD: the yearly inspection of a savings group by its ward branch."""
+
+    group = models.ForeignKey(
+        "organizations.SavingsGroup",
+        on_delete=models.PROTECT,
+        related_name="loan_use_inspections",
+        verbose_name=_("group"),
+    )
+    inspected_on = models.DateField(_("inspected on"))
+    findings = models.TextField(_("findings"), blank=True)
+    inspected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("inspected by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("group inspection (16/TD)")
+        verbose_name_plural = _("group inspections (16/TD)")
+        ordering = ["-inspected_on", "-pk"]
+        indexes = [models.Index(fields=["group", "inspected_on"])]
+
+    def __str__(self):
+        return f"{self.group} – {self.inspected_on:%d/%m/%Y}"

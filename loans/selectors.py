@@ -190,3 +190,285 @@ def group_totals(group):
     outstanding = totals["outstanding"]
     totals["overdue_ratio"] = (totals["overdue"] * 100 / outstanding) if outstanding else 0
     return totals
+
+
+# --- Loan changes, loan-use checks and monthly fee statements ----------------------------------------------------
+
+import calendar  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from django.db.models import Case, DecimalField, Max, Value, When  # noqa: E402
+from django.db.models.functions import Coalesce, Greatest  # noqa: E402
+
+from loans.models import FeeSchedule, GroupInspection, LoanChange, RepaymentInstalment, add_months  # noqa: E402
+from loans.money import round_vnd  # noqa: E402
+
+INTEREST_KINDS = (Posting.Kind.INTEREST, Posting.Kind.OVERDUE_INTEREST)
+#: A loan disbursed within this many days counts as new on the loan-use to-do list.
+NEW_LOAN_WINDOW_DAYS = 180
+#: Every new loan is checked within 30 days of disbursement (06/TD).
+NEW_LOAN_CHECK_DAYS = 30
+#: A loan with no transaction for this many months needs a check; the officer then has a month to do it.
+DORMANT_MONTHS = 3
+DORMANT_CHECK_DAYS = 30
+
+
+def changes_for(user):
+    return LoanChange.objects.filter(branch_scope(user, "loan__household__branch")).select_related(
+        "loan", "loan__household", "loan__program", "instalment", "requested_by", "decided_by"
+    )
+
+
+def month_bounds(month):
+    """First and last day of the month containing `month`."""
+    first = month.replace(day=1)
+    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+# Loan-use to-do list (06/TD) ----------------------------------------------------------------------------------
+
+
+@dataclass
+class UseCheckTodo:
+    reason: str
+    due_on: date
+    today: date
+    loan: Loan | None = None
+    group: object = None
+    last_activity: date | None = None
+
+    @property
+    def is_overdue(self):
+        return self.today > self.due_on
+
+
+def loan_use_todo(*, branch_ids, today):
+    """{"new_loans", "dormant_loans", "groups"}: what the ward branch still has to check, most urgent first."""
+    from organizations.models import SavingsGroup
+
+    open_loans = Loan.objects.filter(
+        household__branch__in=branch_ids, status__in=(Loan.Status.ACTIVE, Loan.Status.FROZEN)
+    ).select_related("household", "group", "program")
+    new_loans = (
+        open_loans.filter(disbursed_on__gte=today - timedelta(days=NEW_LOAN_WINDOW_DAYS), disbursed_on__lte=today)
+        .exclude(use_checks__checked_on__gte=F("disbursed_on"))
+        .order_by("disbursed_on", "number")
+    )
+    dormant_cutoff = add_months(today, -DORMANT_MONTHS)
+    dormant = (
+        open_loans.filter(principal_outstanding__gt=0)
+        .annotate(last_posting=Max("postings__on"))
+        .annotate(last_check=Max("use_checks__checked_on"))
+        .annotate(
+            last_activity=Greatest(Coalesce("last_posting", "disbursed_on"), Coalesce("last_check", "disbursed_on"))
+        )
+        .filter(last_activity__lte=dormant_cutoff)
+        .order_by("last_activity", "number")
+    )
+    year_start = date(today.year, 1, 1)
+    groups = (
+        SavingsGroup.objects.filter(branch__in=branch_ids, status=SavingsGroup.Status.ACTIVE)
+        .exclude(pk__in=GroupInspection.objects.filter(inspected_on__gte=year_start).values("group"))
+        .annotate(last_inspection=Max("loan_use_inspections__inspected_on"))
+        .select_related("branch")
+        .order_by("code")
+    )
+    year_end = date(today.year, 12, 31)
+    return {
+        "new_loans": [
+            UseCheckTodo("new", loan.disbursed_on + timedelta(days=NEW_LOAN_CHECK_DAYS), today, loan=loan)
+            for loan in new_loans
+        ],
+        "dormant_loans": [
+            UseCheckTodo(
+                "dormant",
+                add_months(loan.last_activity, DORMANT_MONTHS) + timedelta(days=DORMANT_CHECK_DAYS),
+                today,
+                loan=loan,
+                last_activity=loan.last_activity,
+            )
+            for loan in dormant
+        ],
+        "groups": [
+            UseCheckTodo("group", year_end, today, group=group, last_activity=group.last_inspection)
+            for group in groups
+        ],
+    }
+
+
+# Monthly commission and entrustment-fee statements --------------------------------------------------------------
+
+MONEY = DecimalField(max_digits=18, decimal_places=0)
+
+
+def schedule_for(month):
+    """The rate table in force on the month's last day, with its reductions."""
+    _first, last = month_bounds(month)
+    return (
+        FeeSchedule.objects.filter(valid_from__lte=last)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=last))
+        .prefetch_related("reductions")
+        .order_by("-valid_from", "-pk")
+        .first()
+    )
+
+
+def interest_collected(*, start, end, owner):
+    """{owner id: interest and overdue interest posted in [start, end], less reversals of such postings}.
+
+    `owner` is a path from a loan, e.g. "group" or "household__branch".
+    """
+    rows = (
+        Posting.objects.filter(on__gte=start, on__lte=end)
+        .filter(Q(kind__in=INTEREST_KINDS) | Q(kind=Posting.Kind.REVERSAL, reverses__kind__in=INTEREST_KINDS))
+        .annotate(owner=Coalesce(f"loan__{owner}", f"reverses__loan__{owner}"))
+        .values("owner")
+        .annotate(
+            total=Sum(
+                Case(When(kind=Posting.Kind.REVERSAL, then=-F("amount")), default=F("amount"), output_field=MONEY)
+            )
+        )
+        .order_by()
+    )
+    return {row["owner"]: int(row["total"] or 0) for row in rows}
+
+
+def balances_at(*, on, owner, loans=None):
+    """{owner id: (outstanding, overdue)} as of `on` from postings; loans written off by then are left out.
+
+    Outstanding is one GROUP BY over the postings; the per-loan overdue rule only runs for loans with an
+    overdue instalment, so a whole district stays quick.
+    """
+    loans = Loan.objects.all() if loans is None else loans
+    loans = loans.filter(disbursed_on__lte=on).exclude(
+        pk__in=LoanChange.objects.filter(
+            kind=LoanChange.Kind.WRITE_OFF, status=LoanChange.Status.APPROVED, decided_on__lte=on
+        ).values("loan")
+    )
+    Kind = Posting.Kind
+    signed = Case(
+        When(kind=Kind.DISBURSEMENT, then=F("amount")),
+        When(kind=Kind.PRINCIPAL, then=-F("amount")),
+        When(kind=Kind.REVERSAL, reverses__kind=Kind.DISBURSEMENT, then=-F("amount")),
+        When(kind=Kind.REVERSAL, reverses__kind=Kind.PRINCIPAL, then=F("amount")),
+        default=Value(0),
+        output_field=MONEY,
+    )
+    outstanding = (
+        Posting.objects.filter(on__lte=on, loan__in=loans)
+        .values(owner=F(f"loan__{owner}"))
+        .annotate(total=Sum(signed))
+        .order_by()
+    )
+    overdue_loans = loans.filter(
+        pk__in=RepaymentInstalment.objects.filter(overdue_since__lte=on).values("loan")
+    )
+    overdue = (
+        with_derived_balances(overdue_loans, on)
+        .values(owner=F(owner))
+        .annotate(total=Sum("derived_overdue"))
+        .order_by()
+    )
+    result = {row["owner"]: (int(row["total"] or 0), 0) for row in outstanding}
+    for row in overdue:
+        result[row["owner"]] = (result.get(row["owner"], (0, 0))[0], int(row["total"] or 0))
+    return result
+
+
+def overdue_ratio(outstanding, overdue):
+    """Overdue ÷ outstanding in percent, to two decimals (0 when nothing is outstanding)."""
+    if not outstanding:
+        return Decimal("0.00")
+    return (Decimal(overdue) * 100 / Decimal(outstanding)).quantize(Decimal("0.01"))
+
+
+def percent_of(amount, rate):
+    return round_vnd(Decimal(amount) * Decimal(rate) / 100)
+
+
+@dataclass
+class StatementLine:
+    name: str
+    code: str = ""
+    extra: str = ""
+    outstanding: int = 0
+    overdue: int = 0
+    interest: int = 0
+    ratio: Decimal = Decimal("0.00")
+    fee_on_outstanding: Decimal = Decimal(0)
+    fee_on_interest: Decimal = Decimal(0)
+    reduction_percent: Decimal = Decimal(0)
+    reduction: Decimal = Decimal(0)
+    level: str = ""
+    children: list = field(default_factory=list)
+
+    @property
+    def gross(self):
+        return self.fee_on_outstanding + self.fee_on_interest
+
+    @property
+    def net(self):
+        return self.gross - self.reduction
+
+    def apply_reduction(self, schedule):
+        self.reduction_percent = schedule.reduction_for(self.ratio)
+        self.reduction = percent_of(self.gross, self.reduction_percent)
+
+
+def commission_statement(*, month, groups, schedule):
+    """One line per group: interest its leader collected in the month, and the commission on it."""
+    start, end = month_bounds(month)
+    groups = list(groups.select_related("leader", "branch"))
+    ids = [g.pk for g in groups]
+    interest = interest_collected(start=start, end=end, owner="group")
+    balances = balances_at(on=end, owner="group", loans=Loan.objects.filter(group__in=ids))
+    lines = []
+    for group in groups:
+        outstanding, overdue = balances.get(group.pk, (0, 0))
+        line = StatementLine(
+            name=group.name, code=group.code, extra=str(group.leader or ""), outstanding=outstanding,
+            overdue=overdue, interest=interest.get(group.pk, 0), ratio=overdue_ratio(outstanding, overdue),
+        )
+        line.fee_on_interest = percent_of(line.interest, schedule.commission_rate)
+        line.apply_reduction(schedule)
+        lines.append(line)
+    return [line for line in lines if line.interest or line.outstanding]
+
+
+def fee_statement(*, month, branches, schedule, with_districts):
+    """One line per ward branch, then (for district staff and above) one line per district body."""
+    start, end = month_bounds(month)
+    branches = list(branches.select_related("ward", "parent"))
+    ids = [b.pk for b in branches]
+    interest = interest_collected(start=start, end=end, owner="household__branch")
+    balances = balances_at(on=end, owner="household__branch", loans=Loan.objects.filter(household__branch__in=ids))
+    lines, districts = [], {}
+    for branch in branches:
+        outstanding, overdue = balances.get(branch.pk, (0, 0))
+        line = StatementLine(
+            name=branch.name, code=branch.ward.code, extra=branch.get_kind_display(), level="ward",
+            outstanding=outstanding, overdue=overdue, interest=interest.get(branch.pk, 0),
+            ratio=overdue_ratio(outstanding, overdue),
+        )
+        line.fee_on_outstanding = percent_of(outstanding, schedule.branch_outstanding_rate)
+        line.fee_on_interest = percent_of(line.interest, schedule.branch_interest_rate)
+        line.apply_reduction(schedule)
+        lines.append(line)
+        if with_districts:
+            district = districts.setdefault(
+                branch.parent_id,
+                StatementLine(name=branch.parent.name, code=branch.kind, extra=branch.get_kind_display(),
+                              level="district"),
+            )
+            district.outstanding += outstanding
+            district.overdue += overdue
+            district.interest += line.interest
+    for district in districts.values():
+        district.ratio = overdue_ratio(district.outstanding, district.overdue)
+        district.fee_on_outstanding = percent_of(district.outstanding, schedule.district_outstanding_rate)
+        district.fee_on_interest = percent_of(district.interest, schedule.district_interest_rate)
+        district.apply_reduction(schedule)
+    lines = [line for line in lines if line.interest or line.outstanding]
+    return lines, list(districts.values())

@@ -90,3 +90,30 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Group grades -----------------------------------------------------------------------------------------------
+
+from organizations.models import GradingCriteria, GroupGrade  # noqa: E402
+
+
+@admin.register(GradingCriteria)
+class GradingCriteriaAdmin(admin.ModelAdmin):
+    list_display = ["name", "valid_from", "overdue_weight", "interest_weight", "savings_weight", "meetings_weight",
+                    "good_from", "fair_from", "average_from"]
+
+
+@admin.register(GroupGrade)
+class GroupGradeAdmin(admin.ModelAdmin):
+    """Grades are computed by `grade_groups`; they are read here, not edited."""
+
+    list_display = ["group", "month", "score", "grade", "computed_at"]
+    list_filter = ["grade", "month"]
+    search_fields = ["group__code", "group__name"]
+    list_select_related = ["group"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

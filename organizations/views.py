@@ -120,3 +120,54 @@ def group_update(request, pk):
                 messages.success(request, _("The group is saved."))
                 return redirect("organizations:group_detail", pk=group.pk)
     return render(request, "organizations/group_form.html", {"form": form, "group": group})
+
+
+# --- Monthly group grades ---------------------------------------------------------------------------------------
+
+from django.db.models import Count, OuterRef, Subquery  # noqa: E402
+from django.views.decorators.http import require_GET  # noqa: E402
+
+from organizations.access import ALL_ROLES, role_required  # noqa: E402
+from organizations.models import GroupGrade  # noqa: E402
+
+
+@require_GET
+@role_required(*ALL_ROLES)
+def group_grades(request):
+    latest = GroupGrade.objects.filter(group=OuterRef("pk")).order_by("-month")
+    groups = groups_for(request.user).select_related("leader").annotate(
+        grade_month=Subquery(latest.values("month")[:1]),
+        grade_score=Subquery(latest.values("score")[:1]),
+        grade_value=Subquery(latest.values("grade")[:1]),
+    )
+    grade = request.GET.get("grade", "")
+    if grade in GroupGrade.Grade.values:
+        groups = groups.filter(grade_value=grade)
+    elif grade == "none":
+        groups = groups.filter(grade_value__isnull=True)
+    counts = {
+        row["grade_value"]: row["n"]
+        for row in groups_for(request.user)
+        .annotate(grade_value=Subquery(latest.values("grade")[:1]))
+        .values("grade_value")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    page = Paginator(groups.order_by("code"), 50).get_page(request.GET.get("page"))
+    labels = dict(GroupGrade.Grade.choices)
+    context = {
+        "page": page,
+        "grade": grade,
+        "labels": labels,
+        "counts": [(value, label, counts.get(value, 0)) for value, label in GroupGrade.Grade.choices],
+        "ungraded": counts.get(None, 0),
+    }
+    return render(request, "organizations/group_grades.html", context)
+
+
+@require_GET
+@role_required(*ALL_ROLES)
+def group_grade_history(request, pk):
+    group = get_object_or_404(groups_for(request.user).select_related("leader", "deputy"), pk=pk)
+    grades = list(group.grades.order_by("-month")[:36])
+    return render(request, "organizations/group_grade_history.html", {"group": group, "grades": grades})

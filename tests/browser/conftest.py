@@ -93,3 +93,18 @@ def default_programs(transactional_db):
 
     if not LoanProgram.objects.exists():
         install_default_programs(LoanProgram)
+
+
+@pytest.fixture(autouse=True)
+def reference_data(transactional_db):
+    """Transactional tests flush the database after each test, data migrations included; put that data back."""
+    import importlib
+
+    from django.apps import apps
+
+    from loans.defaults import install_default_programs
+
+    if not apps.get_model("loans", "LoanProgram").objects.exists():
+        install_default_programs(apps.get_model("loans", "LoanProgram"))
+    for module in ("loans.migrations.0004_example_fee_rates", "organizations.migrations.0003_default_grading_criteria"):
+        importlib.import_module(module).install(apps, None)
