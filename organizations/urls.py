@@ -6,4 +6,5 @@ app_name = "organizations"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("logins/", views.login_log, name="login_log"),
 ]
