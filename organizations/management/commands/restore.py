@@ -17,7 +17,10 @@ class Command(BaseCommand):
     def handle(self, *args, file, interactive=True, **options):
         name = connection.settings_dict["NAME"]
         if interactive:
-            answer = input(f"This replaces everything in the database {name} with {file}. Type 'yes' to continue: ")
+            try:
+                answer = input(f"This replaces everything in the database {name} with {file}. Type 'yes' to continue: ")
+            except EOFError:
+                answer = ""
             if answer.strip().lower() != "yes":
                 raise CommandError("Restore cancelled.")
         try:
