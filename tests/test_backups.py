@@ -73,10 +73,11 @@ def test_backup_restores_into_a_fresh_database_with_the_ledger_intact(tmp_path, 
 
     checked = manage("check_ledger", database_url=fresh_database)
     assert checked.returncode == 0, checked.stderr
-    counted = manage("shell", "--verbosity=0", "-c", "from loans.models import Loan, Posting; "
-                     "print(Loan.objects.count(), Posting.objects.count(), "
-                     "Loan.objects.get(number=%r).principal_outstanding)" % loans[0].number,
-                     database_url=fresh_database)
+    script = (
+        "from loans.models import Loan, Posting; print(Loan.objects.count(), Posting.objects.count(), "
+        f"Loan.objects.get(number={loans[0].number!r}).principal_outstanding)"
+    )
+    counted = manage("shell", "--verbosity=0", "-c", script, database_url=fresh_database)
     assert counted.stdout.split() == ["2", str(Posting.objects.count()), "35000000"]
 
 

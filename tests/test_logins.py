@@ -16,6 +16,12 @@ PASSWORD = "uythac-test"
 LOGIN = "/accounts/login/"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Dozens of logins per test: the production hasher's deliberate slowness would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def attempt(client, username, password, **extra):
     return client.post(LOGIN, {"username": username, "password": password}, **extra)
 
