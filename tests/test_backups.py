@@ -11,11 +11,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from loans.models import Loan, Posting
+from loans.defaults import install_default_programs
+from loans.models import Loan, LoanProgram, Posting
 from tests.factories import LoanFactory
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# pg_dump reads from its own connection, so the data must be committed: transactional tests.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def manage(*args, database_url):
@@ -51,6 +53,8 @@ def fresh_database(tmp_path):
 
 @pytest.fixture
 def loans(household_a, household_b):
+    # An earlier transactional test may have flushed the programs the data migration installed.
+    install_default_programs(LoanProgram)
     first = LoanFactory(household=household_a, amount=40_000_000)
     second = LoanFactory(household=household_b, amount=25_000_000)
     Posting.objects.create(kind=Posting.Kind.PRINCIPAL, household=household_a, loan=first, amount=5_000_000,
