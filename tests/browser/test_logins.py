@@ -48,6 +48,7 @@ def test_an_inline_script_would_be_blocked(page, csp_violations, admin_user):
 def test_five_wrong_passwords_lock_the_login(page, screenshot, ward_officer_a):
     for _ in range(5):
         login(page, "ward_a", "wrong-password")
+        page.wait_for_load_state()
     message = page.locator("[data-testid=lockout-message]")
     assert "đã bị tạm khóa" in message.inner_text()
     assert "15 phút" in message.inner_text()
@@ -55,8 +56,9 @@ def test_five_wrong_passwords_lock_the_login(page, screenshot, ward_officer_a):
     screenshot("login-locked-phone", width=390)
     page.set_viewport_size({"width": 1366, "height": 860})
     page.click("text=Quay lại trang đăng nhập")
+    page.wait_for_selector("input[name=username]")
     login(page, "ward_a")
-    assert page.locator("[data-testid=lockout-message]").count() == 1
+    page.wait_for_selector("[data-testid=lockout-message]")
     assert page.locator("[data-testid=officer]").count() == 0
 
 
@@ -86,7 +88,9 @@ def test_officer_changes_the_password_from_the_user_menu(page, screenshot, ward_
 
 def test_admin_reads_the_login_log(page, screenshot, admin_user, ward_officer_a):
     login(page, "ward_a", "wrong-password")
+    page.wait_for_selector(".invalid-feedback, .alert-danger, .errorlist")
     login(page, "admin")
+    page.wait_for_selector("[data-testid=officer]")
     page.click("[data-testid=officer]")
     page.click("text=Nhật ký đăng nhập")
     rows = page.locator("[data-testid=login-event]")
