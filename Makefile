@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup assets migrate seed lint messages check-deploy clean
+.PHONY: run test setup assets migrate seed lint messages check-deploy audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ messages: setup
 check-deploy: setup
 	SECRET_KEY=check-deploy-$$(date +%s)-a-long-random-enough-secret-value-for-the-check ALLOWED_HOSTS=uythac.example \
 	  DEBUG=0 $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Known vulnerabilities in the installed, pinned packages (.ci/audit.py says what it could and could not check).
+audit: setup
+	$(BIN)/python .ci/audit.py
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from organizations.forms import LoginForm
+from organizations.views import PasswordChange
 
 admin.site.site_header = _("Ủy thác – administration")
 admin.site.site_title = _("Ủy thác")
@@ -15,6 +16,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", PasswordChange.as_view(), name="password_change"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("households/", include("borrowers.urls")),

@@ -1,6 +1,10 @@
 """Scoped reads: what each user may see of the organization tree. Views look objects up only through these."""
 
-from django.db.models import Q
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.conf import settings
+from django.db.models import Case, CharField, Q, Value, When
+from django.utils import timezone
 
 from organizations.access import Role, profile_of, role_of
 from organizations.models import Organization, SavingsGroup, Ward
@@ -43,6 +47,28 @@ def groups_for(user):
 
 def wards_for(user):
     return Ward.objects.filter(pk__in=branches_for(user).values("ward")).order_by("code")
+
+
+def login_events(*, username=""):
+    """Successful and failed logins, newest first: attempt_time, username, ip_address, user_agent and outcome."""
+    fields = ("attempt_time", "username", "ip_address", "user_agent", "outcome")
+    logins = AccessLog.objects.annotate(outcome=Value("success", output_field=CharField()))
+    failures = AccessFailureLog.objects.annotate(
+        outcome=Case(When(locked_out=True, then=Value("locked")), default=Value("failed"), output_field=CharField())
+    )
+    if username:
+        logins = logins.filter(username__iexact=username)
+        failures = failures.filter(username__iexact=username)
+    return logins.values(*fields).union(failures.values(*fields), all=True).order_by("-attempt_time")
+
+
+def locked_logins():
+    """Username and address pairs locked out right now."""
+    attempts = AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT)
+    cool_off = get_cool_off()
+    if cool_off:
+        attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
+    return attempts.order_by("-attempt_time")
 
 
 def with_group_figures(groups):

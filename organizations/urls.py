@@ -15,4 +15,5 @@ urlpatterns += [
     path("groups/new/", views.group_create, name="group_create"),
     path("groups/<int:pk>/", views.group_detail, name="group_detail"),
     path("groups/<int:pk>/edit/", views.group_update, name="group_update"),
+    path("logins/", views.login_log, name="login_log"),
 ]

@@ -1,10 +1,35 @@
 """Pages about the organization tree. The home page shows the user's portfolio by organization."""
 
+from math import ceil
+
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.contrib.messages.views import SuccessMessageMixin
+from django.core.paginator import Paginator
+from django.db.models import (
+    Count,
+    OuterRef,
+    Q,
+    Subquery,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from loans.selectors import loans_for, portfolio_by_organization
-from organizations.models import Organization
+from organizations import services as group_services
+from organizations.access import ALL_ROLES, WARD_WORK, Role, has_role, role_required
+from organizations.errors import DomainError
+from organizations.forms import GroupForm, apply_domain_error, refuse_out_of_scope
+from organizations.models import (
+    GroupGrade,
+    Organization,
+    SavingsGroup,
+)
+from organizations.selectors import groups_for, locked_logins, login_events, wards_for, with_group_figures
 
 
 @login_required
@@ -16,21 +41,36 @@ def home(request):
     return render(request, "organizations/home.html", {"rows": rows, "totals": totals})
 
 
+# Logins: the lockout page (called by django-axes), the password change page and the admins' login log.
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    cool_off = get_cool_off(request)
+    context = {
+        "username": get_client_username(request, credentials) or "",
+        "failure_limit": get_failure_limit(request, credentials),
+        "minutes": ceil(cool_off.total_seconds() / 60) if cool_off else None,
+    }
+    return render(request, "registration/locked_out.html", context, status=429)
+
+
+class PasswordChange(SuccessMessageMixin, auth_views.PasswordChangeView):
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("organizations:home")
+    success_message = _("Your password has been changed.")
+
+
+@require_GET
+@role_required(Role.ADMIN)
+def login_log(request):
+    username = request.GET.get("username", "").strip()
+    page = Paginator(login_events(username=username), 50).get_page(request.GET.get("page"))
+    context = {"page": page, "username": username, "locked": locked_logins()}
+    return render(request, "organizations/login_log.html", context)
+
+
 # Savings groups: list, detail, found and edit. Members move through the household pages.
 
-from django.contrib import messages  # noqa: E402
-from django.core.paginator import Paginator  # noqa: E402
-from django.db.models import Q  # noqa: E402
-from django.shortcuts import get_object_or_404, redirect  # noqa: E402
-from django.utils.translation import gettext as _  # noqa: E402
-from django.views.decorators.http import require_http_methods, require_safe  # noqa: E402
-
-from organizations import services as group_services  # noqa: E402
-from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required  # noqa: E402
-from organizations.errors import DomainError  # noqa: E402
-from organizations.forms import GroupForm, apply_domain_error, refuse_out_of_scope  # noqa: E402
-from organizations.models import SavingsGroup  # noqa: E402
-from organizations.selectors import groups_for, wards_for, with_group_figures  # noqa: E402
 
 GROUP_PAGE_SIZE = 25
 
@@ -123,12 +163,6 @@ def group_update(request, pk):
 
 
 # --- Monthly group grades ---------------------------------------------------------------------------------------
-
-from django.db.models import Count, OuterRef, Subquery  # noqa: E402
-from django.views.decorators.http import require_GET  # noqa: E402
-
-from organizations.access import ALL_ROLES, role_required  # noqa: E402
-from organizations.models import GroupGrade  # noqa: E402
 
 
 @require_GET
