@@ -124,8 +124,9 @@ def english():
 
 
 @pytest.fixture(autouse=True)
-def default_programs(request):
-    """The programs come from a data migration; transactional tests flush them, so put them back."""
+def reference_data(request):
+    """Programs, example fee rates and grading criteria come from data migrations; transactional tests flush
+    them when they end, so put them back before each test that uses the database."""
     names = request.fixturenames
     if "transactional_db" in names or "live_server" in names:
         request.getfixturevalue("transactional_db")
@@ -135,7 +136,12 @@ def default_programs(request):
         request.getfixturevalue("transactional_db" if transactional else "db")
     else:
         return
-    from loans.defaults import install_default_programs
-    from loans.models import LoanProgram
+    import importlib
 
-    install_default_programs(LoanProgram)
+    from django.apps import apps
+
+    from loans.defaults import install_default_programs
+
+    install_default_programs(apps.get_model("loans", "LoanProgram"))
+    for module in ("loans.migrations.0004_example_fee_rates", "organizations.migrations.0003_default_grading_criteria"):
+        importlib.import_module(module).install(apps, None)

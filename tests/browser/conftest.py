@@ -83,28 +83,3 @@ def login(page, username, password="uythac-test"):
 def pytest_terminal_summary(terminalreporter):
     for message in _skipped[:1]:
         terminalreporter.write_sep("!", message, yellow=True)
-
-
-@pytest.fixture(autouse=True)
-def default_programs(transactional_db):
-    """A transactional test empties the database when it ends; put back the programs the data migration installs."""
-    from loans.defaults import install_default_programs
-    from loans.models import LoanProgram
-
-    if not LoanProgram.objects.exists():
-        install_default_programs(LoanProgram)
-
-
-@pytest.fixture(autouse=True)
-def reference_data(transactional_db):
-    """Transactional tests flush the database after each test, data migrations included; put that data back."""
-    import importlib
-
-    from django.apps import apps
-
-    from loans.defaults import install_default_programs
-
-    if not apps.get_model("loans", "LoanProgram").objects.exists():
-        install_default_programs(apps.get_model("loans", "LoanProgram"))
-    for module in ("loans.migrations.0004_example_fee_rates", "organizations.migrations.0003_default_grading_criteria"):
-        importlib.import_module(module).install(apps, None)
