@@ -752,10 +752,10 @@ def loans_disburse(*, items, on, actor):
 """Writes that move money: the monthly collection sheet (13/TD), reversals, and the end-of-day overdue run."""
 
 
-Kind = Posting.Kind
+PostingKind = Posting.Kind
 MIN_SAVINGS_DEPOSIT = Decimal(5_000)
 COLLECTED_LOAN_STATUSES = (Loan.Status.ACTIVE, Loan.Status.FROZEN)
-INTEREST_KINDS = (Kind.INTEREST, Kind.OVERDUE_INTEREST)
+INTEREST_KINDS = (PostingKind.INTEREST, PostingKind.OVERDUE_INTEREST)
 #: Due figures that, when they change between filling and posting, make the officer look again.
 DUE_FIELDS = ("overdue_interest_due", "current_interest_due", "principal_due")
 ITEM_DUE_FIELDS = (
@@ -809,15 +809,15 @@ def _loan_histories(loan_ids, on):
     rows = (
         Posting.objects.filter(loan_id__in=loan_ids, on__lt=on)
         .filter(
-            Q(kind__in=[Kind.DISBURSEMENT, Kind.PRINCIPAL])
-            | Q(kind=Kind.REVERSAL, reverses__kind__in=[Kind.DISBURSEMENT, Kind.PRINCIPAL])
+            Q(kind__in=[PostingKind.DISBURSEMENT, PostingKind.PRINCIPAL])
+            | Q(kind=PostingKind.REVERSAL, reverses__kind__in=[PostingKind.DISBURSEMENT, PostingKind.PRINCIPAL])
         )
         .values_list("loan_id", "kind", "reverses__kind", "amount", "on")
     )
     for loan_id, kind, reversed_kind, amount, day in rows:
-        sign = -1 if kind == Kind.REVERSAL else 1
-        base = reversed_kind if kind == Kind.REVERSAL else kind
-        if base == Kind.DISBURSEMENT:
+        sign = -1 if kind == PostingKind.REVERSAL else 1
+        base = reversed_kind if kind == PostingKind.REVERSAL else kind
+        if base == PostingKind.DISBURSEMENT:
             movements[loan_id].append((day, sign * amount, 0))
         else:
             movements[loan_id].append((day, 0, sign * amount))
@@ -837,7 +837,7 @@ def _loan_histories(loan_ids, on):
         Posting.objects.filter(loan_id__in=loan_ids)
         .order_by()
         .values("loan_id")
-        .annotate(total=Sum(net_amount(Kind.PRINCIPAL)))
+        .annotate(total=Sum(net_amount(PostingKind.PRINCIPAL)))
     )
     for row in totals:
         paid[row["loan_id"]] = row["total"] or Decimal(0)
@@ -1078,9 +1078,9 @@ def collection_sheet_post(*, sheet, actor):
             for item in line_items:
                 loan = loans[item.loan_id]
                 for kind, amount in (
-                    (Kind.OVERDUE_INTEREST, item.overdue_interest_paid),
-                    (Kind.INTEREST, item.current_interest_paid),
-                    (Kind.PRINCIPAL, item.principal_paid),
+                    (PostingKind.OVERDUE_INTEREST, item.overdue_interest_paid),
+                    (PostingKind.INTEREST, item.current_interest_paid),
+                    (PostingKind.PRINCIPAL, item.principal_paid),
                 ):
                     if amount > 0:
                         postings.append(Posting(kind=kind, household_id=line.household_id, loan=loan, amount=amount,
@@ -1090,7 +1090,7 @@ def collection_sheet_post(*, sheet, actor):
                     item.overdue_interest_due + item.current_interest_due
                     - item.overdue_interest_paid - item.current_interest_paid
                 )
-            for kind, amount in ((Kind.SAVINGS_IN, line.savings_in), (Kind.SAVINGS_OUT, line.savings_out)):
+            for kind, amount in ((PostingKind.SAVINGS_IN, line.savings_in), (PostingKind.SAVINGS_OUT, line.savings_out)):
                 if amount > 0:
                     postings.append(Posting(kind=kind, household_id=line.household_id, amount=amount,
                                             on=sheet.collection_on, note=note, created_by=actor))
@@ -1124,22 +1124,22 @@ def collection_sheet_post(*, sheet, actor):
 
 
 def _reverse(posting, reason, actor, on):
-    if posting.kind == Kind.REVERSAL:
+    if posting.kind == PostingKind.REVERSAL:
         raise DomainError(_("A reversal cannot itself be reversed; enter the correct amount again instead."))
     if Posting.objects.filter(reverses=posting).exists():
         raise DomainError(_("This posting was already reversed."))
     loan = Loan.objects.select_for_update().get(pk=posting.loan_id) if posting.loan_id else None
     household = Household.objects.select_for_update().get(pk=posting.household_id)
-    if posting.kind == Kind.SAVINGS_IN and household.savings_balance < posting.amount:
+    if posting.kind == PostingKind.SAVINGS_IN and household.savings_balance < posting.amount:
         raise DomainError(
             _("%(name)s has only %(balance)s of savings left; the deposit of %(amount)s cannot be reversed.")
             % {"name": household.head_name, "balance": format_vnd(household.savings_balance),
                "amount": format_vnd(posting.amount)}
         )
-    if posting.kind == Kind.DISBURSEMENT and loan.principal_outstanding < posting.amount:
+    if posting.kind == PostingKind.DISBURSEMENT and loan.principal_outstanding < posting.amount:
         raise DomainError(_("Part of this disbursement was already repaid; reverse the repayments first."))
     reversal = Posting.objects.create(
-        kind=Kind.REVERSAL,
+        kind=PostingKind.REVERSAL,
         household=household,
         loan=loan,
         amount=posting.amount,
@@ -1154,7 +1154,7 @@ def _reverse(posting, reason, actor, on):
         if posting.kind in INTEREST_KINDS:
             # The interest is owed again: it goes back to the arrears the next sheet collects.
             Loan.objects.filter(pk=loan.pk).update(interest_arrears=F("interest_arrears") + posting.amount)
-        if posting.kind in (Kind.PRINCIPAL, *INTEREST_KINDS) and loan.status == Loan.Status.CLOSED:
+        if posting.kind in (PostingKind.PRINCIPAL, *INTEREST_KINDS) and loan.status == Loan.Status.CLOSED:
             Loan.objects.filter(pk=loan.pk).update(status=Loan.Status.ACTIVE, updated_at=timezone.now())
             LoanStatusChange.objects.create(
                 loan=loan, from_status=Loan.Status.CLOSED, to_status=Loan.Status.ACTIVE, actor=actor, on=on,
@@ -1188,10 +1188,10 @@ def collection_line_reverse(*, line, reason, actor, on=None):
         line = CollectionLine.objects.select_for_update().get(pk=line.pk)
         if line.status != CollectionLine.Status.POSTED:
             raise DomainError(_("Only a posted line can be reversed."))
-        standing = line.postings.filter(reversed_by__isnull=True).exclude(kind=Kind.REVERSAL).values("pk")
+        standing = line.postings.filter(reversed_by__isnull=True).exclude(kind=PostingKind.REVERSAL).values("pk")
         postings = list(Posting.objects.select_for_update().filter(pk__in=standing).order_by("pk"))
         # Withdrawals first, so that undoing a deposit never looks like it empties the account.
-        postings.sort(key=lambda p: p.kind != Kind.SAVINGS_OUT)
+        postings.sort(key=lambda p: p.kind != PostingKind.SAVINGS_OUT)
         for posting in postings:
             _reverse(posting, reason, actor, on)
         line.status = CollectionLine.Status.REVERSED
@@ -1220,7 +1220,7 @@ def missed_instalments(on):
         Posting.objects.filter(loan=OuterRef("loan"), on__lte=on)
         .order_by()
         .values("loan")
-        .annotate(total=Sum(net_amount(Kind.PRINCIPAL)))
+        .annotate(total=Sum(net_amount(PostingKind.PRINCIPAL)))
         .values("total")
     )
     return (
@@ -1255,7 +1255,7 @@ def overdue_close_day(*, on):
 """Writes that span models: changes to a loan (08/TD, extension, freeze, write-off) and loan-use checks (06/TD)."""
 
 
-Kind = LoanChange.Kind
+ChangeKind = LoanChange.Kind
 
 #: A term adjustment is asked at least this many working days (Mon–Fri) before the instalment is due.
 TERM_ADJUSTMENT_NOTICE_DAYS = 5
@@ -1278,7 +1278,7 @@ def extension_limit_months(loan):
 
 
 def extension_months_used(loan):
-    used = loan.changes.filter(kind=Kind.EXTENSION, status=LoanChange.Status.APPROVED).aggregate(m=Sum("months"))
+    used = loan.changes.filter(kind=ChangeKind.EXTENSION, status=LoanChange.Status.APPROVED).aggregate(m=Sum("months"))
     return used["m"] or 0
 
 
@@ -1363,11 +1363,11 @@ def _check_freeze(months):
 
 
 def _check_loan_open(loan, kind):
-    allowed = (Loan.Status.ACTIVE, Loan.Status.FROZEN) if kind == Kind.WRITE_OFF else (Loan.Status.ACTIVE,)
+    allowed = (Loan.Status.ACTIVE, Loan.Status.FROZEN) if kind == ChangeKind.WRITE_OFF else (Loan.Status.ACTIVE,)
     if loan.status not in allowed:
         raise DomainError(
             _("A %(change)s is not possible for a loan that is “%(status)s”.")
-            % {"change": Kind(kind).label.lower(), "status": loan.get_status_display()}
+            % {"change": ChangeKind(kind).label.lower(), "status": loan.get_status_display()}
         )
     if loan.principal_outstanding <= 0:
         raise DomainError(_("This loan has nothing outstanding."))
@@ -1381,7 +1381,7 @@ def loan_change_request(
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Give the reason for the change."), field="reason")
-    if kind not in Kind.values:
+    if kind not in ChangeKind.values:
         raise DomainError(_("Unknown kind of change."))
     with transaction.atomic():
         loan = Loan.objects.select_for_update().get(pk=loan.pk)
@@ -1389,15 +1389,15 @@ def loan_change_request(
         if loan.changes.filter(status=LoanChange.Status.REQUESTED).exists():
             raise DomainError(_("This loan already has a change awaiting approval."))
         change = LoanChange(loan=loan, kind=kind, reason=reason, requested_on=on, requested_by=actor)
-        if kind == Kind.TERM_ADJUSTMENT:
+        if kind == ChangeKind.TERM_ADJUSTMENT:
             _check_term_adjustment(loan, instalment, new_due_on, on)
             change.instalment, change.old_due_on, change.new_due_on = instalment, instalment.due_on, new_due_on
-        elif kind == Kind.EXTENSION:
+        elif kind == ChangeKind.EXTENSION:
             _check_extension(loan, months, on)
             change.months = months
             change.old_maturity_on = loan.maturity_on
             change.new_maturity_on = add_months(loan.maturity_on, months)
-        elif kind == Kind.FREEZE:
+        elif kind == ChangeKind.FREEZE:
             _check_freeze(months)
             change.months = months
         change.save()
@@ -1427,7 +1427,7 @@ def loan_change_decide(*, change, approve, actor, note="", on=None) -> LoanChang
 
 def _apply(change, loan, actor, on):
     _check_loan_open(loan, change.kind)
-    if change.kind == Kind.TERM_ADJUSTMENT:
+    if change.kind == ChangeKind.TERM_ADJUSTMENT:
         instalment = RepaymentInstalment.objects.select_for_update().get(pk=change.instalment_id)
         if instalment.overdue_since is not None or instalment.due_on != change.old_due_on:
             raise DomainError(_("The instalment has changed since the request (it is overdue or already moved)."))
@@ -1437,7 +1437,7 @@ def _apply(change, loan, actor, on):
             raise DomainError(_("The new due date is after the loan's maturity date."))
         instalment.due_on = change.new_due_on
         instalment.save(update_fields=["due_on"])
-    elif change.kind == Kind.EXTENSION:
+    elif change.kind == ChangeKind.EXTENSION:
         # Re-check against what was granted since the request was made.
         used = extension_months_used(loan)
         if used + change.months > extension_limit_months(loan):
@@ -1449,11 +1449,11 @@ def _apply(change, loan, actor, on):
         change.old_maturity_on, change.new_maturity_on = loan.maturity_on, new_maturity
         loan.maturity_on = new_maturity
         loan.save(update_fields=["maturity_on", "updated_at"])
-    elif change.kind == Kind.FREEZE:
+    elif change.kind == ChangeKind.FREEZE:
         # The freeze runs from the day it is approved; frozen loans accrue no interest.
         change.frozen_from, change.frozen_until = on, add_months(on, change.months)
         loan.transition_to(Loan.Status.FROZEN, actor=actor, note=change.reason, on=on)
-    elif change.kind == Kind.WRITE_OFF:
+    elif change.kind == ChangeKind.WRITE_OFF:
         # Recorded on the change; the ledger's principal stays as posted so check_ledger keeps agreeing.
         change.principal_written_off = loan.principal_outstanding
         change.interest_written_off = loan.interest_arrears
@@ -1466,7 +1466,7 @@ def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
     with transaction.atomic():
         change = LoanChange.objects.select_for_update().get(pk=change.pk)
         loan = Loan.objects.select_for_update().get(pk=change.loan_id)
-        if change.kind != Kind.FREEZE or change.status != LoanChange.Status.APPROVED:
+        if change.kind != ChangeKind.FREEZE or change.status != LoanChange.Status.APPROVED:
             raise DomainError(_("Only an approved freeze can be lifted."))
         if loan.status != Loan.Status.FROZEN:
             raise DomainError(_("This loan is not frozen."))
@@ -1480,7 +1480,7 @@ def freezes_end_due(*, on=None, actor=None):
     """End every freeze whose period is over as of `on`. Returns the changes ended."""
     on = on or timezone.localdate()
     due = LoanChange.objects.filter(
-        kind=Kind.FREEZE, status=LoanChange.Status.APPROVED, frozen_until__lte=on, loan__status=Loan.Status.FROZEN
+        kind=ChangeKind.FREEZE, status=LoanChange.Status.APPROVED, frozen_until__lte=on, loan__status=Loan.Status.FROZEN
     )
     return [loan_freeze_end(change=change, actor=actor, on=on) for change in due]
 
