@@ -447,3 +447,36 @@ class PlainLoanResource(resources.ModelResource):
 
 def headers(layout):
     return [c.label for c in LAYOUTS[layout]]
+
+
+HOUSEHOLD_HEADERS = ["STT", "Mã khách hàng", "Tên khách hàng", "Số CCCD", "Mã phường", "Tên phường", "Mã hội", "Mã tổ",
+                     "Địa chỉ", "Diện chính sách", "Số dư tiết kiệm"]
+EXPORT_TITLES = {
+    "loans": "DANH SÁCH DƯ NỢ CHI TIẾT THEO KHÁCH HÀNG",
+    "transactions": "SAO KÊ GIAO DỊCH",
+    "groups": "DANH SÁCH TỔ TIẾT KIỆM VÀ VAY VỐN",
+    "households": "DANH SÁCH HỘ VAY",
+}
+
+
+def export_layout(kind, rows, *, title_date):
+    """Title block, header, rows (dates as dd/mm/yyyy text, as the bank writes them) and a Tổng cộng row."""
+    if kind == "households":
+        header, amount_columns = HOUSEHOLD_HEADERS, [10]
+    else:
+        header = headers(kind)
+        amount_columns = [i for i, c in enumerate(LAYOUTS[kind]) if c.kind == "amount"]
+    rows = [[v.strftime("%d/%m/%Y") if isinstance(v, date) else ("" if v is None else v) for v in row] for row in rows]
+    total = ["Tổng cộng"] + [""] * (len(header) - 1)
+    for index in amount_columns:
+        total[index] = sum(row[index] or 0 for row in rows)
+    if kind == "groups":
+        total = None
+    return {
+        "title_lines": ["ỦY THÁC – NGÂN HÀNG CHÍNH SÁCH XÃ HỘI", f"{EXPORT_TITLES[kind]} ĐẾN NGÀY {title_date:%d/%m/%Y}", "Đơn vị tính: đồng"],
+        "headers": header,
+        "rows": rows,
+        "total_row": total,
+        "amount_columns": amount_columns,
+        "sheet_title": kind,
+    }
