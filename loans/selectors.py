@@ -116,3 +116,16 @@ def bank_export_rows(kind, user):
                 household.ward.name, household.branch.kind, membership.group.code if membership else "",
                 household.address, household.get_policy_status_display(), int(household.savings_balance),
             ]
+
+
+def user_can_import(user):
+    """Admins, and users given the import permission."""
+    from organizations.access import Role, role_of
+
+    return user.is_authenticated and (role_of(user) == Role.ADMIN or user.has_perm("loans.import_bank_files"))
+
+
+def import_batches_for(user):
+    from loans.models import ImportBatch
+
+    return ImportBatch.objects.all() if user_can_import(user) else ImportBatch.objects.none()
