@@ -153,18 +153,50 @@ LOAN_COLUMNS = [
     Column("group_code", "Mã tổ", "code", 7, variants=GROUP_VARIANTS),
     Column("leader_name", "Tên tổ trưởng", "text", required=False, variants=("Tổ trưởng", "Họ tên tổ trưởng")),
     Column("customer_code", "Mã khách hàng", "code", 10, variants=CUSTOMER_VARIANTS),
-    Column("customer_name", "Tên khách hàng", "text", variants=("Tên KH", "Họ tên", "Họ và tên", "Tên hộ vay", "Họ tên khách hàng", "Tên người vay")),
-    Column("citizen_id", "Số CCCD", "code", 12, variants=("CCCD", "Số căn cước", "Số căn cước công dân", "Số CMND/CCCD", "CMND/CCCD", "Số định danh")),
-    Column("program_code", "Mã chương trình", "program", variants=("Mã CT", "Mã chương trình cho vay", "Chương trình", "Mã CTCV")),
+    Column(
+        "customer_name",
+        "Tên khách hàng",
+        "text",
+        variants=("Tên KH", "Họ tên", "Họ và tên", "Tên hộ vay", "Họ tên khách hàng", "Tên người vay"),
+    ),
+    Column(
+        "citizen_id",
+        "Số CCCD",
+        "code",
+        12,
+        variants=("CCCD", "Số căn cước", "Số căn cước công dân", "Số CMND/CCCD", "CMND/CCCD", "Số định danh"),
+    ),
+    Column(
+        "program_code",
+        "Mã chương trình",
+        "program",
+        variants=("Mã CT", "Mã chương trình cho vay", "Chương trình", "Mã CTCV"),
+    ),
     Column("loan_number", "Số khế ước", "code", 16, variants=LOAN_VARIANTS),
     Column("disbursed_on", "Ngày giải ngân", "date", variants=("Ngày GN", "Ngày vay", "Ngày cho vay")),
-    Column("maturity_on", "Ngày đến hạn", "date", variants=("Hạn trả", "Ngày hết hạn", "Ngày đáo hạn", "Hạn trả cuối cùng")),
-    Column("amount", "Số tiền giải ngân", "amount", variants=("Số tiền GN", "Số tiền vay", "Số tiền cho vay", "Giải ngân")),
+    Column(
+        "maturity_on", "Ngày đến hạn", "date", variants=("Hạn trả", "Ngày hết hạn", "Ngày đáo hạn", "Hạn trả cuối cùng")
+    ),
+    Column(
+        "amount", "Số tiền giải ngân", "amount", variants=("Số tiền GN", "Số tiền vay", "Số tiền cho vay", "Giải ngân")
+    ),
     Column("outstanding", "Dư nợ", "amount", variants=("Dư nợ hiện tại", "Dư nợ cuối kỳ", "Tổng dư nợ", "Dư nợ gốc")),
     Column("overdue", "Nợ quá hạn", "amount", required=False, variants=("NQH", "Dư nợ quá hạn")),
     Column("frozen", "Nợ khoanh", "amount", required=False, variants=("Dư nợ khoanh", "Nợ khoanh gốc")),
-    Column("interest_arrears", "Lãi tồn", "amount", required=False, variants=("Lãi tồn đọng", "Lãi chưa thu", "Lãi tồn chưa thu")),
-    Column("savings", "Số dư tiết kiệm", "amount", required=False, variants=("Tiết kiệm", "Dư tiết kiệm", "Số dư TK", "Tiền gửi tiết kiệm")),
+    Column(
+        "interest_arrears",
+        "Lãi tồn",
+        "amount",
+        required=False,
+        variants=("Lãi tồn đọng", "Lãi chưa thu", "Lãi tồn chưa thu"),
+    ),
+    Column(
+        "savings",
+        "Số dư tiết kiệm",
+        "amount",
+        required=False,
+        variants=("Tiết kiệm", "Dư tiết kiệm", "Số dư TK", "Tiền gửi tiết kiệm"),
+    ),
 ]
 
 TRANSACTION_COLUMNS = [
@@ -232,7 +264,9 @@ def to_kind(value):
     kind = TRANSACTION_KINDS.get(fold(value))
     if kind is None:
         raise RowError(
-            _("is not a kind of transaction (Giải ngân, Thu nợ gốc, Thu lãi, Thu lãi quá hạn, Gửi tiết kiệm, Rút tiết kiệm)")
+            _(
+                "is not a kind of transaction (Giải ngân, Thu nợ gốc, Thu lãi, Thu lãi quá hạn, Gửi tiết kiệm, Rút tiết kiệm)"
+            )
         )
     return kind
 
@@ -298,7 +332,12 @@ class ParsedSheet:
 
     def add_error(self, row, key, value, message):
         self.errors.append(
-            {"row": row, "column": self.labels.get(key, key), "value": "" if value is None else str(value), "message": message}
+            {
+                "row": row,
+                "column": self.labels.get(key, key),
+                "value": "" if value is None else str(value),
+                "message": message,
+            }
         )
         self.invalid_rows.add(row)
 
@@ -343,17 +382,34 @@ def parse_sheet(rows_iter, layout, progress=None):
     sheet = ParsedSheet(rows=[], errors=[], header_row=number, labels=labels)
     if not positions:
         sheet.errors.append(
-            {"row": "", "column": "", "value": "", "message": _("No header row found: the sheet must have a row with the column names (%(names)s).") % {"names": ", ".join(c.label for c in columns if c.required)}}
+            {
+                "row": "",
+                "column": "",
+                "value": "",
+                "message": _("No header row found: the sheet must have a row with the column names (%(names)s).")
+                % {"names": ", ".join(c.label for c in columns if c.required)},
+            }
         )
         return sheet
     if missing:
         for label in missing:
             sheet.errors.append(
-                {"row": number, "column": label, "value": "", "message": _("The required column “%(name)s” is missing.") % {"name": label}}
+                {
+                    "row": number,
+                    "column": label,
+                    "value": "",
+                    "message": _("The required column “%(name)s” is missing.") % {"name": label},
+                }
             )
         return sheet
-    plan = [(column.key, positions[column.key], converter(column), column.required) for column in columns if column.key in positions]
-    empty = {column.key: 0 if column.kind == "amount" else ("" if column.kind == "text" else None) for column in columns}
+    plan = [
+        (column.key, positions[column.key], converter(column), column.required)
+        for column in columns
+        if column.key in positions
+    ]
+    empty = {
+        column.key: 0 if column.kind == "amount" else ("" if column.kind == "text" else None) for column in columns
+    }
     amount_keys = [column.key for column in columns if column.kind == "amount" and column.key in positions]
     sums = dict.fromkeys(amount_keys, 0)
     first_cols = sorted(positions.values())[:3] + [0]
@@ -441,16 +497,38 @@ class PlainLoanResource(resources.ModelResource):
     class Meta:
         model = Loan
         import_id_fields = ("number",)
-        fields = ("number", "household", "program", "group", "amount", "disbursed_on", "maturity_on", "term_months",
-                  "annual_rate", "overdue_multiplier", "principal_outstanding")
+        fields = (
+            "number",
+            "household",
+            "program",
+            "group",
+            "amount",
+            "disbursed_on",
+            "maturity_on",
+            "term_months",
+            "annual_rate",
+            "overdue_multiplier",
+            "principal_outstanding",
+        )
 
 
 def headers(layout):
     return [c.label for c in LAYOUTS[layout]]
 
 
-HOUSEHOLD_HEADERS = ["STT", "Mã khách hàng", "Tên khách hàng", "Số CCCD", "Mã phường", "Tên phường", "Mã hội", "Mã tổ",
-                     "Địa chỉ", "Diện chính sách", "Số dư tiết kiệm"]
+HOUSEHOLD_HEADERS = [
+    "STT",
+    "Mã khách hàng",
+    "Tên khách hàng",
+    "Số CCCD",
+    "Mã phường",
+    "Tên phường",
+    "Mã hội",
+    "Mã tổ",
+    "Địa chỉ",
+    "Diện chính sách",
+    "Số dư tiết kiệm",
+]
 EXPORT_TITLES = {
     "loans": "DANH SÁCH DƯ NỢ CHI TIẾT THEO KHÁCH HÀNG",
     "transactions": "SAO KÊ GIAO DỊCH",
@@ -473,7 +551,11 @@ def export_layout(kind, rows, *, title_date):
     if kind == "groups":
         total = None
     return {
-        "title_lines": ["ỦY THÁC – NGÂN HÀNG CHÍNH SÁCH XÃ HỘI", f"{EXPORT_TITLES[kind]} ĐẾN NGÀY {title_date:%d/%m/%Y}", "Đơn vị tính: đồng"],
+        "title_lines": [
+            "ỦY THÁC – NGÂN HÀNG CHÍNH SÁCH XÃ HỘI",
+            f"{EXPORT_TITLES[kind]} ĐẾN NGÀY {title_date:%d/%m/%Y}",
+            "Đơn vị tính: đồng",
+        ],
         "headers": header,
         "rows": rows,
         "total_row": total,

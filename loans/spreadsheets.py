@@ -51,6 +51,13 @@ def column_index(letters):
     return index - 1
 
 
+def _letters_index():
+    names = {}
+    for index in range(26 * 27):
+        names[_letters(index)] = index
+    return names
+
+
 def _number(text):
     if text.isdigit():
         return int(text)
@@ -67,7 +74,9 @@ def _unescape(raw):
 
 def _refuse_dtd(data, part):
     if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data[:4096].upper():
-        raise SpreadsheetError(_("The file contains an XML declaration this application refuses (%(part)s).") % {"part": part})
+        raise SpreadsheetError(
+            _("The file contains an XML declaration this application refuses (%(part)s).") % {"part": part}
+        )
 
 
 class XlsxReader:
@@ -180,32 +189,42 @@ class XlsxReader:
         cells = CELL.findall(data)
         if len(cells) != len(ANY_CELL.findall(data)):
             cells = self._loose_cells(data)
+        columns = COLUMNS
         current, row_number, row = None, 0, None
         for letters, number, attrs, value, inline in cells:
             if number != current:
                 if row is not None:
                     yield row_number, row
                 current, row_number, row = number, int(number), []
-            col = column_index(letters)
-            while len(row) < col:
-                row.append(None)
+            col = columns[letters] if letters in columns else column_index(letters)
+            size = len(row)
+            if size < col:
+                row.extend([None] * (col - size))
+                size = col
             if inline:
                 cell = _unescape(inline)
             elif not value:
                 cell = None
-            elif not attrs or b't="' not in attrs or b't="n"' in attrs:
-                cell = _number(value.decode())
+            elif not attrs:
+                cell = int(value) if value.isdigit() else _number(value.decode())
+            elif attrs == b' t="s"':
+                index = int(value)
+                cell = strings[index] if index < len(strings) else None
             else:
-                kind = TYPE_ATTR.search(attrs).group(1)
-                if kind == b"s":
-                    cell = strings[int(value)] if int(value) < len(strings) else None
+                kind = TYPE_ATTR.search(attrs)
+                kind = kind.group(1) if kind else b"n"
+                if kind == b"n":
+                    cell = int(value) if value.isdigit() else _number(value.decode())
+                elif kind == b"s":
+                    index = int(value)
+                    cell = strings[index] if index < len(strings) else None
                 elif kind == b"b":
                     cell = value == b"1"
                 elif kind == b"e":
                     cell = None
                 else:  # str (a formula's text result), d (ISO date text)
                     cell = _unescape(value)
-            if len(row) == col:
+            if size == col:
                 row.append(cell)
             else:
                 row[col] = cell
@@ -303,3 +322,6 @@ def read_rows(content, file_name):
     if name.endswith((".csv", ".txt")):
         return read_csv(content)
     raise SpreadsheetError(_("Upload an .xlsx, .xls or .csv file."))
+
+
+COLUMNS = _letters_index()

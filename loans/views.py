@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from borrowers.models import Household
@@ -58,13 +59,32 @@ def bank_import_detail(request, pk):
     batch = get_object_or_404(import_batches_for(request.user), pk=pk)
     differences = households = None
     if batch.status == ImportBatch.Status.DONE:
-        differences = ReconciliationItem.objects.filter(batch=batch).select_related("loan", "household", "accepted_by")[:500]
+        differences = ReconciliationItem.objects.filter(batch=batch).select_related("loan", "household", "accepted_by")[
+            :500
+        ]
         households = Household.objects.filter(import_batch=batch).select_related("ward", "branch").order_by("pk")[:100]
+    written = [(WRITTEN_LABELS.get(key, key), value) for key, value in batch.summary.get("written", {}).items()]
     return render(
         request,
         "loans/bank_import_detail.html",
-        {"batch": batch, "differences": differences, "households": households, "errors": batch.errors[:300]},
+        {
+            "batch": batch,
+            "differences": differences,
+            "households": households,
+            "errors": batch.errors[:300],
+            "written": written,
+        },
     )
+
+
+WRITTEN_LABELS = {
+    "households": _lazy("households created"),
+    "loans": _lazy("loans created"),
+    "postings": _lazy("postings written"),
+    "groups_created": _lazy("groups created"),
+    "differences": _lazy("differences with the bank"),
+    "grades": _lazy("group grades recorded"),
+}
 
 
 @import_permission_required
@@ -100,7 +120,9 @@ def bank_import_accept(request, pk):
     except DomainError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, _("The bank's figures were accepted for %(count)s difference(s).") % {"count": len(items)})
+        messages.success(
+            request, _("The bank's figures were accepted for %(count)s difference(s).") % {"count": len(items)}
+        )
     return redirect("loans:bank_import_detail", pk=batch.pk)
 
 
@@ -138,5 +160,3 @@ def bank_export(request, kind, fmt):
         rows = layout["rows"] + ([layout["total_row"]] if layout["total_row"] else [])
         return csv_response(name, headers=layout["headers"], rows=rows)
     return xlsx_response(name, **layout)
-
-

@@ -23,9 +23,27 @@ from tests.factories import HouseholdFactory, LoanFactory
 
 pytestmark = pytest.mark.django_db
 
-LOAN_HEADER = ["STT", "Mã phường", "Tên phường", "Mã hội", "Mã tổ", "Tên tổ trưởng", "Mã khách hàng", "Tên khách hàng",
-               "Số CCCD", "Mã chương trình", "Số khế ước", "Ngày giải ngân", "Ngày đến hạn", "Số tiền giải ngân",
-               "Dư nợ", "Nợ quá hạn", "Nợ khoanh", "Lãi tồn", "Số dư tiết kiệm"]
+LOAN_HEADER = [
+    "STT",
+    "Mã phường",
+    "Tên phường",
+    "Mã hội",
+    "Mã tổ",
+    "Tên tổ trưởng",
+    "Mã khách hàng",
+    "Tên khách hàng",
+    "Số CCCD",
+    "Mã chương trình",
+    "Số khế ước",
+    "Ngày giải ngân",
+    "Ngày đến hạn",
+    "Số tiền giải ngân",
+    "Dư nợ",
+    "Nợ quá hạn",
+    "Nợ khoanh",
+    "Lãi tồn",
+    "Số dư tiết kiệm",
+]
 AMOUNTS = slice(13, 19)
 
 
@@ -40,8 +58,13 @@ def frozen_today():
         yield
 
 
-def workbook(header, rows, *, title=("NGÂN HÀNG CHÍNH SÁCH XÃ HỘI", "PHÒNG GIAO DỊCH QUẬN THỬ", "ĐẾN NGÀY 31/10/2026"),
-             total=None):
+def workbook(
+    header,
+    rows,
+    *,
+    title=("NGÂN HÀNG CHÍNH SÁCH XÃ HỘI", "PHÒNG GIAO DỊCH QUẬN THỬ", "ĐẾN NGÀY 31/10/2026"),
+    total=None,
+):
     wb = openpyxl.Workbook()
     ws = wb.active
     for line in title:
@@ -56,11 +79,44 @@ def workbook(header, rows, *, title=("NGÂN HÀNG CHÍNH SÁCH XÃ HỘI", "PHÒ
     return buffer.getvalue()
 
 
-def loan_row(n, *, ward="900001", org="12", group="8100001", customer=None, cid=None, program="01",
-             number=None, amount=50_000_000, outstanding=40_000_000, overdue=0, frozen=0, arrears=0, savings=250_000):
-    return [n, ward, "Phường A", org, group, "Trần Thị Tổ", customer or f"61000000{n:02d}", f"Khách hàng {n}",
-            cid or f"0795725052{n:02d}", program, number or f"78000000000000{n:02d}", "20/03/2024", "20/03/2029",
-            amount, outstanding, overdue, frozen, arrears, savings]
+def loan_row(
+    n,
+    *,
+    ward="900001",
+    org="12",
+    group="8100001",
+    customer=None,
+    cid=None,
+    program="01",
+    number=None,
+    amount=50_000_000,
+    outstanding=40_000_000,
+    overdue=0,
+    frozen=0,
+    arrears=0,
+    savings=250_000,
+):
+    return [
+        n,
+        ward,
+        "Phường A",
+        org,
+        group,
+        "Trần Thị Tổ",
+        customer or f"61000000{n:02d}",
+        f"Khách hàng {n}",
+        cid or f"0795725052{n:02d}",
+        program,
+        number or f"78000000000000{n:02d}",
+        "20/03/2024",
+        "20/03/2029",
+        amount,
+        outstanding,
+        overdue,
+        frozen,
+        arrears,
+        savings,
+    ]
 
 
 def loans_file(rows, *, header=LOAN_HEADER, total=True):
@@ -92,8 +148,11 @@ def ledger_ok():
 
 
 def test_loan_balances_with_title_block_total_row_and_text_amounts(admin_user, branch_a, group_a):
-    rows = [loan_row(1), loan_row(2, outstanding="45.000.000", savings="100.000"),
-            loan_row(3, outstanding=40_000_000, overdue="5.000.000", arrears="137.500", savings=0)]
+    rows = [
+        loan_row(1),
+        loan_row(2, outstanding="45.000.000", savings="100.000"),
+        loan_row(3, outstanding=40_000_000, overdue="5.000.000", arrears="137.500", savings=0),
+    ]
     batch = run_import("loans", loans_file(rows), admin_user)
 
     assert batch.status == ImportBatch.Status.DONE, batch.errors
@@ -112,13 +171,50 @@ def test_loan_balances_with_title_block_total_row_and_text_amounts(admin_user, b
 
 
 def test_header_variants_and_codes_that_lost_their_zeros(admin_user, ward_a, women_district):
-    header = ["stt", "MÃ PHƯỜNG/XÃ", "Tên phường", "Mã ĐVUT", "Mã tổ TK&VV", "Tổ trưởng", "Mã KH", "Họ và tên",
-              "Số CMND/CCCD", "Mã CT", "Số KU", "Ngày GN", "Hạn trả", "Số tiền vay", "Dư nợ ", "NQH", "Dư nợ khoanh",
-              "Lãi tồn", "Tiết kiệm"]
+    header = [
+        "stt",
+        "MÃ PHƯỜNG/XÃ",
+        "Tên phường",
+        "Mã ĐVUT",
+        "Mã tổ TK&VV",
+        "Tổ trưởng",
+        "Mã KH",
+        "Họ và tên",
+        "Số CMND/CCCD",
+        "Mã CT",
+        "Số KU",
+        "Ngày GN",
+        "Hạn trả",
+        "Số tiền vay",
+        "Dư nợ ",
+        "NQH",
+        "Dư nợ khoanh",
+        "Lãi tồn",
+        "Tiết kiệm",
+    ]
     ward_a.code = "026764"
     ward_a.save()
-    row = [1, 26764, "Thạnh Xuân", 12, 7100000, "Bùi Ngọc Trang", 610000000, "Nguyễn Thanh Mai", 79572505234, 1,
-           780000000000000, date(2024, 3, 20), "20/03/2029", 50_000_000, 50_000_000, 0, 0, 0, 0]
+    row = [
+        1,
+        26764,
+        "Thạnh Xuân",
+        12,
+        7100000,
+        "Bùi Ngọc Trang",
+        610000000,
+        "Nguyễn Thanh Mai",
+        79572505234,
+        1,
+        780000000000000,
+        date(2024, 3, 20),
+        "20/03/2029",
+        50_000_000,
+        50_000_000,
+        0,
+        0,
+        0,
+        0,
+    ]
     batch = run_import("loans", loans_file([row], header=header), admin_user)
 
     assert batch.status == ImportBatch.Status.DONE, batch.errors
@@ -182,8 +278,11 @@ def test_loan_number_owned_by_another_customer(admin_user, household_a):
 
 
 def test_total_row_mismatch_refuses_the_file(admin_user, group_a):
-    content = workbook(LOAN_HEADER, [loan_row(1), loan_row(2)],
-                       total=["Tổng cộng"] + [None] * 12 + [100_000_000, 79_000_000, 0, 0, 0, 500_000])
+    content = workbook(
+        LOAN_HEADER,
+        [loan_row(1), loan_row(2)],
+        total=["Tổng cộng"] + [None] * 12 + [100_000_000, 79_000_000, 0, 0, 0, 500_000],
+    )
     batch = run_import("loans", content, admin_user)
 
     assert batch.status == ImportBatch.Status.FAILED
@@ -224,8 +323,9 @@ def test_reimporting_the_same_file_says_when_and_by_whom_and_changes_nothing(adm
 
 
 def test_exported_loan_balances_import_back_without_changes(admin_user, client_for, group_a):
-    run_import("loans", loans_file([loan_row(1), loan_row(2, overdue=5_000_000), loan_row(3, frozen=40_000_000)]),
-               admin_user)
+    run_import(
+        "loans", loans_file([loan_row(1), loan_row(2, overdue=5_000_000), loan_row(3, frozen=40_000_000)]), admin_user
+    )
     response = client_for(admin_user).get(reverse("loans:bank_export", args=["loans", "xlsx"]))
     batch = import_upload(kind="loans", file_name="export.xlsx", content=response.content, actor=admin_user)
     batch.refresh_from_db()
@@ -240,7 +340,9 @@ TX_HEADER = ["Ngày giao dịch", "Số chứng từ", "Số khế ước", "Mã
 
 
 def tx_file(rows):
-    return workbook(TX_HEADER, rows, total=["Tổng cộng", None, None, None, None, sum(_amount(r[5]) for r in rows), None])
+    return workbook(
+        TX_HEADER, rows, total=["Tổng cộng", None, None, None, None, sum(_amount(r[5]) for r in rows), None]
+    )
 
 
 @pytest.fixture
@@ -282,7 +384,9 @@ def test_unknown_loan_in_a_transaction_file(admin_user, imported_loan):
 
 def test_transaction_kinds_are_mapped(admin_user, imported_loan):
     labels = ["Giải ngân", "Thu nợ gốc", "Thu lãi", "Thu lãi quá hạn", "Gửi tiết kiệm", "Rút tiết kiệm"]
-    rows = [["20/10/2026", f"V{i}", "7800000000000001", "6100000001", label, 10_000, ""] for i, label in enumerate(labels)]
+    rows = [
+        ["20/10/2026", f"V{i}", "7800000000000001", "6100000001", label, 10_000, ""] for i, label in enumerate(labels)
+    ]
     batch = run_import("transactions", tx_file(rows), admin_user)
 
     assert batch.status == ImportBatch.Status.DONE, batch.errors
@@ -295,8 +399,10 @@ def test_transaction_kinds_are_mapped(admin_user, imported_loan):
 
 def test_groups_file_creates_and_updates_groups(admin_user, group_a):
     header = ["Mã tổ", "Tên tổ", "Mã phường", "Mã hội", "Tổ trưởng", "Số thành viên", "Điểm", "Xếp loại"]
-    rows = [["8100001", "Tổ A1 mới", "900001", "12", "X", 6, 91, "Tốt"],
-            [8100009, "Tổ A9", 900001, 11, "Y", 5, 64, "Trung bình"]]
+    rows = [
+        ["8100001", "Tổ A1 mới", "900001", "12", "X", 6, 91, "Tốt"],
+        [8100009, "Tổ A9", 900001, 11, "Y", 5, 64, "Trung bình"],
+    ]
     batch = run_import("groups", workbook(header, rows), admin_user)
 
     assert batch.status == ImportBatch.Status.DONE, batch.errors
@@ -313,13 +419,21 @@ def test_groups_file_creates_and_updates_groups(admin_user, group_a):
 
 def test_reconciliation_lists_differences_and_accepting_writes_adjustments(admin_user, household_a):
     loan = LoanFactory(household=household_a, number="7800000000000001", amount=Decimal(50_000_000))
-    Posting.objects.create(kind=Posting.Kind.PRINCIPAL, household=household_a, loan=loan, amount=5_000_000,
-                           on=date(2026, 6, 1))
+    Posting.objects.create(
+        kind=Posting.Kind.PRINCIPAL, household=household_a, loan=loan, amount=5_000_000, on=date(2026, 6, 1)
+    )
     from loans.ledger import refresh_loan_balances
 
     refresh_loan_balances([loan.pk])
-    row = loan_row(1, customer=household_a.customer_code, cid=household_a.citizen_id, number=loan.number,
-                   outstanding=42_000_000, overdue=2_000_000, savings=300_000)
+    row = loan_row(
+        1,
+        customer=household_a.customer_code,
+        cid=household_a.citizen_id,
+        number=loan.number,
+        outstanding=42_000_000,
+        overdue=2_000_000,
+        savings=300_000,
+    )
     batch = run_import("loans", loans_file([row]), admin_user)
 
     assert batch.status == ImportBatch.Status.DONE, batch.errors
@@ -345,12 +459,20 @@ def test_reconciliation_lists_differences_and_accepting_writes_adjustments(admin
 
 def test_accepting_a_higher_outstanding_reverses_repayments(admin_user, household_a):
     loan = LoanFactory(household=household_a, number="7800000000000001", amount=Decimal(50_000_000))
-    Posting.objects.create(kind=Posting.Kind.PRINCIPAL, household=household_a, loan=loan, amount=5_000_000, on=date(2026, 6, 1))
+    Posting.objects.create(
+        kind=Posting.Kind.PRINCIPAL, household=household_a, loan=loan, amount=5_000_000, on=date(2026, 6, 1)
+    )
     from loans.ledger import refresh_loan_balances
 
     refresh_loan_balances([loan.pk])
-    row = loan_row(1, customer=household_a.customer_code, cid=household_a.citizen_id, number=loan.number,
-                   outstanding=48_000_000, savings=0)
+    row = loan_row(
+        1,
+        customer=household_a.customer_code,
+        cid=household_a.citizen_id,
+        number=loan.number,
+        outstanding=48_000_000,
+        savings=0,
+    )
     batch = run_import("loans", loans_file([row]), admin_user)
     item = ReconciliationItem.objects.get(batch=batch, figure="outstanding")
 
@@ -404,7 +526,9 @@ def test_archive_with_too_many_entries_is_refused(settings):
 def test_xml_entities_are_refused():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("xl/workbook.xml", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><workbook>&a;</workbook>')
+        archive.writestr(
+            "xl/workbook.xml", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><workbook>&a;</workbook>'
+        )
     with pytest.raises(SpreadsheetError):
         list(read_rows(buffer.getvalue(), "bomb.xlsx"))
 
@@ -419,7 +543,10 @@ def test_formulas_are_read_as_their_values_never_run():
     )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets><sheet name="a" sheetId="1"/></sheets></workbook>')
+        archive.writestr(
+            "xl/workbook.xml",
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets><sheet name="a" sheetId="1"/></sheets></workbook>',
+        )
         archive.writestr("xl/worksheets/sheet1.xml", sheet)
     rows = list(read_rows(buffer.getvalue(), "f.xlsx"))
     assert rows == [(1, ["Số tiền"]), (2, [3]), (1000000, ["=cmd"])]
@@ -454,13 +581,13 @@ def test_not_a_spreadsheet_is_a_clear_refusal(admin_user):
 
 
 def test_export_escapes_formulas_and_keeps_to_the_users_scope(client_for, ward_officer_a, household_a, household_b):
-    household_a.head_name = "=HYPERLINK(\"http://x\")"
+    household_a.head_name = '=HYPERLINK("http://x")'
     household_a.save()
     response = client_for(ward_officer_a).get(reverse("loans:bank_export", args=["households", "xlsx"]))
     assert response.status_code == 200
     ws = openpyxl.load_workbook(io.BytesIO(response.content)).active
     names = [row[2] for row in ws.iter_rows(values_only=True)]
-    assert "'=HYPERLINK(\"http://x\")" in names
+    assert '\'=HYPERLINK("http://x")' in names
     assert household_b.head_name not in names
 
     response = client_for(ward_officer_a).get(reverse("loans:bank_export", args=["households", "csv"]))
@@ -519,7 +646,9 @@ def test_errors_download_as_xlsx(client_for, admin_user, group_a):
 
 
 def test_progress_partial_polls_until_done(client_for, admin_user, group_a):
-    batch = import_upload(kind="loans", file_name="a.xlsx", content=loans_file([loan_row(1)]), actor=admin_user, run=False)
+    batch = import_upload(
+        kind="loans", file_name="a.xlsx", content=loans_file([loan_row(1)]), actor=admin_user, run=False
+    )
     response = client_for(admin_user).get(reverse("loans:bank_import_progress", args=[batch.pk]))
     assert 'hx-trigger="every 1s"' in response.content.decode() and "HX-Refresh" not in response
     ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.PREVIEWED)
@@ -530,10 +659,15 @@ def test_progress_partial_polls_until_done(client_for, admin_user, group_a):
 @pytest.mark.parametrize("persona", ["ward_officer_a", "district_staff", "front_supervisor"])
 def test_only_admins_and_permitted_users_import(request, client_for, persona, admin_user):
     user = request.getfixturevalue(persona)
-    batch = ImportBatch.objects.create(kind="loans", file_name="x.xlsx", sha256="0" * 64, content=b"", created_by=admin_user)
+    batch = ImportBatch.objects.create(
+        kind="loans", file_name="x.xlsx", sha256="0" * 64, content=b"", created_by=admin_user
+    )
     client = client_for(user)
-    for url in (reverse("loans:bank_import_list"), reverse("loans:bank_import_detail", args=[batch.pk]),
-                reverse("loans:bank_import_errors", args=[batch.pk])):
+    for url in (
+        reverse("loans:bank_import_list"),
+        reverse("loans:bank_import_detail", args=[batch.pk]),
+        reverse("loans:bank_import_errors", args=[batch.pk]),
+    ):
         assert client.get(url).status_code == 403
     assert client.post(reverse("loans:bank_import_confirm", args=[batch.pk])).status_code == 403
 
@@ -545,7 +679,9 @@ def test_only_admins_and_permitted_users_import(request, client_for, persona, ad
 
 def test_import_list_query_count(client_for, admin_user, django_assert_max_num_queries):
     for n in range(5):
-        ImportBatch.objects.create(kind="loans", file_name=f"{n}.xlsx", sha256=str(n) * 64, content=b"", created_by=admin_user)
+        ImportBatch.objects.create(
+            kind="loans", file_name=f"{n}.xlsx", sha256=str(n) * 64, content=b"", created_by=admin_user
+        )
     client = client_for(admin_user)
     with django_assert_max_num_queries(10):
         response = client.get(reverse("loans:bank_import_list"))
@@ -565,6 +701,10 @@ def test_the_background_thread_runs_the_job(settings, admin_user, group_a):
     import time
 
     settings.IMPORT_RUN_MODE = "thread"
+    from loans.defaults import install_default_programs
+    from loans.models import LoanProgram
+
+    install_default_programs(LoanProgram)
     batch = import_upload(kind="loans", file_name="a.xlsx", content=loans_file([loan_row(1)]), actor=admin_user)
     for _ in range(100):
         batch.refresh_from_db()

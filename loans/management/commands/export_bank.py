@@ -18,14 +18,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("outfile")
         parser.add_argument("--kind", required=True, choices=["loans", "transactions", "groups", "households"])
-        parser.add_argument("--user", help="Export what this user may see (default: everything, as the first superuser).")
+        parser.add_argument(
+            "--user", help="Export what this user may see (default: everything, as the first superuser)."
+        )
 
     def handle(self, *args, **options):
         users = get_user_model().objects
-        user = users.filter(username=options["user"]).first() if options["user"] else users.filter(is_superuser=True).order_by("pk").first()
+        user = (
+            users.filter(username=options["user"]).first()
+            if options["user"]
+            else users.filter(is_superuser=True).order_by("pk").first()
+        )
         if user is None:
             raise CommandError("No such user; pass --user USERNAME.")
-        layout = export_layout(options["kind"], bank_export_rows(options["kind"], user), title_date=timezone.localdate())
+        layout = export_layout(
+            options["kind"], bank_export_rows(options["kind"], user), title_date=timezone.localdate()
+        )
         path = Path(options["outfile"])
         if path.suffix.lower() == ".csv":
             with path.open("w", encoding="utf-8-sig", newline="") as handle:

@@ -26,7 +26,9 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {path}")
         user = self._user(options.get("user"))
         try:
-            batch = import_upload(kind=options["kind"], file_name=path.name, content=path.read_bytes(), actor=user, run=False)
+            batch = import_upload(
+                kind=options["kind"], file_name=path.name, content=path.read_bytes(), actor=user, run=False
+            )
         except DomainError as error:
             raise CommandError(str(error)) from None
         batch = run_job(batch.pk, "check", progress=self._bar)
@@ -48,11 +50,17 @@ class Command(BaseCommand):
             self._errors(batch)
             raise CommandError("Refused: nothing was imported.")
         written = batch.summary.get("written", {})
-        self.stdout.write(self.style.SUCCESS(f"Imported batch {batch.pk}: " + ", ".join(f"{k} {v}" for k, v in written.items())))
+        self.stdout.write(
+            self.style.SUCCESS(f"Imported batch {batch.pk}: " + ", ".join(f"{k} {v}" for k, v in written.items()))
+        )
 
     def _user(self, username):
         users = get_user_model().objects
-        user = users.filter(username=username).first() if username else users.filter(is_superuser=True).order_by("pk").first()
+        user = (
+            users.filter(username=username).first()
+            if username
+            else users.filter(is_superuser=True).order_by("pk").first()
+        )
         if user is None:
             raise CommandError("No such user; pass --user USERNAME.")
         return user
@@ -69,7 +77,9 @@ class Command(BaseCommand):
             f"{s.get('rows', 0)} rows: {s.get('new', 0)} new, {s.get('changed', 0)} changed, {s.get('unchanged', 0)} unchanged"
         )
         for change in s.get("changes", [])[:20]:
-            self.stdout.write(f"  row {change['row']} {change['key']} {change['figure']}: {change['ledger']} -> {change['bank']}")
+            self.stdout.write(
+                f"  row {change['row']} {change['key']} {change['figure']}: {change['ledger']} -> {change['bank']}"
+            )
 
     def _errors(self, batch):
         for error in batch.errors[:50]:
