@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from borrowers.models import Household
@@ -78,12 +78,12 @@ def bank_import_detail(request, pk):
 
 
 WRITTEN_LABELS = {
-    "households": _lazy("households created"),
-    "loans": _lazy("loans created"),
-    "postings": _lazy("postings written"),
-    "groups_created": _lazy("groups created"),
-    "differences": _lazy("differences with the bank"),
-    "grades": _lazy("group grades recorded"),
+    "households": gettext_lazy("households created"),
+    "loans": gettext_lazy("loans created"),
+    "postings": gettext_lazy("postings written"),
+    "groups_created": gettext_lazy("groups created"),
+    "differences": gettext_lazy("differences with the bank"),
+    "grades": gettext_lazy("group grades recorded"),
 }
 
 
