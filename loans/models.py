@@ -547,15 +547,24 @@ class ReconciliationItem(models.Model):
         INTEREST_ARREARS = "interest_arrears", _("Interest arrears")
         SAVINGS = "savings", _("Savings balance")
 
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="differences", verbose_name=_("import"))
-    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("loan"))
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="differences", verbose_name=_("import")
+    )
+    loan = models.ForeignKey(
+        Loan, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("loan")
+    )
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="+", verbose_name=_("household"))
     figure = models.CharField(_("figure"), max_length=20, choices=Figure.choices)
     ledger_value = MoneyField(_("in the ledger"))
     bank_value = MoneyField(_("at the bank"))
     row_number = models.PositiveIntegerField(_("row"), default=0)
     accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("accepted by")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("accepted by"),
     )
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
 
@@ -579,7 +588,9 @@ class GroupGrade(models.Model):
     group = models.ForeignKey(
         "organizations.SavingsGroup", on_delete=models.CASCADE, related_name="bank_grades", verbose_name=_("group")
     )
-    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="group_grades", verbose_name=_("import"))
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.PROTECT, related_name="group_grades", verbose_name=_("import")
+    )
     on = models.DateField(_("as of"))
     score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True)
     grade = models.CharField(_("grade"), max_length=20, blank=True)

@@ -265,7 +265,8 @@ def to_kind(value):
     if kind is None:
         raise RowError(
             _(
-                "is not a kind of transaction (Giải ngân, Thu nợ gốc, Thu lãi, Thu lãi quá hạn, Gửi tiết kiệm, Rút tiết kiệm)"
+                "is not a kind of transaction "
+                "(Giải ngân, Thu nợ gốc, Thu lãi, Thu lãi quá hạn, Gửi tiết kiệm, Rút tiết kiệm)"
             )
         )
     return kind

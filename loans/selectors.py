@@ -76,7 +76,9 @@ def bank_export_rows(kind, user):
             frozen = loan.principal_outstanding if loan.status == Loan.Status.FROZEN else 0
             yield [
                 seq, loan.group.branch.ward.code, loan.group.branch.ward.name, loan.group.branch.kind, loan.group.code,
-                loan.group.leader.head_name if loan.group.leader else "", household.customer_code or "", household.head_name,
+                loan.group.leader.head_name if loan.group.leader else "",
+                household.customer_code or "",
+                household.head_name,
                 household.citizen_id, loan.program.code, loan.number, loan.disbursed_on, loan.maturity_on,
                 int(loan.amount), int(loan.principal_outstanding), int(loan.overdue_principal), int(frozen),
                 int(loan.interest_arrears), savings,
@@ -95,7 +97,10 @@ def bank_export_rows(kind, user):
             Prefetch("bank_grades", queryset=GroupGrade.objects.order_by("-on", "-pk"))
         )
         counts = dict(
-            GroupMembership.objects.filter(left_on__isnull=True).values("group").annotate(n=Count("pk")).values_list("group", "n")
+            GroupMembership.objects.filter(left_on__isnull=True)
+            .values("group")
+            .annotate(n=Count("pk"))
+            .values_list("group", "n")
         )
         grade_labels = {"good": "Tốt", "fair": "Khá", "average": "Trung bình", "weak": "Yếu"}
         for group in groups.order_by("code"):
@@ -103,11 +108,16 @@ def bank_export_rows(kind, user):
             yield [
                 group.code, group.name, group.branch.ward.code, group.branch.kind,
                 group.leader.head_name if group.leader else (grade.leader_name if grade else ""),
-                counts.get(group.pk, 0), grade.score if grade else None, grade_labels.get(grade.grade, "") if grade else "",
+                counts.get(group.pk, 0),
+                grade.score if grade else None,
+                grade_labels.get(grade.grade, "") if grade else "",
             ]
     elif kind == "households":
         households = households_for(user).prefetch_related(
-            Prefetch("memberships", queryset=GroupMembership.objects.filter(left_on__isnull=True).select_related("group"))
+            Prefetch(
+                "memberships",
+                queryset=GroupMembership.objects.filter(left_on__isnull=True).select_related("group"),
+            )
         )
         for seq, household in enumerate(households.order_by("ward__code", "search_name"), start=1):
             membership = next(iter(household.memberships.all()), None)

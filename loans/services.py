@@ -578,7 +578,7 @@ class LoanPlan(BasePlan):
         rows = self.sheet.rows
         # Groups and branches the office does not have yet.
         missing = {}
-        for number, row in rows:
+        for _number, row in rows:
             if row["group_code"] not in self.groups and row["group_code"] not in missing:
                 branch = _ensure_branch(self.branches, self.wards[row["ward_code"]], row["org_code"])
                 missing[row["group_code"]] = SavingsGroup(
@@ -589,7 +589,7 @@ class LoanPlan(BasePlan):
         groups_created = len(missing)
         # New households, with their group membership and opening savings.
         new_rows = {}
-        for number, row in rows:
+        for _number, row in rows:
             if row["customer_code"] not in self.households and row["customer_code"] not in new_rows:
                 new_rows[row["customer_code"]] = row
         household_ids = dict(zip(new_rows, _reserve_ids(Household, len(new_rows)), strict=True))
@@ -653,7 +653,7 @@ class LoanPlan(BasePlan):
         new_loan_rows = [(n, r) for n, r in rows if r["loan_number"] not in self.loans]
         loan_ids = _reserve_ids(Loan, len(new_loan_rows))
         loan_rows, instalment_rows = [], []
-        for pk, (number, row) in zip(loan_ids, new_loan_rows, strict=True):
+        for pk, (_number, row) in zip(loan_ids, new_loan_rows, strict=True):
             program = self.programs[row["program_code"]]
             household_id = household_ids.get(row["customer_code"]) or self.households[row["customer_code"]].pk
             amount, outstanding, overdue = row["amount"], row["outstanding"], row["overdue"]
@@ -876,7 +876,8 @@ class TransactionPlan(BasePlan):
                         "voucher",
                         row["voucher"],
                         _(
-                            "this voucher is already in the ledger with other details; a posting is never changed, reverse it instead"
+                            "this voucher is already in the ledger with other details; "
+                            "a posting is never changed, reverse it instead"
                         ),
                     )
                 continue
@@ -893,7 +894,6 @@ class TransactionPlan(BasePlan):
             self.to_write.append((number, row, loan, household))
         if self.sheet.errors:
             return
-        by_pk = {loan.pk: loan for loan in loans.values()}
         household_by_pk = {h.pk: h for h in households.values()}
         for number, row, loan, household in self.to_write:
             if loan and row["kind"] in (Kind.PRINCIPAL, Kind.DISBURSEMENT) and loan.pk in loan_delta:
@@ -918,7 +918,7 @@ class TransactionPlan(BasePlan):
                         % {"balance": _money(household.savings_balance)},
                     )
                     savings_delta.pop(household.pk)
-        for number, row, loan, _household in self.to_write[:MAX_STORED_CHANGES]:
+        for number, row, _loan, _household in self.to_write[:MAX_STORED_CHANGES]:
             self.changes.append(
                 {
                     "row": number,
@@ -1187,7 +1187,8 @@ def _accept_outstanding(loan, bank, batch, actor, today):
     elif remaining > 0:
         raise DomainError(
             _(
-                "Loan %(number)s: the bank's outstanding %(bank)s is more than the ledger can show without a new disbursement."
+                "Loan %(number)s: the bank's outstanding %(bank)s is more than the ledger can show "
+                "without a new disbursement."
             )
             % {"number": loan.number, "bank": _money(bank)}
         )

@@ -19,7 +19,7 @@ from loans.services import import_confirm, import_upload, reconciliation_accept
 from loans.spreadsheets import SpreadsheetError, read_rows
 from organizations.errors import DomainError
 from organizations.models import SavingsGroup
-from tests.factories import HouseholdFactory, LoanFactory
+from tests.factories import LoanFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -545,7 +545,7 @@ def test_formulas_are_read_as_their_values_never_run():
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(
             "xl/workbook.xml",
-            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets><sheet name="a" sheetId="1"/></sheets></workbook>',
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets><sheet name="a" sheetId="1"/></sheets></workbook>',  # noqa: E501
         )
         archive.writestr("xl/worksheets/sheet1.xml", sheet)
     rows = list(read_rows(buffer.getvalue(), "f.xlsx"))

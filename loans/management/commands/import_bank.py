@@ -74,7 +74,8 @@ class Command(BaseCommand):
     def _summary(self, batch):
         s = batch.summary
         self.stdout.write(
-            f"{s.get('rows', 0)} rows: {s.get('new', 0)} new, {s.get('changed', 0)} changed, {s.get('unchanged', 0)} unchanged"
+            f"{s.get('rows', 0)} rows: {s.get('new', 0)} new, {s.get('changed', 0)} changed, "
+            f"{s.get('unchanged', 0)} unchanged"
         )
         for change in s.get("changes", [])[:20]:
             self.stdout.write(
