@@ -114,7 +114,9 @@ def import_confirm(*, batch, actor, run=True):
 
 def start_job(batch_id, step):
     """Run `step` of the batch: in a thread once the surrounding transaction commits, or inline."""
-    if settings.IMPORT_RUN_MODE == "inline":
+    # An in-memory SQLite database (the test database) cannot be shared by two threads while one of them writes.
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    if settings.IMPORT_RUN_MODE == "inline" or in_memory:
         run_job(batch_id, step)
         return
 
