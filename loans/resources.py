@@ -247,6 +247,11 @@ KIND_LABELS = {
 ORG_CODES = {"11", "12", "13", "14"}
 GRADES = {"tot": "good", "kha": "fair", "trungbinh": "average", "yeu": "weak", "kem": "weak"}
 TOTAL_MARKERS = ("tongcong", "tong", "cong", "total")
+KEY_COLUMNS = {
+    "loans": ("loan_number", "customer_code"),
+    "transactions": ("voucher", "customer_code"),
+    "groups": ("group_code",),
+}
 
 
 def to_org(value):
@@ -414,6 +419,7 @@ def parse_sheet(rows_iter, layout, progress=None):
     amount_keys = [column.key for column in columns if column.kind == "amount" and column.key in positions]
     sums = dict.fromkeys(amount_keys, 0)
     first_cols = sorted(positions.values())[:3] + [0]
+    key_positions = [positions[key] for key in KEY_COLUMNS[layout] if key in positions]
     count = 0
     absent = {column.key: empty[column.key] for column in columns if column.key not in positions}
     for number, values in rows_iter:
@@ -425,6 +431,10 @@ def parse_sheet(rows_iter, layout, progress=None):
             sheet.total_row = number
             check_total(sheet, number, values, positions, sums)
             break
+        # A signature block or note under the data ("Người lập biểu", "Giám đốc") has no key and few cells.
+        if all(index >= len(values) or values[index] in (None, "") for index in key_positions):
+            if sum(1 for v in values if v is not None and v != "") <= 3:
+                continue
         count += 1
         clean = dict(absent)
         size = len(values)
