@@ -229,7 +229,8 @@ def test_header_variants_and_codes_that_lost_their_zeros(admin_user, ward_a, wom
 
 
 def test_signature_lines_under_the_data_are_not_rows(admin_user, group_a):
-    content = workbook(LOAN_HEADER, [loan_row(1), [], [None, None, None, None, None, "Người lập biểu", None, "Giám đốc"]])
+    footer = [None, None, None, None, None, "Người lập biểu", None, "Giám đốc"]
+    content = workbook(LOAN_HEADER, [loan_row(1), [], footer])
     batch = run_import("loans", content, admin_user)
     assert batch.status == ImportBatch.Status.DONE, batch.errors
     assert batch.summary["rows"] == 1
