@@ -1085,7 +1085,7 @@ def reconciliation_accept(*, batch, item_ids, actor):
         raise DomainError(_("Only differences of a finished import can be accepted."))
     with transaction.atomic():
         items = list(
-            ReconciliationItem.objects.select_for_update()
+            ReconciliationItem.objects.select_for_update(of=("self",))
             .filter(batch=batch, pk__in=item_ids, accepted_at__isnull=True)
             .select_related("loan", "household")
         )
