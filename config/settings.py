@@ -211,3 +211,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+
+# Bank spreadsheet imports: caps checked before parsing, and how the import job runs ("thread": a background
+# thread of the web process, started when the upload commits; "inline": in the request, for tests and scripts).
+IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 400 * 1024 * 1024)
+IMPORT_MAX_XLSX_ENTRIES = env_int("IMPORT_MAX_XLSX_ENTRIES", 200)
+IMPORT_RUN_MODE = env_str("IMPORT_RUN_MODE", "thread")

@@ -4,10 +4,11 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loans.models import CapitalAllocation, Loan, LoanChange, LoanProgram, LoanUseCheck
+from loans.models import CapitalAllocation, ImportBatch, Loan, LoanChange, LoanProgram, LoanUseCheck
 from loans.money import format_vnd
 from organizations.forms import BusinessDateField
 from organizations.models import SavingsGroup
@@ -487,3 +488,27 @@ class GroupInspectionForm(forms.Form):
 class MonthForm(forms.Form):
     month = forms.DateField(label=_("Month"), input_formats=["%m/%Y"], required=False,
                             widget=forms.DateInput(format="%m/%Y", attrs={"placeholder": "mm/yyyy"}))
+
+
+"""Forms of the loans app: validate and convert, never save business state."""
+
+
+class BankFileUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("The file holds"), choices=ImportBatch.Kind.choices)
+    file = forms.FileField(
+        label=_("Bank spreadsheet"),
+        help_text=_(".xlsx, .xls or .csv (UTF-8) as the bank sends it, title block and total row included."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.csv"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.IMPORT_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _("The file is %(size)s MB; files up to %(limit)s MB are accepted.")
+                % {"size": round(upload.size / 1024 / 1024, 1), "limit": limit // (1024 * 1024)}
+            )
+        if not upload.name.lower().endswith((".xlsx", ".xlsm", ".xls", ".csv")):
+            raise forms.ValidationError(_("Upload an .xlsx, .xls or .csv file."))
+        return upload

@@ -1,0 +1,349 @@
+# ruff: noqa: E501  (literal XML parts of the generated workbook)
+"""Benchmark of the loan-balance import, end to end into PostgreSQL.
+
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/uythac_bench .venv/bin/python bench/import_bench.py [ROWS]
+
+Generates a loan-balance .xlsx of ROWS rows (default 100,000) in the bank's layout, then times:
+  - reading the file alone (and reading + cleaning every cell);
+  - the import end to end: upload, check (preview), confirm, apply; the same code as the page and the command;
+  - a PostgreSQL COPY of the same rows into a bare table: the floor;
+  - a default django-import-export ModelResource import of the first 5,000 rows: what most projects ship.
+It prints rows per second for each, the ratios, and the peak memory of the process. The bench's own rows are removed
+before each run, so it can be repeated on the same database.
+"""
+
+import io
+import os
+import resource
+import sys
+import time
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("IMPORT_RUN_MODE", "inline")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+
+ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+PLAIN_ROWS = 5_000
+BENCH_FILE = "bench-loan-balances.xlsx"
+WARDS = ["026764", "026767", "026770", "026773"]
+NAMES = ["Nguyễn Thị Mai", "Trần Văn Hùng", "Lê Thị Hoa", "Phạm Minh Tuấn", "Võ Ngọc Trang", "Đặng Văn Bình"]
+HEADER = [
+    "STT",
+    "Mã phường",
+    "Tên phường",
+    "Mã hội",
+    "Mã tổ",
+    "Tên tổ trưởng",
+    "Mã khách hàng",
+    "Tên khách hàng",
+    "Số CCCD",
+    "Mã chương trình",
+    "Số khế ước",
+    "Ngày giải ngân",
+    "Ngày đến hạn",
+    "Số tiền giải ngân",
+    "Dư nợ",
+    "Nợ quá hạn",
+    "Nợ khoanh",
+    "Lãi tồn",
+    "Số dư tiết kiệm",
+]
+
+
+def bench_rows(count):
+    for n in range(count):
+        ward = WARDS[n % len(WARDS)]
+        org = str(11 + n % 4)
+        amount = 50_000_000 if n % 3 else 80_000_000
+        outstanding = amount - (n % 5) * 5_000_000
+        overdue = 5_000_000 if n % 50 == 0 and outstanding >= 5_000_000 else 0
+        yield [
+            n + 1,
+            ward,
+            "Phường " + ward,
+            org,
+            f"{7300000 + (n // 40) % 90000:07d}"[:7],
+            NAMES[(n // 40) % 6],
+            f"{6300000000 + n:010d}",
+            NAMES[n % 6],
+            f"{79300000000 + n:012d}",
+            "01" if n % 4 else "03",
+            f"{7930000000000000 + n:016d}",
+            f"{1 + n % 28:02d}/{1 + n % 12:02d}/2024",
+            f"{1 + n % 28:02d}/{1 + n % 12:02d}/2029",
+            amount,
+            outstanding,
+            overdue,
+            0,
+            0,
+            100_000 * (n % 6),
+        ]
+
+
+def write_xlsx(path, rows):
+    """An .xlsx as Excel writes it: shared strings for text, numbers for amounts. Written directly for speed."""
+    strings, index = [], {}
+
+    def s(text):
+        if text not in index:
+            index[text] = len(strings)
+            strings.append(text)
+        return index[text]
+
+    def col(i):
+        return chr(65 + i)
+
+    sheet = io.StringIO()
+    sheet.write(
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:S1048576"/><sheetData>'
+    )
+    title = [
+        "NGÂN HÀNG CHÍNH SÁCH XÃ HỘI",
+        "PHÒNG GIAO DỊCH NHCSXH QUẬN 12",
+        "DANH SÁCH DƯ NỢ CHI TIẾT THEO KHÁCH HÀNG ĐẾN NGÀY 31/10/2026",
+        "Đơn vị tính: đồng",
+    ]
+    row_number = 0
+    for line in title:
+        row_number += 1
+        sheet.write(f'<row r="{row_number}"><c r="A{row_number}" t="s"><v>{s(line)}</v></c></row>')
+    row_number += 1
+    sheet.write(
+        f'<row r="{row_number}">'
+        + "".join(f'<c r="{col(i)}{row_number}" t="s"><v>{s(h)}</v></c>' for i, h in enumerate(HEADER))
+        + "</row>"
+    )
+    sums = [0] * 6
+    for values in rows:
+        row_number += 1
+        cells = []
+        for i, value in enumerate(values):
+            if isinstance(value, int):
+                cells.append(f'<c r="{col(i)}{row_number}"><v>{value}</v></c>')
+            else:
+                cells.append(f'<c r="{col(i)}{row_number}" t="s"><v>{s(value)}</v></c>')
+        for i in range(6):
+            sums[i] += values[13 + i]
+        sheet.write(f'<row r="{row_number}">' + "".join(cells) + "</row>")
+    row_number += 1
+    sheet.write(
+        f'<row r="{row_number}"><c r="A{row_number}" t="s"><v>{s("Tổng cộng")}</v></c>'
+        + "".join(
+            f'<c r="{col(13 + i)}{row_number}"><f>SUM({col(13 + i)}6:{col(13 + i)}{row_number - 1})</f><v>{v}</v></c>'
+            for i, v in enumerate(sums)
+        )
+        + "</row>"
+    )
+    sheet.write("</sheetData></worksheet>")
+    shared = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    ]
+    shared += [f"<si><t>{escape(text)}</t></si>" for text in strings]
+    shared.append("</sst>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="DuNo" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        )
+        archive.writestr("xl/worksheets/sheet1.xml", sheet.getvalue())
+        archive.writestr("xl/sharedStrings.xml", "".join(shared))
+
+
+def prepare_database():
+    from django.contrib.auth import get_user_model
+
+    from organizations.models import Area, Organization, Ward
+
+    call_command("migrate", verbosity=0)
+    area, _ = Area.objects.get_or_create(code="Q12", defaults={"name": "Quận 12"})
+    for code in WARDS:
+        ward, _ = Ward.objects.get_or_create(code=code, defaults={"area": area, "name": "Phường " + code})
+        for kind in Organization.MEMBER_KINDS:
+            district, _ = Organization.objects.get_or_create(
+                area=ward.area, kind=kind, level=Organization.Level.DISTRICT, defaults={"name": f"Hội {kind}"}
+            )
+            Organization.objects.get_or_create(
+                kind=kind,
+                ward=ward,
+                level=Organization.Level.WARD,
+                defaults={"area": ward.area, "parent": district, "name": f"Hội {kind} {ward.name}"},
+            )
+    user, created = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_superuser": True, "is_staff": True}
+    )
+    remove_previous_runs()
+    return user
+
+
+def remove_previous_runs():
+    """Remove what earlier bench runs wrote: their batches and every row those batches created."""
+    from loans.models import ImportBatch
+
+    ids = list(ImportBatch.objects.filter(file_name=BENCH_FILE).values_list("pk", flat=True))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM loans_loan WHERE number LIKE %s", ["77%"])  # the plain resource's loans
+        if not ids:
+            return
+        cursor.execute("DELETE FROM loans_posting WHERE import_batch_id = ANY(%s)", [ids])
+        cursor.execute("DELETE FROM loans_reconciliationitem WHERE batch_id = ANY(%s)", [ids])
+        cursor.execute(
+            "DELETE FROM loans_repaymentinstalment WHERE loan_id IN (SELECT id FROM loans_loan WHERE import_batch_id = ANY(%s))",
+            [ids],
+        )
+        cursor.execute("DELETE FROM loans_loan WHERE import_batch_id = ANY(%s)", [ids])
+        cursor.execute(
+            "DELETE FROM organizations_groupmembership WHERE household_id IN (SELECT id FROM borrowers_household WHERE import_batch_id = ANY(%s))",
+            [ids],
+        )
+        cursor.execute("DELETE FROM borrowers_household WHERE import_batch_id = ANY(%s)", [ids])
+        cursor.execute("DELETE FROM organizations_savingsgroup WHERE code LIKE %s", ["73%"])
+        cursor.execute("DELETE FROM loans_importbatch WHERE id = ANY(%s)", [ids])
+
+
+def timed(label, function):
+    """Wall time, and this process's CPU time (the database server's work is in wall time only)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    result = function()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(f"  {label:<44} {seconds:8.2f} s wall  {cpu:8.2f} s CPU here", flush=True)
+    return result, seconds
+
+
+def main():
+    if connection.vendor != "postgresql":
+        sys.exit("Set DATABASE_URL to a PostgreSQL database: the benchmark measures PostgreSQL.")
+    from loans.models import ImportBatch
+    from loans.resources import parse_sheet
+    from loans.services import import_confirm, import_upload, run_job
+    from loans.spreadsheets import read_rows
+
+    user = prepare_database()
+    path = Path("/tmp") / BENCH_FILE
+    print(f"Generating {ROWS:,} loan-balance rows ...", flush=True)
+    write_xlsx(path, bench_rows(ROWS))
+    content = path.read_bytes()
+    print(f"  {path} {len(content) / 1024 / 1024:.1f} MB", flush=True)
+
+    print("Timings:")
+    _, read_seconds = timed("read the sheet alone", lambda: sum(1 for _ in read_rows(content, path.name)))
+    sheet, clean_seconds = timed("read + clean every cell", lambda: parse_sheet(read_rows(content, path.name), "loans"))
+    assert not sheet.errors, sheet.errors[:5]
+    data = [row for _, row in sheet.rows]
+    del sheet
+
+    def end_to_end():
+        batch = import_upload(kind="loans", file_name=BENCH_FILE, content=content, actor=user, run=False)
+        batch = run_job(batch.pk, "check")
+        assert batch.status == ImportBatch.Status.PREVIEWED, batch.errors[:5]
+        import_confirm(batch=batch, actor=user, run=False)
+        batch = run_job(batch.pk, "apply")
+        assert batch.status == ImportBatch.Status.DONE, batch.errors[:5]
+        return batch
+
+    batch, e2e_seconds = timed("import end to end (upload, check, apply)", end_to_end)
+    print(f"    written: {batch.summary['written']}")
+
+    def copy_floor():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE bench_copy (" + ", ".join(f"c{i} text" for i in range(19)) + ")")
+            buffer = io.StringIO()
+            for row in data:
+                buffer.write("\t".join(str(v) for v in row.values()))
+                buffer.write("\n")
+            buffer.seek(0)
+            cursor.cursor.copy_expert("COPY bench_copy FROM STDIN", buffer)
+            cursor.execute("DROP TABLE bench_copy")
+
+    _, copy_seconds = timed("PostgreSQL COPY of the same rows (floor)", copy_floor)
+
+    plain_seconds = plain_resource(data[:PLAIN_ROWS])
+    checks = io.StringIO()
+    _, check_seconds = timed("check_ledger after the import", lambda: call_command("check_ledger", stdout=checks))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    e2e = ROWS / e2e_seconds
+    plain = PLAIN_ROWS / plain_seconds
+    copy = ROWS / copy_seconds
+    print("\nRows per second:")
+    print(f"  read alone                  {ROWS / read_seconds:>12,.0f}")
+    print(f"  read + clean                {ROWS / clean_seconds:>12,.0f}")
+    print(f"  import end to end           {e2e:>12,.0f}   (target >= 5,000)")
+    print(f"  PostgreSQL COPY (floor)     {copy:>12,.0f}")
+    print(f"  plain ModelResource         {plain:>12,.0f}   ({PLAIN_ROWS:,} rows)")
+    print("Ratios:")
+    print(f"  end to end / plain resource {e2e / plain:>12.1f}x  (target >= 10x)")
+    print(f"  COPY floor / end to end     {copy / e2e:>12.1f}x")
+    print(f"Peak memory: {peak_mb:,.0f} MB (target < 1,024 MB)")
+    print(f"Load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(checks.getvalue().strip())
+
+
+def plain_resource(rows):
+    """The default django-import-export path: a ModelResource, import_data with default options, row by row."""
+    import tablib
+
+    from borrowers.models import Household
+    from loans.models import LoanProgram
+    from loans.resources import PlainLoanResource
+    from organizations.models import SavingsGroup
+
+    households = dict(
+        Household.objects.filter(customer_code__in=[r["customer_code"] for r in rows]).values_list(
+            "customer_code", "pk"
+        )
+    )
+    programs = dict(LoanProgram.objects.values_list("code", "pk"))
+    groups = dict(SavingsGroup.objects.filter(code__in={r["group_code"] for r in rows}).values_list("code", "pk"))
+    program = LoanProgram.objects.get(code="01")
+    dataset = tablib.Dataset(headers=list(PlainLoanResource._meta.fields))
+    for n, row in enumerate(rows):
+        dataset.append(
+            [
+                f"77{n:014d}",
+                households[row["customer_code"]],
+                programs[row["program_code"]],
+                groups[row["group_code"]],
+                row["amount"],
+                row["disbursed_on"],
+                row["maturity_on"],
+                60,
+                program.annual_rate,
+                program.overdue_multiplier,
+                row["outstanding"],
+            ]
+        )
+
+    def run():
+        result = PlainLoanResource().import_data(dataset, dry_run=False)
+        assert not result.has_errors() and not result.has_validation_errors(), result.row_errors()[:3]
+
+    _, seconds = timed(f"plain ModelResource import of {len(rows):,} rows", run)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM loans_loan WHERE number LIKE %s", ["77%"])
+    return seconds
+
+
+if __name__ == "__main__":
+    main()
