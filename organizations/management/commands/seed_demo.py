@@ -13,6 +13,7 @@ from borrowers.models import Household, fold_name
 from loans.ledger import refresh_household_savings, refresh_loan_balances
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
 from loans.money import round_vnd
+from organizations.demo import record_supervision_year
 from organizations.models import (
     Area,
     GroupMembership,
@@ -146,6 +147,7 @@ class DemoDistrict:
             self.build_organization(kind, outstanding, households)
             self.out.write(f"  {ORG_NAMES[kind][0]}: {households} households, {outstanding:,} VND")
         self.build_users()
+        record_supervision_year(self)
 
     def person_name(self, female=None):
         female = self.rng.random() < 0.6 if female is None else female
