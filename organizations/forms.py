@@ -261,7 +261,7 @@ class EconomicModelForm(ScopedRecordForm):
         super().__init__(*args, user=user, **kwargs)
         field = self.fields["households"]
         field.queryset = households_for(user).order_by("ward__code", "search_name")
-        field.widget.attrs["size"] = 10
+        field.widget.attrs.update({"size": 10, "data-filter": _("Search households by name or code…")})
         field.label_from_instance = lambda h: f"{h.head_name} – {h.customer_code or h.citizen_id} ({h.ward})"
         field.help_text = _("Hold Ctrl (or ⌘) to choose several households.")
 

@@ -61,14 +61,15 @@ def unit_scope(user, prefix):
     if profile is None:
         return Q(pk__in=[])
     path = prefix.rstrip("_")
+    own, parent = (f"{path}", f"{path}__parent") if path else ("pk", "parent")
     if role == Role.DISTRICT_STAFF:
-        return Q(**{path: profile.organization_id}) | Q(**{f"{path}__parent": profile.organization_id})
-    return Q(**{path: profile.organization_id})
+        return Q(**{own: profile.organization_id}) | Q(**{parent: profile.organization_id})
+    return Q(**{own: profile.organization_id})
 
 
 def units_for(user):
     """Organization units the user may record supervision work for (and read it of)."""
-    return Organization.objects.filter(unit_scope(user, "pk")).select_related("ward").order_by(
+    return Organization.objects.filter(unit_scope(user, "")).select_related("ward").order_by(
         "kind", "level", "ward__code"
     )
 

@@ -203,7 +203,8 @@ def _list_queryset(kind, user, today):
         )
     elif kind.model is EconomicModel:
         qs = qs.annotate(household_count=Count("households"))
-    return qs
+    # Aggregating queries drop Meta.ordering; keep the model's order for stable pages.
+    return qs.order_by(*kind.model._meta.ordering)
 
 
 @require_GET
