@@ -38,8 +38,18 @@ TODAY = date(2026, 11, 20)
 pytestmark = pytest.mark.django_db
 
 
+def ensure_checklist():
+    """The checklist comes with a data migration; tests that flush the database (browser tests) remove it."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("organizations.migrations.0003_checklist_16td").add_items(apps, None)
+
+
 @pytest.fixture(autouse=True)
 def frozen_today():
+    ensure_checklist()
     with time_machine.travel("2026-11-20 09:00 +07:00", tick=False):
         yield
 
@@ -80,7 +90,8 @@ def training(actor, unit, *, on=date(2026, 5, 4), participants=40, attendances=1
 def outreach(actor, unit, *, on=date(2026, 6, 1), audience=60):
     return outreach_session_record(
         actor=actor,
-        values={"held_on": on, "topic": "Vay vốn giải quyết việc làm", "organization": unit, "place": "", "audience": audience},
+        values={"held_on": on, "topic": "Vay vốn giải quyết việc làm", "organization": unit, "place": "",
+                "audience": audience},
     )
 
 
@@ -114,8 +125,8 @@ def test_the_16td_checklist_ships_as_data():
 def test_database_refuses_an_inspection_of_both_or_neither_unit(front_supervisor, front, group_a, branch_a):
     for branch, group in ((branch_a, group_a), (None, None)):
         with pytest.raises(IntegrityError), transaction.atomic():
-            Inspection.objects.create(inspected_on=TODAY, lead_unit=front, team_members="A", recorded_by=front_supervisor,
-                                      inspected_branch=branch, inspected_group=group)
+            Inspection.objects.create(inspected_on=TODAY, lead_unit=front, team_members="A",
+                                      recorded_by=front_supervisor, inspected_branch=branch, inspected_group=group)
 
 
 def test_database_rules_of_findings_classes_agreements_awards(front_supervisor, front, group_a, branch_a):
@@ -127,7 +138,8 @@ def test_database_rules_of_findings_classes_agreements_awards(front_supervisor, 
                                      recorded_by=front_supervisor)
     CooperationAgreement.objects.create(branch=branch_a, reference="1", signed_on=TODAY, recorded_by=front_supervisor)
     with pytest.raises(IntegrityError), transaction.atomic():
-        CooperationAgreement.objects.create(branch=branch_a, reference="2", signed_on=TODAY, recorded_by=front_supervisor)
+        CooperationAgreement.objects.create(branch=branch_a, reference="2", signed_on=TODAY,
+                                            recorded_by=front_supervisor)
     with pytest.raises(IntegrityError), transaction.atomic():
         Award.objects.create(awarded_on=TODAY, organization=branch_a, level="area", title="X", reason="",
                              recorded_by=front_supervisor)
@@ -445,8 +457,9 @@ def test_summary_page_and_xlsx(year_of_work, client_for, front_supervisor):
     assert download["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = load_workbook(io.BytesIO(download.content)).active
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
-    header = next(row for row in rows if row[0] == "Tổ chức")
-    women_row = next(row for row in rows if row[0] == "Hội Liên hiệp Phụ nữ")
+    assert rows[0][0] == "Kết quả kiểm tra, giám sát của Mặt trận và các tổ chức chính trị – xã hội"
+    header = next(row for row in rows if row[0] == "Tổ chức hội")
+    women_row = next(row for row in rows if row[0] == str(Organization.Kind.WOMEN.label))
     assert women_row[header.index("Lượt tham dự")] == 1000
     assert rows[-1][0] == "Tổng cộng" and rows[-1][header.index("Số cuộc kiểm tra chủ trì")] == 3
 
@@ -474,6 +487,7 @@ def test_read_only_roles_get_403_on_changes(client_for, ward_officer_a, front_su
     assert client_for(front_supervisor).post(url("supervision_training_edit", record.pk), {}).status_code == 403
     assert client_for(front_supervisor).get(url("supervision_awards_new")).status_code == 403
     nobody = UserFactory(username="no_profile")
+    nobody.save()
     assert client_for(nobody).get(url("supervision_summary")).status_code == 403
 
 
