@@ -13,6 +13,7 @@ from loans.models import (
     ReviewMeeting,
 )
 
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False

@@ -7,7 +7,16 @@ ALL_STATUSES = ["poor", "near_poor", "escaped", "other_policy", "none"]
 DEFAULT_PROGRAMS = [
     # code, name, annual rate %, max amount, per month?, max term, eligible statuses, escaped within years
     ("01", "Cho vay hộ nghèo", Decimal("6.6"), 100_000_000, False, 120, ["poor"], None),
-    ("02", "Cho vay học sinh sinh viên", Decimal("6.6"), 4_000_000, True, 120, ["poor", "near_poor", "escaped", "other_policy"], None),
+    (
+        "02",
+        "Cho vay học sinh sinh viên",
+        Decimal("6.6"),
+        4_000_000,
+        True,
+        120,
+        ["poor", "near_poor", "escaped", "other_policy"],
+        None,
+    ),
     ("03", "Cho vay giải quyết việc làm", Decimal("7.92"), 100_000_000, False, 120, ALL_STATUSES, None),
     ("06", "Cho vay nước sạch và vệ sinh môi trường", Decimal("9"), 25_000_000, False, 60, ALL_STATUSES, None),
     ("07", "Cho vay hộ cận nghèo", Decimal("7.92"), 100_000_000, False, 120, ["near_poor"], None),

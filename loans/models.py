@@ -327,6 +327,9 @@ class ApplicationStatusChange(StatusChange):
         verbose_name = _("request status change")
         verbose_name_plural = _("request status changes")
 
+    def __str__(self):
+        return f"{self.application_id}: {self.from_status} → {self.to_status}"
+
 
 class Loan(StatusPipeline):
     """Khế ước: one disbursed loan of one household under one program."""
@@ -430,6 +433,9 @@ class LoanStatusChange(StatusChange):
     class Meta(StatusChange.Meta):
         verbose_name = _("loan status change")
         verbose_name_plural = _("loan status changes")
+
+    def __str__(self):
+        return f"{self.loan_id}: {self.from_status} → {self.to_status}"
 
 
 class RepaymentInstalment(models.Model):

@@ -52,3 +52,24 @@ def role_required(*roles):
         return wrapped
 
     return decorator
+
+
+#: Roles that work with households directly and see citizen IDs and phone numbers in full.
+PERSONAL_DATA_ROLES = (Role.WARD_OFFICER, Role.ADMIN)
+
+
+def sees_personal_data(user):
+    return has_role(user, *PERSONAL_DATA_ROLES)
+
+
+def mask(value, keep=3):
+    """'079123456789' -> '079******789': enough to tell records apart, not enough to misuse."""
+    value = str(value or "")
+    if len(value) <= keep * 2:
+        return "*" * len(value)
+    return value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:]
+
+
+def personal(value, user):
+    """The value in full for roles that need it, masked for everyone else (lists, pages and exports)."""
+    return value if sees_personal_data(user) else mask(value)

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from organizations.models import Area, GroupMembership, Neighbourhood, OfficerProfile, Organization, SavingsGroup, Ward
+from organizations.models import (
+    Area,
+    AuditEvent,
+    GroupMembership,
+    Neighbourhood,
+    OfficerProfile,
+    Organization,
+    SavingsGroup,
+    Ward,
+)
 
 
 @admin.register(Area)
@@ -146,3 +155,23 @@ class AwardAdmin(admin.ModelAdmin):
     search_fields = ["title", "person_name", "reason", "organization__name"]
     raw_id_fields = ["recorded_by"]
     list_select_related = ["organization"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail is read-only for everyone."""
+
+    list_display = ["at", "actor", "action", "content_type", "object_repr", "source"]
+    list_filter = ["action", "content_type"]
+    search_fields = ["object_id", "object_repr", "actor__username", "source"]
+    list_select_related = ["actor", "content_type"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

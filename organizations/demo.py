@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from django.contrib.auth import get_user_model
 
 from borrowers.models import Household
+from organizations.audit import audit_bulk
 from organizations.models import (
     Award,
     ChecklistItem,
@@ -130,6 +131,7 @@ def record_supervision_year(district):
         )
         plans.append((checked, not_ok))
     Inspection.objects.bulk_create(inspections)
+    audit_bulk(Inspection, objects=inspections, note="seed_demo")
     InspectionFinding.objects.bulk_create(
         [
             InspectionFinding(
@@ -146,7 +148,7 @@ def record_supervision_year(district):
     class_units = [front] * 4 + [district.districts[k] for k in MEMBER_KINDS for _ in range(4)]
     class_units += [district.branches[Kind.WOMEN, wards[0].pk], district.branches[Kind.FARMERS, wards[3].pk]]
     attendances = split_exactly(rng, 12_000, len(class_units), 250)
-    TrainingClass.objects.bulk_create(
+    classes = TrainingClass.objects.bulk_create(
         [
             TrainingClass(
                 held_on=some_day(), topic=rng.choice(TRAINING_TOPICS), organization=unit,
@@ -156,6 +158,7 @@ def record_supervision_year(district):
             for unit, count in zip(class_units, attendances, strict=True)
         ]
     )
+    audit_bulk(TrainingClass, objects=classes, note="seed_demo")
 
     # Outreach: about 100 Youth Union sessions in every ward, and some by the other organizations.
     sessions = []
@@ -171,9 +174,10 @@ def record_supervision_year(district):
                 )
             )
     OutreachSession.objects.bulk_create(sessions)
+    audit_bulk(OutreachSession, objects=sessions, note="seed_demo")
 
     # Agreements: every ward branch has one in force, signed after the 2021 term began.
-    CooperationAgreement.objects.bulk_create(
+    agreements = CooperationAgreement.objects.bulk_create(
         [
             CooperationAgreement(
                 branch=branch, reference=f"{index + 1:02d}/{signed.year}/TT-NHCSXH-{ward.code}",
@@ -184,6 +188,7 @@ def record_supervision_year(district):
             for signed in [date(rng.choice([2021, 2022, 2023]), rng.randint(1, 12), rng.randint(1, 28))]
         ]
     )
+    audit_bulk(CooperationAgreement, objects=agreements, note="seed_demo")
 
     # Economic models with a few of the organization's borrower households.
     for kind, name, description in ECONOMIC_MODELS:
@@ -212,7 +217,7 @@ def record_supervision_year(district):
         (Kind.FRONT, "", Award.Level.CITY, "Bằng khen của UBMTTQ Thành phố",
          "Thực hiện tốt giám sát hoạt động ủy thác cho vay chính sách"),
     ]
-    Award.objects.bulk_create(
+    awarded = Award.objects.bulk_create(
         [
             Award(
                 awarded_on=some_day(),
@@ -223,6 +228,7 @@ def record_supervision_year(district):
             for n, (kind, person, level, title, reason) in enumerate(awards)
         ]
     )
+    audit_bulk(Award, objects=awarded, note="seed_demo")
     district.out.write(
         f"  Supervision {year}: {len(inspections)} inspections, {len(class_units)} classes (12,000 attendances), "
         f"{len(sessions)} outreach sessions, {len(district.branches)} agreements"

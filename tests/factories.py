@@ -110,7 +110,9 @@ class LoanFactory(factory.django.DjangoModelFactory):
     amount = Decimal("50000000")
     disbursed_on = date(2026, 1, 15)
     term_months = 36
-    maturity_on = factory.LazyAttribute(lambda o: date(o.disbursed_on.year + o.term_months // 12, o.disbursed_on.month, o.disbursed_on.day))
+    maturity_on = factory.LazyAttribute(
+        lambda o: date(o.disbursed_on.year + o.term_months // 12, o.disbursed_on.month, o.disbursed_on.day)
+    )
     frequency = Loan.Frequency.QUARTERLY
     annual_rate = factory.LazyAttribute(lambda o: o.program.annual_rate)
     overdue_multiplier = factory.LazyAttribute(lambda o: o.program.overdue_multiplier)
@@ -152,8 +154,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def officer(username, organization, role):
-    user = UserFactory(username=username, is_superuser=role == OfficerProfile.Role.ADMIN,
-                       is_staff=role == OfficerProfile.Role.ADMIN)
+    user = UserFactory(
+        username=username, is_superuser=role == OfficerProfile.Role.ADMIN, is_staff=role == OfficerProfile.Role.ADMIN
+    )
     user.save()
     OfficerProfile.objects.create(user=user, organization=organization, role=role)
     return user

@@ -13,6 +13,7 @@ from borrowers.models import Household, fold_name
 from loans.ledger import refresh_household_savings, refresh_loan_balances
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
 from loans.money import round_vnd
+from organizations.audit import audit_bulk, audit_context
 from organizations.demo import record_supervision_year
 from organizations.models import (
     Area,
@@ -61,12 +62,53 @@ ORG_NAMES = {
 # Digit that starts the codes of each organization's groups, customers and loans in the demo.
 ORG_DIGIT = {Kind.FARMERS: "1", Kind.WOMEN: "2", Kind.VETERANS: "3", Kind.YOUTH: "4"}
 
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
+FAMILY = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+]
 MIDDLE_F = ["Thị", "Thị Thu", "Thị Ngọc", "Thị Kim", "Ngọc", "Thị Mỹ", "Thị Thanh"]
 MIDDLE_M = ["Văn", "Minh", "Hữu", "Đức", "Quốc", "Thanh", "Công"]
-GIVEN_F = ["Lan", "Hoa", "Mai", "Hương", "Trang", "Thảo", "Nga", "Hạnh", "Dung", "Loan", "Tuyết", "Phượng", "Yến", "Bích"]
+GIVEN_F = [
+    "Lan",
+    "Hoa",
+    "Mai",
+    "Hương",
+    "Trang",
+    "Thảo",
+    "Nga",
+    "Hạnh",
+    "Dung",
+    "Loan",
+    "Tuyết",
+    "Phượng",
+    "Yến",
+    "Bích",
+]
 GIVEN_M = ["Hùng", "Dũng", "Nam", "Tuấn", "Hải", "Phúc", "Bình", "Sơn", "Long", "Thắng", "Tài", "Lộc", "Hòa", "Trung"]
-STREETS = ["Hà Huy Giáp", "Nguyễn Ảnh Thủ", "Lê Văn Khương", "Tô Ký", "Thạnh Xuân 25", "Quốc lộ 1A", "Vườn Lài", "Tân Chánh Hiệp 10"]
+STREETS = [
+    "Hà Huy Giáp",
+    "Nguyễn Ảnh Thủ",
+    "Lê Văn Khương",
+    "Tô Ký",
+    "Thạnh Xuân 25",
+    "Quốc lộ 1A",
+    "Vườn Lài",
+    "Tân Chánh Hiệp 10",
+]
 
 
 def split_total(rng, total, parts, unit, minimum):
@@ -106,11 +148,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, force=False, seed=12, **options):
         if not settings.DEBUG and not force:
-            raise CommandError("seed_demo creates demo users with a known password; it refuses to run when DEBUG is off. Use --force to run it anyway.")
+            raise CommandError(
+                "seed_demo creates demo users with a known password; it refuses to run when DEBUG is off. Use --force to run it anyway."
+            )
         if Area.objects.filter(code="Q12").exists():
             self.stdout.write("The demo district is already there; nothing changed.")
             return
-        with transaction.atomic():
+        with transaction.atomic(), audit_context(source="command: seed_demo"):
             DemoDistrict(random.Random(seed), timezone.localdate(), self.stdout).build()
         self.stdout.write(self.style.SUCCESS("Demo district Quận 12 is ready."))
 
@@ -140,7 +184,11 @@ class DemoDistrict:
             self.districts[kind] = district
             for ward in self.wards:
                 self.branches[kind, ward.pk] = Organization.objects.create(
-                    area=self.area, kind=kind, level="ward", parent=district, ward=ward,
+                    area=self.area,
+                    kind=kind,
+                    level="ward",
+                    parent=district,
+                    ward=ward,
                     name=branch_name.format(ward=ward.name),
                 )
         for kind, (outstanding, households) in SEED_FIGURES.items():
@@ -163,15 +211,18 @@ class DemoDistrict:
         households, memberships, plans = [], [], []
         group_seq = 0
         borrower_index = 0
-        for ward, count in zip(self.wards, per_ward):
+        for ward, count in zip(self.wards, per_ward, strict=True):
             branch = self.branches[kind, ward.pk]
             for size in split_count(rng, count, 12, 45):
                 group_seq += 1
                 neighbourhood = rng.choice(self.neighbourhoods[ward.pk])
                 founded = date(rng.randint(2012, 2020), rng.randint(1, 12), rng.randint(1, 28))
                 group = SavingsGroup.objects.create(
-                    code=f"{digit}{group_seq:06d}", name=f"Tổ {neighbourhood.name.lower()} số {group_seq}",
-                    branch=branch, neighbourhood=neighbourhood, founded_on=founded,
+                    code=f"{digit}{group_seq:06d}",
+                    name=f"Tổ {neighbourhood.name.lower()} số {group_seq}",
+                    branch=branch,
+                    neighbourhood=neighbourhood,
+                    founded_on=founded,
                 )
                 savers = rng.randint(0, 2)  # a few members who only save
                 for member in range(size + savers):
@@ -182,9 +233,12 @@ class DemoDistrict:
                         plans.append((group, household, outstanding[borrower_index]))
                         borrower_index += 1
         Household.objects.bulk_create(households, batch_size=1000)
+        audit_bulk(Household, objects=households, note="seed_demo")
         GroupMembership.objects.bulk_create(
             [
-                GroupMembership(group=g, household=h, joined_on=max(f, date(2021, 1, 1)) + timedelta(days=self.rng.randint(0, 300)))
+                GroupMembership(
+                    group=g, household=h, joined_on=max(f, date(2021, 1, 1)) + timedelta(days=self.rng.randint(0, 300))
+                )
                 for g, h, f in memberships
             ],
             batch_size=1000,
@@ -258,6 +312,8 @@ class DemoDistrict:
         RepaymentInstalment.objects.bulk_create(instalments, batch_size=2000)
         savings = self.savings_postings(plans)
         Posting.objects.bulk_create(postings + savings, batch_size=2000)
+        audit_bulk(Loan, objects=loans, note="seed_demo")
+        audit_bulk(Posting, count=len(postings) + len(savings), note="seed_demo")
         refresh_loan_balances([loan.pk for loan in loans])
         refresh_household_savings({posting.household_id for posting in savings})
 
@@ -280,18 +336,36 @@ class DemoDistrict:
             day = rng.randint(1, min(28, self.today.day))
         start = add_months(date(self.today.year, self.today.month, 1), -back).replace(day=day)
         loan = Loan(
-            number=number, household=household, program=program, group=group, amount=amount,
-            disbursed_on=start, maturity_on=add_months(start, term), term_months=term, frequency=frequency,
-            annual_rate=program.annual_rate, overdue_multiplier=program.overdue_multiplier,
+            number=number,
+            household=household,
+            program=program,
+            group=group,
+            amount=amount,
+            disbursed_on=start,
+            maturity_on=add_months(start, term),
+            term_months=term,
+            frequency=frequency,
+            annual_rate=program.annual_rate,
+            overdue_multiplier=program.overdue_multiplier,
         )
         rows = schedule_rows(amount, start, term, frequency)
         assert sum(1 for _seq, due, _p in rows if due <= self.today) == paid, (number, rows, paid)
         instalments = [RepaymentInstalment(loan=loan, seq=s, due_on=due, principal=p) for s, due, p in rows]
-        postings = [Posting(kind=Posting.Kind.DISBURSEMENT, household=household, loan=loan, amount=amount, on=start,
-                            note="Giải ngân tại điểm giao dịch phường")]
+        postings = [
+            Posting(
+                kind=Posting.Kind.DISBURSEMENT,
+                household=household,
+                loan=loan,
+                amount=amount,
+                on=start,
+                note="Giải ngân tại điểm giao dịch phường",
+            )
+        ]
         balance = amount
-        for s, due, principal in rows[:paid]:
-            postings.append(Posting(kind=Posting.Kind.PRINCIPAL, household=household, loan=loan, amount=principal, on=due))
+        for _seq, due, principal in rows[:paid]:
+            postings.append(
+                Posting(kind=Posting.Kind.PRINCIPAL, household=household, loan=loan, amount=principal, on=due)
+            )
             balance -= principal
         # The last three monthly interest collections (on the 20th), at the frozen monthly rate.
         for months_back in (3, 2, 1):
@@ -299,7 +373,11 @@ class DemoDistrict:
             if collected_on > start + timedelta(days=30):
                 interest = round_vnd(balance * loan.annual_rate / 1200)
                 if interest > 0:
-                    postings.append(Posting(kind=Posting.Kind.INTEREST, household=household, loan=loan, amount=interest, on=collected_on))
+                    postings.append(
+                        Posting(
+                            kind=Posting.Kind.INTEREST, household=household, loan=loan, amount=interest, on=collected_on
+                        )
+                    )
         return loan, instalments, postings
 
     def savings_postings(self, plans):
@@ -324,7 +402,11 @@ class DemoDistrict:
         for username, first, last, organization, role in users:
             is_admin = role == OfficerProfile.Role.ADMIN
             user = User.objects.create_user(
-                username=username, password=DEMO_PASSWORD, first_name=first, last_name=last,
-                is_staff=is_admin, is_superuser=is_admin,
+                username=username,
+                password=DEMO_PASSWORD,
+                first_name=first,
+                last_name=last,
+                is_staff=is_admin,
+                is_superuser=is_admin,
             )
             OfficerProfile.objects.create(user=user, organization=organization, role=role)
