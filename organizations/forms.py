@@ -13,6 +13,7 @@ class LoginForm(AuthenticationForm):
 from django.utils import timezone  # noqa: E402
 
 from borrowers.selectors import households_for  # noqa: E402
+from organizations.access import personal  # noqa: E402
 from organizations.models import (  # noqa: E402
     Award,
     ChecklistItem,
@@ -24,7 +25,7 @@ from organizations.models import (  # noqa: E402
     OutreachSession,
     TrainingClass,
 )
-from organizations.selectors import branches_for, groups_for, units_for  # noqa: E402
+from organizations.selectors import branches_for, groups_for, recording_units_for  # noqa: E402
 
 DATE_PLACEHOLDER = "dd/mm/yyyy"
 
@@ -104,7 +105,7 @@ class InspectionForm(forms.Form):
                 kwargs["initial"][f"item_{finding.item_id}"] = finding.result
                 kwargs["initial"][f"note_{finding.item_id}"] = finding.note
         super().__init__(*args, **kwargs)
-        self.fields["lead_unit"].queryset = units_for(user)
+        self.fields["lead_unit"].queryset = recording_units_for(user)
         self.fields["inspected_group"].queryset = groups_for(user).order_by("branch__ward__code", "code")
         self.fields["inspected_branch"].queryset = branches_for(user).order_by("ward__code", "kind")
         self.items = list(ChecklistItem.objects.filter(is_active=True))
@@ -188,7 +189,7 @@ class ScopedRecordForm(forms.ModelForm):
             self.fields[self.unit_field].label_from_instance = lambda obj: obj.name
 
     def unit_queryset(self, user):
-        return units_for(user)
+        return recording_units_for(user)
 
     def values(self):
         return {name: self.cleaned_data.get(name) for name in self.Meta.fields if name != "households"}
@@ -262,7 +263,10 @@ class EconomicModelForm(ScopedRecordForm):
         field = self.fields["households"]
         field.queryset = households_for(user).order_by("ward__code", "search_name")
         field.widget.attrs.update({"size": 10, "data-filter": _("Search households by name or code…")})
-        field.label_from_instance = lambda h: f"{h.head_name} – {h.customer_code or h.citizen_id} ({h.ward})"
+        # Households without a bank code yet are told apart by citizen ID, masked for roles that do not need it.
+        field.label_from_instance = (
+            lambda h: f"{h.head_name} – {h.customer_code or personal(h.citizen_id, user)} ({h.ward})"
+        )
         field.help_text = _("Hold Ctrl (or ⌘) to choose several households.")
 
 

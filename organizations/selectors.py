@@ -88,8 +88,17 @@ def inspections_for(user):
     )
 
 
+def recording_units_for(user):
+    """Units the user may record work for. The Front supervisor reads every unit but records for the Front only."""
+    if role_of(user) == Role.FRONT_SUPERVISOR:
+        return units_for(user).filter(kind=Organization.Kind.FRONT)
+    return units_for(user)
+
+
 def editable_inspections_for(user):
     """Of those, the ones the user's units led: a unit corrects only its own records."""
+    if role_of(user) == Role.FRONT_SUPERVISOR:
+        return inspections_for(user).filter(lead_unit__kind=Organization.Kind.FRONT)
     return inspections_for(user).filter(unit_scope(user, "lead_unit"))
 
 

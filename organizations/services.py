@@ -21,7 +21,7 @@ from organizations.models import (
     SavingsGroup,
     TrainingClass,
 )
-from organizations.selectors import branches_for, groups_for, units_for
+from organizations.selectors import branches_for, groups_for, recording_units_for
 
 #: Who records what. The Front supervisor reads everything but records only inspections.
 RECORD_WORK = (Role.DISTRICT_STAFF, Role.WARD_OFFICER, Role.ADMIN)
@@ -42,7 +42,7 @@ def _require_writer(actor, model):
 
 
 def _require_unit(actor, unit, field="organization"):
-    if unit is None or not units_for(actor).filter(pk=unit.pk).exists():
+    if unit is None or not recording_units_for(actor).filter(pk=unit.pk).exists():
         raise DomainError(_("This unit is outside your scope."), field=field)
 
 

@@ -505,6 +505,18 @@ def test_records_of_another_ward_or_organization_are_404(client_for, ward_office
     assert list(listing.context["records"]) == []
 
 
+def test_front_supervisor_records_for_the_front_and_corrects_only_the_fronts_inspections(
+    client_for, front_supervisor, district_staff, front, women_district, branch_a
+):
+    theirs = inspect(district_staff, lead_unit=women_district, branch=branch_a)
+    form = client_for(front_supervisor).get(url("supervision_inspections_new")).context["form"]
+    assert list(form.fields["lead_unit"].queryset) == [front]
+    assert client_for(front_supervisor).get(url("inspection_detail", theirs.pk)).status_code == 200
+    assert client_for(front_supervisor).get(url("supervision_inspections_edit", theirs.pk)).status_code == 404
+    with pytest.raises(DomainError, match="Đơn vị này nằm ngoài"):
+        inspect(front_supervisor, lead_unit=women_district, branch=branch_a)
+
+
 # --- Query bounds --------------------------------------------------------------------------------------------------
 
 
