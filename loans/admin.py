@@ -1,7 +1,9 @@
 from django.contrib import admin
 
-from loans.models import (
+from loans.models import (  # noqa: E402
     ApplicationStatusChange,
+    CollectionLine,
+    CollectionSheet,
     ImportBatch,
     Loan,
     LoanApplication,
@@ -124,3 +126,56 @@ class ImportBatchAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+
+# Requests, meetings and 03/TD lists change only through the services and `transition_to`, which record who did what:
+# the admin reads them and cannot add, edit or delete them.
+class PipelineReadOnlyMixin:
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+for _model, _admin in ((LoanApplication, LoanApplicationAdmin), (LoanList, LoanListAdmin),
+                       (ReviewMeeting, ReviewMeetingAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(_admin.__name__, (PipelineReadOnlyMixin, _admin), {"raw_id_fields": []}))
+
+# Collection day (13/TD). Imported here so that this block stays one appended piece.
+
+
+class CollectionLineInline(admin.TabularInline):
+    model = CollectionLine
+    fields = ["position", "household", "status", "overdue_interest_due", "current_interest_due", "principal_due",
+              "amount_paid", "savings_in", "savings_out", "reversal_reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CollectionSheet)
+class CollectionSheetAdmin(admin.ModelAdmin):
+    """Collection sheets are prepared and posted on the ward's pages; here they are only looked at."""
+
+    list_display = ["collection_on", "group", "status", "created_by", "posted_by", "posted_at"]
+    list_filter = ["status", "collection_on"]
+    search_fields = ["group__code", "group__name"]
+    list_select_related = ["group", "created_by", "posted_by"]
+    date_hierarchy = "collection_on"
+    inlines = [CollectionLineInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

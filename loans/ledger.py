@@ -29,9 +29,16 @@ def _posting_sum(kind, owner_field, on=None):
 
 
 def _overdue_scheduled(on=None):
-    instalments = RepaymentInstalment.objects.filter(loan=OuterRef("pk"), overdue_since__isnull=False)
+    """Scheduled principal up to the loan's latest overdue instalment (FIFO: earlier ones are paid first).
+
+    What the loan has repaid is taken off this in `with_derived_balances`, so an instalment paid on time before a
+    missed one does not hide the missed one.
+    """
+    marked = RepaymentInstalment.objects.filter(loan=OuterRef("loan"), overdue_since__isnull=False)
     if on is not None:
-        instalments = instalments.filter(overdue_since__lte=on)
+        marked = marked.filter(overdue_since__lte=on)
+    last_marked = marked.order_by("-seq").values("seq")[:1]
+    instalments = RepaymentInstalment.objects.filter(loan=OuterRef("pk"), seq__lte=Subquery(last_marked))
     total = instalments.order_by().values("loan").annotate(total=Sum("principal")).values("total")
     return Coalesce(Subquery(total), ZERO)
 

@@ -45,6 +45,48 @@ def wards_for(user):
     return Ward.objects.filter(pk__in=branches_for(user).values("ward")).order_by("code")
 
 
+def with_group_figures(groups):
+    """Annotate member count, open requests and outstanding balance of each group, with one subquery each."""
+    from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from loans.models import Loan, LoanApplication
+    from organizations.models import GroupMembership
+
+    def scalar(queryset, aggregate, output):
+        return Coalesce(
+            Subquery(queryset.values("group").annotate(value=aggregate).values("value")[:1]),
+            Value(0),
+            output_field=output,
+        )
+
+    return groups.annotate(
+        member_count=scalar(
+            GroupMembership.objects.filter(group=OuterRef("pk"), left_on__isnull=True), Count("pk"), IntegerField()
+        ),
+        open_requests=scalar(
+            LoanApplication.objects.filter(group=OuterRef("pk"), status__in=LoanApplication.OPEN_STATUSES),
+            Count("pk"),
+            IntegerField(),
+        ),
+        pending_requests=scalar(
+            LoanApplication.objects.filter(group=OuterRef("pk"), status=LoanApplication.Status.DRAFT),
+            Count("pk"),
+            IntegerField(),
+        ),
+        outstanding=scalar(
+            Loan.objects.filter(group=OuterRef("pk")),
+            Sum("principal_outstanding"),
+            DecimalField(max_digits=18, decimal_places=0),
+        ),
+        overdue=scalar(
+            Loan.objects.filter(group=OuterRef("pk")),
+            Sum("overdue_principal"),
+            DecimalField(max_digits=18, decimal_places=0),
+        ),
+    )
+
+
 # --- Supervision work --------------------------------------------------------------------------------------------
 
 

@@ -25,3 +25,10 @@ urlpatterns = [
         )
     ],
 ]
+
+urlpatterns += [
+    path("groups/", views.group_list, name="group_list"),
+    path("groups/new/", views.group_create, name="group_create"),
+    path("groups/<int:pk>/", views.group_detail, name="group_detail"),
+    path("groups/<int:pk>/edit/", views.group_update, name="group_update"),
+]

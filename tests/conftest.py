@@ -112,3 +112,30 @@ def client_for(client):
         return client
 
     return login
+
+
+@pytest.fixture
+def english():
+    """Messages in English, so that assertions read a rule's own words."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def default_programs(request):
+    """The programs come from a data migration; transactional tests flush them, so put them back."""
+    names = request.fixturenames
+    if "transactional_db" in names or "live_server" in names:
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or request.node.get_closest_marker("django_db"):
+        marker = request.node.get_closest_marker("django_db")
+        transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+        request.getfixturevalue("transactional_db" if transactional else "db")
+    else:
+        return
+    from loans.defaults import install_default_programs
+    from loans.models import LoanProgram
+
+    install_default_programs(LoanProgram)

@@ -160,3 +160,53 @@ def officer(username, organization, role):
     user.save()
     OfficerProfile.objects.create(user=user, organization=organization, role=role)
     return user
+
+
+def submitted_loan_list(*, group, submitted_by, households=None, amounts=(30_000_000, 20_000_000), program_code="01",
+                        term_months=36):
+    """A 03/TD list in the state the ward side leaves it: certified, submitted, its requests SUBMITTED."""
+    from django.utils import timezone
+
+    from loans.models import LoanList, ReviewMeeting
+
+    today = timezone.localdate()
+    meeting = ReviewMeeting.objects.create(group=group, held_on=today, attendee_count=len(amounts),
+                                           recorded_by=submitted_by)
+    loan_list = LoanList.objects.create(
+        meeting=meeting, group=group, status=LoanList.Status.SUBMITTED, certified_on=today,
+        certified_signer="Chủ tịch UBND phường", certified_by=submitted_by,
+        submitted_at=timezone.now(), submitted_by=submitted_by,
+    )
+    households = list(households or [HouseholdFactory(group=group) for _ in amounts])
+    Status = LoanApplication.Status
+    for household, amount in zip(households, amounts, strict=True):
+        application = LoanApplicationFactory(
+            household=household, group=group, program=program(program_code), amount_requested=Decimal(amount),
+            term_months=term_months, created_by=submitted_by, meeting=meeting,
+        )
+        application.transition_to(Status.GROUP_APPROVED, actor=submitted_by, note="Bình xét đồng ý")
+        application.amount_group_approved = Decimal(amount)
+        application.loan_list = loan_list
+        application.save(update_fields=["amount_group_approved", "loan_list", "updated_at"])
+        application.transition_to(Status.CERTIFIED, actor=submitted_by)
+        application.transition_to(Status.SUBMITTED, actor=submitted_by)
+    return loan_list
+
+
+def approved_allocation(*, branch, amount, program_code="01", year=None, plan_amount=None):
+    """An approved allocation of `amount` for the branch, under a plan of `plan_amount` (default: the same)."""
+    from django.utils import timezone
+
+    from loans.models import AllocationEvent, CapitalAllocation, CapitalPlan
+
+    year = year or timezone.localdate().year
+    plan, _created = CapitalPlan.objects.get_or_create(
+        organization=branch.parent, program=program(program_code), year=year,
+        defaults={"amount": Decimal(plan_amount or amount)},
+    )
+    allocation = CapitalAllocation.objects.create(
+        plan=plan, branch=branch, amount_proposed=Decimal(amount), amount=Decimal(amount),
+        status=CapitalAllocation.Status.APPROVED, decided_at=timezone.now(),
+    )
+    AllocationEvent.objects.create(allocation=allocation, kind=AllocationEvent.Kind.APPROVED, amount=amount)
+    return allocation

@@ -83,3 +83,13 @@ def login(page, username, password="uythac-test"):
 def pytest_terminal_summary(terminalreporter):
     for message in _skipped[:1]:
         terminalreporter.write_sep("!", message, yellow=True)
+
+
+@pytest.fixture(autouse=True)
+def default_programs(transactional_db):
+    """A transactional test empties the database when it ends; put back the programs the data migration installs."""
+    from loans.defaults import install_default_programs
+    from loans.models import LoanProgram
+
+    if not LoanProgram.objects.exists():
+        install_default_programs(LoanProgram)

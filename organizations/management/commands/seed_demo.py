@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from borrowers.models import Household, fold_name
+from loans.demo import seed_capital
 from loans.ledger import refresh_household_savings, refresh_loan_balances
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
 from loans.money import round_vnd
@@ -195,6 +196,7 @@ class DemoDistrict:
             self.build_organization(kind, outstanding, households)
             self.out.write(f"  {ORG_NAMES[kind][0]}: {households} households, {outstanding:,} VND")
         self.build_users()
+        seed_capital(self)
         record_supervision_year(self)
 
     def person_name(self, female=None):

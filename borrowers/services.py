@@ -1,0 +1,164 @@
+"""Writes about households: registering, editing and moving them between groups of their ward branch."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from borrowers.models import Household
+from organizations.errors import DomainError
+from organizations.models import GroupMembership, SavingsGroup
+
+#: Fields an officer may set on a household; the rest (balances, imports, timestamps) belong to other paths.
+HOUSEHOLD_FIELDS = (
+    "head_name",
+    "citizen_id",
+    "customer_code",
+    "birth_year",
+    "phone",
+    "address",
+    "neighbourhood",
+    "members",
+    "policy_status",
+    "policy_list_year",
+    "escaped_year",
+)
+
+
+def _check_unique_ids(*, citizen_id, customer_code, exclude_pk=None):
+    """Clear messages for the two unique numbers; the clash names the ward that holds the other household."""
+    others = Household.objects.exclude(pk=exclude_pk).select_related("ward")
+    clash = others.filter(citizen_id=citizen_id).first()
+    if clash is not None:
+        raise DomainError(
+            _("Citizen ID %(id)s is already registered for a household in ward %(ward)s.")
+            % {"id": citizen_id, "ward": clash.ward.name},
+            field="citizen_id",
+        )
+    if customer_code:
+        clash = others.filter(customer_code=customer_code).first()
+        if clash is not None:
+            raise DomainError(
+                _("Customer code %(code)s already belongs to a household in ward %(ward)s.")
+                % {"code": customer_code, "ward": clash.ward.name},
+                field="customer_code",
+            )
+
+
+def _full_clean(household):
+    """Run the model's rules; the first message becomes a DomainError on its field."""
+    try:
+        household.full_clean(exclude=["search_name"], validate_unique=False)
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise DomainError(messages[0], field=None if field == "__all__" else field) from None
+
+
+def _check_room(group, *, adding=1):
+    members = group.memberships.filter(left_on__isnull=True).count()
+    if members + adding > SavingsGroup.MAX_MEMBERS:
+        raise DomainError(
+            _("Group %(group)s already has %(count)s members; a group has at most %(max)s.")
+            % {"group": group.code, "count": members, "max": SavingsGroup.MAX_MEMBERS},
+            field="group",
+        )
+
+
+def _check_group_open(group):
+    if group.status != SavingsGroup.Status.ACTIVE:
+        raise DomainError(
+            _("Group %(group)s is not active; choose an active group.") % {"group": group.code}, field="group"
+        )
+
+
+@transaction.atomic
+def household_create(*, data, actor):
+    """Register a household in `data["group"]`, which also decides its ward branch and ward."""
+    group = SavingsGroup.objects.select_for_update().select_related("branch").get(pk=data["group"].pk)
+    _check_group_open(group)
+    _check_room(group)
+    _check_unique_ids(citizen_id=data["citizen_id"], customer_code=data.get("customer_code"))
+    household = Household(branch=group.branch, ward_id=group.branch.ward_id)
+    for field in HOUSEHOLD_FIELDS:
+        if field in data:
+            setattr(household, field, data[field])
+    household.customer_code = household.customer_code or None
+    if household.policy_status != Household.PolicyStatus.ESCAPED:
+        household.escaped_year = None
+    if household.neighbourhood_id and household.neighbourhood.ward_id != household.ward_id:
+        raise DomainError(_("The neighbourhood must be in the household's ward."), field="neighbourhood")
+    _full_clean(household)
+    household.save()
+    GroupMembership.objects.create(
+        group=group,
+        household=household,
+        joined_on=data.get("joined_on") or timezone.localdate(),
+    )
+    return household
+
+
+@transaction.atomic
+def household_update(*, household, data, actor):
+    """Change a household's own data. Its group changes only through `household_move`."""
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    _check_unique_ids(
+        citizen_id=data.get("citizen_id", household.citizen_id),
+        customer_code=data.get("customer_code", household.customer_code),
+        exclude_pk=household.pk,
+    )
+    for field in HOUSEHOLD_FIELDS:
+        if field in data:
+            setattr(household, field, data[field])
+    household.customer_code = household.customer_code or None
+    if household.policy_status != Household.PolicyStatus.ESCAPED:
+        household.escaped_year = None
+    if household.neighbourhood_id and household.neighbourhood.ward_id != household.ward_id:
+        raise DomainError(_("The neighbourhood must be in the household's ward."), field="neighbourhood")
+    _full_clean(household)
+    household.save()
+    return household
+
+
+@transaction.atomic
+def household_move(*, household, group, on, actor, note=""):
+    """Close the household's current membership on `on` and open one in `group`, of the same ward branch."""
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    group = SavingsGroup.objects.select_for_update().get(pk=group.pk)
+    if group.branch_id != household.branch_id:
+        raise DomainError(_("A household moves only between groups of its own ward branch."), field="group")
+    if on > timezone.localdate():
+        raise DomainError(_("The move date cannot be in the future."), field="on")
+    _check_group_open(group)
+    current = household.memberships.select_for_update().filter(left_on__isnull=True).first()
+    if current is not None:
+        if current.group_id == group.pk:
+            raise DomainError(_("The household is already in this group."), field="group")
+        if on < current.joined_on:
+            raise DomainError(
+                _("The household joined its current group on %(date)s; the move cannot be earlier.")
+                % {"date": current.joined_on.strftime("%d/%m/%Y")},
+                field="on",
+            )
+        old_group = SavingsGroup.objects.select_for_update().get(pk=current.group_id)
+        if household.pk in (old_group.leader_id, old_group.deputy_id):
+            raise DomainError(
+                _("This household is the leader or deputy of group %(group)s; appoint someone else first.")
+                % {"group": old_group.code}
+            )
+        pending = household.applications.filter(group_id=old_group.pk, status__in=_unreviewed_statuses())
+        if pending.exists():
+            raise DomainError(
+                _("The household has a request awaiting review in group %(group)s; withdraw it or review it first.")
+                % {"group": old_group.code}
+            )
+        current.left_on = on
+        current.note = (current.note + " " + note).strip()[:300] if note else current.note
+        current.save(update_fields=["left_on", "note"])
+    _check_room(group)
+    return GroupMembership.objects.create(group=group, household=household, joined_on=on, note=note[:300])
+
+
+def _unreviewed_statuses():
+    from loans.models import LoanApplication
+
+    return [LoanApplication.Status.DRAFT]

@@ -1,0 +1,32 @@
+"""End of a business day: every instalment missed as of the date becomes overdue, and cached balances follow."""
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from loans.management.commands.summary import parse_date
+from loans.money import format_vnd
+from loans.services import overdue_close_day
+
+
+class Command(BaseCommand):
+    help = "Mark instalments missed before the date as overdue (only those) and refresh cached loan balances."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", type=parse_date, help="Business date (dd/mm/yyyy); default: today.")
+
+    def handle(self, *args, date=None, **options):
+        on = date or timezone.localdate()
+        marked, refreshed = overdue_close_day(on=on)
+        for row in marked:
+            missing = min(row["principal"], row["scheduled_through"] - row["repaid"])
+            self.stdout.write(
+                f"Loan {row['loan__number']} ({row['loan__household__head_name']}): instalment {row['seq']} "
+                f"due {row['due_on']:%d/%m/%Y}, {format_vnd(missing)} of {format_vnd(row['principal'])} unpaid "
+                f"-> overdue since {on:%d/%m/%Y}"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"close_day {on:%d/%m/%Y}: {len(marked)} instalment(s) became overdue; "
+                f"{len(refreshed)} loan balance(s) refreshed."
+            )
+        )
