@@ -72,6 +72,91 @@ class OfficerProfileAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
 
 
+# --- Supervision work ----------------------------------------------------------------------------------------------
+
+from organizations.models import (  # noqa: E402
+    Award,
+    ChecklistItem,
+    CooperationAgreement,
+    EconomicModel,
+    Inspection,
+    InspectionFinding,
+    OutreachSession,
+    TrainingClass,
+)
+
+
+@admin.register(ChecklistItem)
+class ChecklistItemAdmin(admin.ModelAdmin):
+    list_display = ["position", "code", "label", "is_active"]
+    list_display_links = ["code"]
+    list_editable = ["position", "is_active"]
+
+
+class FindingInline(admin.TabularInline):
+    model = InspectionFinding
+    extra = 0
+
+
+@admin.register(Inspection)
+class InspectionAdmin(admin.ModelAdmin):
+    list_display = ["inspected_on", "lead_unit", "inspected_branch", "inspected_group", "follow_up_status",
+                    "follow_up_deadline"]
+    list_filter = ["follow_up_status", "lead_unit__kind", "inspected_on"]
+    search_fields = ["team_members", "inspected_group__code", "inspected_group__name", "inspected_branch__name"]
+    raw_id_fields = ["inspected_group", "recorded_by"]
+    list_select_related = ["lead_unit", "inspected_branch", "inspected_group"]
+    date_hierarchy = "inspected_on"
+    inlines = [FindingInline]
+
+
+@admin.register(TrainingClass)
+class TrainingClassAdmin(admin.ModelAdmin):
+    list_display = ["held_on", "topic", "organization", "participants", "attendances"]
+    list_filter = ["organization__kind", "held_on"]
+    search_fields = ["topic", "organization__name"]
+    raw_id_fields = ["recorded_by"]
+    list_select_related = ["organization"]
+    date_hierarchy = "held_on"
+
+
+@admin.register(OutreachSession)
+class OutreachSessionAdmin(admin.ModelAdmin):
+    list_display = ["held_on", "topic", "organization", "place", "audience"]
+    list_filter = ["organization__kind", "held_on"]
+    search_fields = ["topic", "place", "organization__name"]
+    raw_id_fields = ["recorded_by"]
+    list_select_related = ["organization"]
+    date_hierarchy = "held_on"
+
+
+@admin.register(CooperationAgreement)
+class CooperationAgreementAdmin(admin.ModelAdmin):
+    list_display = ["reference", "branch", "signed_on", "valid_until", "terminated_on"]
+    list_filter = ["branch__kind", ("terminated_on", admin.EmptyFieldListFilter)]
+    search_fields = ["reference", "branch__name", "branch__ward__name"]
+    raw_id_fields = ["recorded_by"]
+    list_select_related = ["branch"]
+
+
+@admin.register(EconomicModel)
+class EconomicModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "started_on"]
+    list_filter = ["organization__kind"]
+    search_fields = ["name", "description"]
+    raw_id_fields = ["households", "recorded_by"]
+    list_select_related = ["organization"]
+
+
+@admin.register(Award)
+class AwardAdmin(admin.ModelAdmin):
+    list_display = ["awarded_on", "title", "organization", "person_name", "level"]
+    list_filter = ["level", "organization__kind"]
+    search_fields = ["title", "person_name", "reason", "organization__name"]
+    raw_id_fields = ["recorded_by"]
+    list_select_related = ["organization"]
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """The audit trail is read-only for everyone."""

@@ -97,3 +97,274 @@ def refuse_out_of_scope(form):
             error.code in ("invalid_choice", "invalid_pk_value", "invalid_list") for error in errors
         ):
             raise Http404
+
+
+# --- Supervision work: forms clean and convert; the services in organizations/services.py save. -------------------
+
+from django.utils import timezone  # noqa: E402
+
+from borrowers.selectors import households_for  # noqa: E402
+from organizations.access import personal  # noqa: E402
+from organizations.models import (  # noqa: E402
+    Award,
+    ChecklistItem,
+    CooperationAgreement,
+    EconomicModel,
+    Inspection,
+    InspectionFinding,
+    Organization,
+    OutreachSession,
+    TrainingClass,
+)
+from organizations.selectors import branches_for, groups_for, recording_units_for  # noqa: E402
+
+DATE_PLACEHOLDER = "dd/mm/yyyy"
+
+
+def date_field(label, *, required=True, help_text=""):
+    return forms.DateField(
+        label=label,
+        required=required,
+        help_text=help_text,
+        widget=forms.DateInput(attrs={"placeholder": DATE_PLACEHOLDER, "inputmode": "numeric", "autocomplete": "off"}),
+        error_messages={"invalid": _("Enter a date as dd/mm/yyyy.")},
+    )
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.name}"
+
+
+class SupervisionFilterForm(forms.Form):
+    """?year=&org= on every supervision list and the summary."""
+
+    year = forms.TypedChoiceField(label=_("Year"), coerce=int, required=False)
+    org = forms.ChoiceField(label=_("Organization"), required=False)
+
+    def __init__(self, data=None, **kwargs):
+        super().__init__(data, **kwargs)
+        this_year = timezone.localdate().year
+        self.fields["year"].choices = [(y, str(y)) for y in range(this_year + 1, this_year - 6, -1)]
+        self.fields["org"].choices = [("", _("All organizations")), *Organization.Kind.choices]
+
+    def selected(self):
+        """(year, kind); a malformed query falls back to this year and all organizations."""
+        year, kind = timezone.localdate().year, ""
+        if self.is_valid():
+            year = self.cleaned_data["year"] or year
+            kind = self.cleaned_data["org"] or ""
+        return year, kind
+
+
+class InspectionForm(forms.Form):
+    inspected_on = date_field(_("Inspection date"))
+    lead_unit = UnitChoiceField(label=_("Leading unit"), queryset=Organization.objects.none())
+    team_members = forms.CharField(
+        label=_("Inspecting team"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Names and positions, e.g. “Trần Văn A – Phó Chủ tịch MTTQ (trưởng đoàn)”."),
+    )
+    inspected_group = forms.ModelChoiceField(
+        label=_("Inspected group"), queryset=Organization.objects.none(), required=False
+    )
+    inspected_branch = UnitChoiceField(
+        label=_("or inspected ward branch"), queryset=Organization.objects.none(), required=False
+    )
+    recommendations = forms.CharField(
+        label=_("Recommendations"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    follow_up_status = forms.ChoiceField(label=_("Follow-up"), choices=Inspection.FollowUp.choices)
+    follow_up_deadline = date_field(_("Follow-up deadline"), required=False)
+
+    RESULT_CHOICES = [("", _("Not checked")), *InspectionFinding.Result.choices]
+
+    def __init__(self, *args, user, instance=None, **kwargs):
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "inspected_on": instance.inspected_on,
+                "lead_unit": instance.lead_unit_id,
+                "team_members": instance.team_members,
+                "inspected_group": instance.inspected_group_id,
+                "inspected_branch": instance.inspected_branch_id,
+                "recommendations": instance.recommendations,
+                "follow_up_status": instance.follow_up_status,
+                "follow_up_deadline": instance.follow_up_deadline,
+            }
+            for finding in instance.findings.all():
+                kwargs["initial"][f"item_{finding.item_id}"] = finding.result
+                kwargs["initial"][f"note_{finding.item_id}"] = finding.note
+        super().__init__(*args, **kwargs)
+        self.fields["lead_unit"].queryset = recording_units_for(user)
+        self.fields["inspected_group"].queryset = groups_for(user).order_by("branch__ward__code", "code")
+        self.fields["inspected_branch"].queryset = branches_for(user).order_by("ward__code", "kind")
+        self.items = list(ChecklistItem.objects.filter(is_active=True))
+        for item in self.items:
+            self.fields[f"item_{item.pk}"] = forms.ChoiceField(
+                label=item.label,
+                choices=self.RESULT_CHOICES,
+                required=False,
+                initial="",
+                widget=forms.RadioSelect(attrs={"class": "btn-check"}),
+            )
+            self.fields[f"note_{item.pk}"] = forms.CharField(
+                label=_("Note"), max_length=500, required=False
+            )
+
+    def main_fields(self):
+        names = ("inspected_on", "lead_unit", "team_members", "inspected_group", "inspected_branch")
+        return [self[name] for name in names]
+
+    def follow_up_fields(self):
+        return [self[name] for name in ("recommendations", "follow_up_status", "follow_up_deadline")]
+
+    def checklist_rows(self):
+        return [(item, self[f"item_{item.pk}"], self[f"note_{item.pk}"]) for item in self.items]
+
+    def clean(self):
+        data = super().clean()
+        group, branch = data.get("inspected_group"), data.get("inspected_branch")
+        if group and branch:
+            self.add_error("inspected_branch", _("Choose either a ward branch or a group to inspect, not both."))
+        elif not group and not branch and "inspected_group" not in self.errors:
+            self.add_error("inspected_group", _("Choose the group or the ward branch that was inspected."))
+        findings = []
+        for item in self.items:
+            result = data.get(f"item_{item.pk}")
+            note = data.get(f"note_{item.pk}", "")
+            if not result:
+                continue
+            if result == InspectionFinding.Result.NOT_OK and not note.strip():
+                self.add_error(f"note_{item.pk}", _("Explain what is not satisfactory."))
+            findings.append((item, result, note))
+        if not findings:
+            raise forms.ValidationError(_("Record the result of at least one checklist item."))
+        data["findings"] = findings
+        inspected_on, deadline = data.get("inspected_on"), data.get("follow_up_deadline")
+        if inspected_on and deadline and deadline < inspected_on:
+            self.add_error("follow_up_deadline", _("The follow-up deadline cannot be before the inspection."))
+        if inspected_on and inspected_on > timezone.localdate():
+            self.add_error("inspected_on", _("An inspection cannot be recorded before it happens."))
+        return data
+
+    def service_kwargs(self):
+        data = self.cleaned_data
+        return {
+            "inspected_on": data["inspected_on"],
+            "lead_unit": data["lead_unit"],
+            "team_members": data["team_members"],
+            "inspected_branch": data.get("inspected_branch"),
+            "inspected_group": data.get("inspected_group"),
+            "findings": data["findings"],
+            "recommendations": data.get("recommendations", ""),
+            "follow_up_status": data["follow_up_status"],
+            "follow_up_deadline": data.get("follow_up_deadline"),
+        }
+
+
+class ScopedRecordForm(forms.ModelForm):
+    """A ModelForm that offers only the user's units and leaves saving to a service (`values()`)."""
+
+    date_fields = ()
+    unit_field = "organization"
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        for name in self.date_fields:
+            field = self.fields[name]
+            self.fields[name] = date_field(field.label, required=field.required, help_text=field.help_text)
+        if self.unit_field in self.fields:
+            self.fields[self.unit_field].queryset = self.unit_queryset(user)
+            self.fields[self.unit_field].label_from_instance = lambda obj: obj.name
+
+    def unit_queryset(self, user):
+        return recording_units_for(user)
+
+    def values(self):
+        return {name: self.cleaned_data.get(name) for name in self.Meta.fields if name != "households"}
+
+    def _post_clean(self):
+        # Model validation happens in the service, on the locked row; the form only converts.
+        pass
+
+
+class TrainingClassForm(ScopedRecordForm):
+    date_fields = ("held_on",)
+
+    class Meta:
+        model = TrainingClass
+        fields = ["held_on", "topic", "organization", "participants", "attendances"]
+
+    def clean(self):
+        data = super().clean()
+        participants, attendances = data.get("participants"), data.get("attendances")
+        if participants is not None and participants < 1:
+            self.add_error("participants", _("A class has at least one participant."))
+        if participants and attendances is not None and attendances < participants:
+            self.add_error("attendances", _("Attendances cannot be fewer than participants."))
+        return data
+
+
+class OutreachSessionForm(ScopedRecordForm):
+    date_fields = ("held_on",)
+
+    class Meta:
+        model = OutreachSession
+        fields = ["held_on", "topic", "organization", "place", "audience"]
+
+    def clean_audience(self):
+        audience = self.cleaned_data["audience"]
+        if audience < 1:
+            raise forms.ValidationError(_("A session reaches at least one person."))
+        return audience
+
+
+class CooperationAgreementForm(ScopedRecordForm):
+    date_fields = ("signed_on", "valid_until", "terminated_on")
+    unit_field = "branch"
+
+    class Meta:
+        model = CooperationAgreement
+        fields = ["branch", "reference", "signed_on", "valid_until", "terminated_on", "note"]
+
+    def unit_queryset(self, user):
+        return branches_for(user).order_by("ward__code", "kind")
+
+    def clean(self):
+        data = super().clean()
+        signed = data.get("signed_on")
+        for name in ("valid_until", "terminated_on"):
+            if signed and data.get(name) and data[name] < signed:
+                self.add_error(name, _("This date cannot be before the signing date."))
+        return data
+
+
+class EconomicModelForm(ScopedRecordForm):
+    date_fields = ("started_on",)
+
+    class Meta:
+        model = EconomicModel
+        fields = ["name", "organization", "started_on", "description", "households"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        field = self.fields["households"]
+        field.queryset = households_for(user).order_by("ward__code", "search_name")
+        field.widget.attrs.update({"size": 10, "data-filter": _("Search households by name or code…")})
+        # Households without a bank code yet are told apart by citizen ID, masked for roles that do not need it.
+        field.label_from_instance = (
+            lambda h: f"{h.head_name} – {h.customer_code or personal(h.citizen_id, user)} ({h.ward})"
+        )
+        field.help_text = _("Hold Ctrl (or ⌘) to choose several households.")
+
+
+class AwardForm(ScopedRecordForm):
+    date_fields = ("awarded_on",)
+
+    class Meta:
+        model = Award
+        fields = ["awarded_on", "organization", "person_name", "level", "title", "reason"]
+        widgets = {"reason": forms.Textarea(attrs={"rows": 3})}

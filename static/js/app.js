@@ -17,3 +17,19 @@ document.addEventListener("submit", (event) => {
     form.querySelectorAll("button[type=submit]").forEach((b) => b.setAttribute("aria-disabled", "true"));
   }
 });
+// Select boxes marked data-filter get a search box above them that hides the options not matching what is typed
+// (long household lists); accents are ignored, so "hoa" finds "Hòa".
+const foldText = (text) => text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/đ/g, "d").replace(/Đ/g, "D").toLowerCase();
+document.querySelectorAll("select[data-filter]").forEach((select) => {
+  const box = document.createElement("input");
+  box.type = "search";
+  box.className = "form-control form-control-sm mb-1";
+  box.placeholder = select.dataset.filter;
+  box.setAttribute("aria-label", select.dataset.filter);
+  select.before(box);
+  const options = Array.from(select.options).map((option) => [option, foldText(option.text)]);
+  box.addEventListener("input", () => {
+    const words = foldText(box.value.trim());
+    options.forEach(([option, text]) => { option.hidden = Boolean(words) && !text.includes(words) && !option.selected; });
+  });
+});

@@ -15,6 +15,7 @@ from loans.ledger import refresh_household_savings, refresh_loan_balances
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
 from loans.money import round_vnd
 from organizations.audit import audit_bulk, audit_context
+from organizations.demo import record_supervision_year
 from organizations.grading import grade_demo_groups
 from organizations.models import (
     Area,
@@ -198,6 +199,7 @@ class DemoDistrict:
         self.build_users()
         seed_capital(self)
         grade_demo_groups(self.today)
+        record_supervision_year(self)
 
     def person_name(self, female=None):
         female = self.rng.random() < 0.6 if female is None else female
