@@ -1,10 +1,15 @@
 """Balances derived from postings and the schedule: the single source every report, cache and check uses."""
 
-from django.db.models import Case, DecimalField, F, OuterRef, Q, Subquery, Sum, Value, When
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Case, Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from borrowers.models import Household
-from loans.models import Loan, Posting, RepaymentInstalment
+from loans.models import GroupBalance, GroupProgramBalance, Loan, MonthlyBalance, Posting, RepaymentInstalment
+from organizations.models import GroupMembership, SavingsGroup
 
 ZERO = Value(0, output_field=DecimalField(max_digits=18, decimal_places=0))
 Kind = Posting.Kind
@@ -64,12 +69,16 @@ def refresh_loan_balances(loan_ids):
         principal_outstanding=Subquery(derived.values("derived_outstanding")[:1]),
         overdue_principal=Subquery(derived.values("derived_overdue")[:1]),
     )
+    refresh_group_balances(Loan.objects.filter(pk__in=loan_ids).values("group"))
 
 
 def refresh_household_savings(household_ids):
     derived = with_derived_savings(Household.objects.filter(pk=OuterRef("pk")))
     Household.objects.filter(pk__in=household_ids).update(
         savings_balance=Subquery(derived.values("derived_savings")[:1])
+    )
+    refresh_group_balances(
+        GroupMembership.objects.filter(household__in=household_ids, left_on__isnull=True).values("group")
     )
 
 
@@ -86,3 +95,99 @@ def ledger_differences():
         .values_list("pk", "head_name", "savings_balance", "derived_savings")
     )
     return list(loans), list(households)
+
+
+def refresh_group_balances(group_ids=None):
+    """Rewrite the per-group totals (GroupProgramBalance, GroupBalance) from the cached loan and savings balances.
+
+    `group_ids` is a list or a values() queryset of group ids; None rebuilds every group. Set-based: one aggregate
+    query per table, whatever the number of loans.
+    """
+    groups = SavingsGroup.objects.all() if group_ids is None else SavingsGroup.objects.filter(pk__in=group_ids)
+    group_pks = list(groups.values_list("pk", flat=True))
+    if not group_pks:
+        return
+    scope = {} if group_ids is None else {"group__in": group_pks}
+    is_outstanding = Q(principal_outstanding__gt=0)
+    loans = Loan.objects.filter(is_outstanding | Q(interest_arrears__gt=0), **scope).order_by()
+    by_program = loans.values("group", "program").annotate(
+        loan_count=Count("pk", filter=is_outstanding),
+        household_count=Count("household", distinct=True, filter=is_outstanding),
+        outstanding_sum=Sum("principal_outstanding"),
+        overdue_sum=Sum("overdue_principal"),
+        frozen_sum=Sum("principal_outstanding", filter=Q(status=Loan.Status.FROZEN)),
+        arrears_sum=Sum("interest_arrears"),
+    )
+    by_group = loans.filter(is_outstanding).values("group").annotate(household_count=Count("household", distinct=True))
+    savings = (
+        GroupMembership.objects.filter(left_on__isnull=True, **scope)
+        .order_by()
+        .values("group")
+        .annotate(total=Sum("household__savings_balance"))
+    )
+    households = {row["group"]: row["household_count"] for row in by_group}
+    savings = {row["group"]: row["total"] or 0 for row in savings}
+    with transaction.atomic():
+        GroupProgramBalance.objects.filter(**({} if group_ids is None else {"group__in": group_pks})).delete()
+        GroupBalance.objects.filter(**({} if group_ids is None else {"group__in": group_pks})).delete()
+        GroupProgramBalance.objects.bulk_create(
+            [
+                GroupProgramBalance(
+                    group_id=row["group"],
+                    program_id=row["program"],
+                    loans=row["loan_count"],
+                    households=row["household_count"],
+                    outstanding=row["outstanding_sum"] or 0,
+                    overdue=row["overdue_sum"] or 0,
+                    frozen=row["frozen_sum"] or 0,
+                    interest_arrears=row["arrears_sum"] or 0,
+                )
+                for row in by_program
+            ],
+            batch_size=5000,
+        )
+        GroupBalance.objects.bulk_create(
+            [
+                GroupBalance(group_id=pk, households=households.get(pk, 0), savings=savings.get(pk, 0))
+                for pk in (set(households) | set(savings))
+            ],
+            batch_size=5000,
+        )
+
+
+def month_ends(before, count=12):
+    """The last `count` month ends strictly before `before`, oldest first."""
+    ends = []
+    day = before.replace(day=1)
+    for _ in range(count):
+        day = day - timedelta(days=1)
+        ends.append(day)
+        day = day.replace(day=1)
+    return ends[::-1]
+
+
+def refresh_monthly_balances(today, count=12):
+    """Rewrite the month-end outstanding and overdue per ward branch for the last `count` months, from postings."""
+    rows = []
+    for month_end in month_ends(today, count):
+        derived = (
+            with_derived_balances(Loan.objects.order_by(), month_end)
+            .filter(derived_outstanding__gt=0)
+            .values(branch=F("group__branch"))
+            .annotate(outstanding=Sum("derived_outstanding"), overdue=Sum("derived_overdue"))
+        )
+        rows.extend(
+            MonthlyBalance(
+                month_end=month_end, branch_id=row["branch"], outstanding=row["outstanding"], overdue=row["overdue"]
+            )
+            for row in derived
+        )
+    with transaction.atomic():
+        MonthlyBalance.objects.all().delete()
+        MonthlyBalance.objects.bulk_create(rows, batch_size=5000)
+
+
+def refresh_portfolio_summary(today=None):
+    """Rebuild every summary table the dashboard and reports read. Commands that change data call this."""
+    refresh_group_balances()
+    refresh_monthly_balances(today or timezone.localdate())
