@@ -297,3 +297,78 @@ def portfolio_trend(*, user, today, organization=None, ward=None):
             }
         )
     return {"days": days, "series": series}
+
+
+def label_rows(rows, by):
+    """Add readable names for each dimension (one query per dimension) and sort the rows by their codes."""
+    from loans.models import LoanProgram
+    from organizations.models import Organization, Ward
+
+    kinds = dict(Organization.Kind.choices)
+    lookups = {}
+    if "ward" in by:
+        lookups["ward"] = {w.pk: w for w in Ward.objects.filter(pk__in={r["ward"] for r in rows})}
+    if "program" in by:
+        lookups["program"] = {p.pk: p for p in LoanProgram.objects.filter(pk__in={r["program"] for r in rows})}
+    if "group" in by:
+        lookups["group"] = {
+            g.pk: g
+            for g in SavingsGroup.objects.filter(pk__in={r["group"] for r in rows}).select_related(
+                "leader", "branch__ward"
+            )
+        }
+    for row in rows:
+        if "kind" in by:
+            row["kind_name"] = kinds.get(row["kind"], row["kind"])
+        for name, objects in lookups.items():
+            row[f"{name}_obj"] = objects.get(row[name])
+    order = {
+        "kind": lambda r: r["kind"] or "",
+        "ward": lambda r: r["ward_obj"].code if r.get("ward_obj") else "",
+        "program": lambda r: r["program_obj"].code if r.get("program_obj") else "",
+        "group": lambda r: r["group_obj"].code if r.get("group_obj") else "",
+        "branch": lambda r: r["branch"] or 0,
+    }
+    rows.sort(key=lambda r: tuple(order[name](r) for name in by))
+    return rows
+
+
+def group_households(*, group, on):
+    """The group's current members and the households with loans in it, with their balances as of `on`."""
+    from borrowers.models import Household
+
+    cached = uses_cached_balances(on)
+    loans = Loan.objects.filter(group=group).order_by()
+    members = GroupMembership.objects.filter(group=group, left_on__isnull=True)
+    if cached:
+        loans = loans.annotate(balance=F("principal_outstanding"), balance_overdue=F("overdue_principal"))
+        savings = dict(members.values_list("household", "household__savings_balance"))
+    else:
+        loans = with_derived_balances(loans, on).annotate(
+            balance=F("derived_outstanding"), balance_overdue=F("derived_overdue")
+        )
+        savings = dict(members.annotate(total=_savings_on(on)).values_list("household", "total"))
+    outstanding = Q(balance__gt=0)
+    figures = {
+        row["household"]: row
+        for row in loans.filter(outstanding | Q(interest_arrears__gt=0))
+        .values("household")
+        .annotate(
+            loans=Count("pk", filter=outstanding),
+            outstanding=Sum("balance"),
+            overdue=Sum("balance_overdue"),
+            frozen=Sum("balance", filter=Q(status=Loan.Status.FROZEN)),
+            interest_arrears=Sum("interest_arrears"),
+        )
+    }
+    households = Household.objects.filter(pk__in=set(savings) | set(figures)).order_by("search_name", "pk")
+    return [
+        {
+            "household": household,
+            "is_member": household.pk in savings,
+            "loans": figures.get(household.pk, {}).get("loans") or 0,
+            **{name: int(figures.get(household.pk, {}).get(name) or 0) for name in AMOUNTS},
+            "savings": int(savings.get(household.pk) or 0),
+        }
+        for household in households
+    ]
