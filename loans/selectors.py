@@ -104,30 +104,31 @@ def _key(row, by):
     return tuple(row[f"d_{name}"] for name in by)
 
 
+def _grouped(queryset, by, prefix="", **aggregates):
+    """{key: row} of `aggregates` per combination of the `by` dimensions (one row keyed () when by is empty)."""
+    if not by:
+        return {(): queryset.aggregate(**aggregates)}
+    rows = queryset.values(**_dim_values(by, prefix)).annotate(**aggregates)
+    return {_key(row, by): row for row in rows}
+
+
 def _amounts_cached(user, by, **filters):
     scope = _filters(user, "group__branch", **filters)
-    amounts = (
-        GroupProgramBalance.objects.filter(scope)
-        .order_by()
-        .values(**_dim_values(by))
-        .annotate(
-            loans=Sum("loans"),
-            households=Sum("households"),
-            **{name: Sum(name) for name in AMOUNTS},
-        )
+    result = _grouped(
+        GroupProgramBalance.objects.filter(scope).order_by(),
+        by,
+        loans=Sum("loans"),
+        households=Sum("households"),
+        **{name: Sum(name) for name in AMOUNTS},
     )
-    result = {_key(row, by): row for row in amounts}
     if "program" in by:
         # Savings belong to households, not programs; households are counted per program.
         return result
-    groups = (
-        GroupBalance.objects.filter(scope)
-        .order_by()
-        .values(**_dim_values(by))
-        .annotate(households=Sum("households"), savings=Sum("savings"))
+    groups = _grouped(
+        GroupBalance.objects.filter(scope).order_by(), by, households=Sum("households"), savings=Sum("savings")
     )
-    for row in groups:
-        entry = result.setdefault(_key(row, by), {})
+    for key, row in groups.items():
+        entry = result.setdefault(key, {})
         entry["households"] = row["households"]
         entry["savings"] = row["savings"]
     return result
@@ -147,31 +148,29 @@ def _savings_on(on):
 def _amounts_from_ledger(user, by, on, **filters):
     scope = _filters(user, "group__branch", **filters)
     outstanding = Q(derived_outstanding__gt=0)
-    loans = (
-        with_derived_balances(Loan.objects.filter(scope).order_by(), on)
-        .filter(outstanding | Q(interest_arrears__gt=0))
-        .values(**_dim_values(by))
-        .annotate(
-            loans=Count("pk", filter=outstanding),
-            households=Count("household", distinct=True, filter=outstanding),
-            outstanding=Sum("derived_outstanding"),
-            overdue=Sum("derived_overdue"),
-            frozen=Sum("derived_outstanding", filter=Q(status=Loan.Status.FROZEN)),
-            interest_arrears=Sum("interest_arrears"),
-        )
+    result = _grouped(
+        with_derived_balances(Loan.objects.filter(scope).order_by(), on).filter(
+            outstanding | Q(interest_arrears__gt=0)
+        ),
+        by,
+        loans=Count("pk", filter=outstanding),
+        households=Count("household", distinct=True, filter=outstanding),
+        outstanding=Sum("derived_outstanding"),
+        overdue=Sum("derived_overdue"),
+        frozen=Sum("derived_outstanding", filter=Q(status=Loan.Status.FROZEN)),
+        interest_arrears=Sum("interest_arrears"),
     )
-    result = {_key(row, by): row for row in loans}
     if "program" in by:
         return result
-    savings = (
+    savings = _grouped(
         GroupMembership.objects.filter(scope, left_on__isnull=True)
         .order_by()
-        .annotate(household_savings=_savings_on(on))
-        .values(**_dim_values(by))
-        .annotate(savings=Sum("household_savings"))
+        .annotate(household_savings=_savings_on(on)),
+        by,
+        savings=Sum("household_savings"),
     )
-    for row in savings:
-        result.setdefault(_key(row, by), {})["savings"] = row["savings"]
+    for key, row in savings.items():
+        result.setdefault(key, {})["savings"] = row["savings"]
     return result
 
 
@@ -180,35 +179,28 @@ def _flows(user, by, on, **filters):
     month = Q(on__gte=on.replace(day=1))
     lent = net_amount(Posting.Kind.DISBURSEMENT)
     collected = sum((net_amount(kind) for kind in COLLECTION_KINDS[1:]), net_amount(COLLECTION_KINDS[0]))
-    rows = (
-        Posting.objects.filter(
-            _filters(user, "loan__group__branch", **filters),
-            on__gte=on.replace(month=1, day=1),
-            on__lte=on,
-            kind__in=(*Posting.LOAN_KINDS, Posting.Kind.REVERSAL),
-        )
-        .order_by()
-        .values(**_dim_values(by, "loan__"))
-        .annotate(
-            lent_month=Sum(lent, filter=month),
-            lent_year=Sum(lent),
-            collected_month=Sum(collected, filter=month),
-            collected_year=Sum(collected),
-        )
+    postings = Posting.objects.filter(
+        _filters(user, "loan__group__branch", **filters),
+        on__gte=on.replace(month=1, day=1),
+        on__lte=on,
+        kind__in=(*Posting.LOAN_KINDS, Posting.Kind.REVERSAL),
+    ).order_by()
+    return _grouped(
+        postings,
+        by,
+        "loan__",
+        lent_month=Sum(lent, filter=month),
+        lent_year=Sum(lent),
+        collected_month=Sum(collected, filter=month),
+        collected_year=Sum(collected),
     )
-    return {_key(row, by): row for row in rows}
 
 
 def _group_counts(user, by, **filters):
     if "program" in by:
         return {}
-    rows = (
-        SavingsGroup.objects.filter(_filters(user, "branch", **filters), status=SavingsGroup.Status.ACTIVE)
-        .order_by()
-        .values(**_dim_values(by, "groups:"))
-        .annotate(groups=Count("pk"))
-    )
-    return {_key(row, by): row["groups"] for row in rows}
+    groups = SavingsGroup.objects.filter(_filters(user, "branch", **filters), status=SavingsGroup.Status.ACTIVE)
+    return {key: row["groups"] for key, row in _grouped(groups.order_by(), by, "groups:", groups=Count("pk")).items()}
 
 
 def group_grade_counts(*, user, on, by=(), organization=None, ward=None):
