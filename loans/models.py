@@ -533,7 +533,7 @@ class GroupProgramBalance(models.Model):
         "organizations.SavingsGroup", on_delete=models.CASCADE, related_name="+", verbose_name=_("group")
     )
     program = models.ForeignKey(LoanProgram, on_delete=models.CASCADE, related_name="+", verbose_name=_("program"))
-    loans = models.PositiveIntegerField(_("loans"), default=0)
+    loans = models.PositiveIntegerField(_("number of loans"), default=0)
     households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
     outstanding = MoneyField(_("outstanding"), default=0)
     overdue = MoneyField(_("overdue"), default=0)

@@ -16,12 +16,12 @@ from organizations.selectors import groups_for, wards_for
 # Column kinds: text (from a row's label), money, count, ratio.
 WARD = ("ward_code", _("Ward code"), "text")
 WARD_NAME = ("ward_name", _("Ward"), "text")
-GROUPS = ("groups", _("Groups"), "count")
+GROUPS = ("groups", _("Number of groups"), "count")
 HOUSEHOLDS = ("households", _("Households with outstanding loans"), "count")
 OUTSTANDING = ("outstanding", _("Outstanding"), "money")
 OVERDUE = ("overdue", _("Overdue"), "money")
 RATIO = ("overdue_ratio", _("Overdue ratio (%)"), "ratio")
-FROZEN = ("frozen", _("Frozen"), "money")
+FROZEN = ("frozen", _("Frozen balance"), "money")
 ARREARS = ("interest_arrears", _("Interest arrears"), "money")
 SAVINGS = ("savings", _("Savings"), "money")
 FLOWS = (
@@ -45,7 +45,7 @@ REPORTS = {
         "columns": (
             ("program_code", _("Program code"), "text"),
             ("program_name", _("Program"), "text"),
-            ("loans", _("Loans"), "count"),
+            ("loans", _("Number of loans"), "count"),
             HOUSEHOLDS, OUTSTANDING, OVERDUE, RATIO, FROZEN, ARREARS, *FLOWS,
         ),
     },
@@ -73,7 +73,7 @@ REPORTS = {
             ("group_code", _("Group code"), "text"),
             ("group_name", _("Group"), "text"),
             ("leader_name", _("Group leader"), "text"),
-            ("loans", _("Loans"), "count"),
+            ("loans", _("Number of loans"), "count"),
             HOUSEHOLDS, OUTSTANDING, OVERDUE, RATIO, FROZEN, ARREARS, SAVINGS,
             ("collected_month", _("Collected this month"), "money"),
         ),
