@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -166,22 +166,63 @@ def month_ends(before, count=12):
     return ends[::-1]
 
 
+MONTH_END_SQL = """
+    WITH paid AS (
+        SELECT p.loan_id,
+               SUM(CASE WHEN p.kind = %(disbursement)s THEN p.amount
+                        WHEN p.kind = %(reversal)s AND r.kind = %(disbursement)s THEN -p.amount
+                        ELSE 0 END) AS disbursed,
+               SUM(CASE WHEN p.kind = %(principal)s THEN p.amount
+                        WHEN p.kind = %(reversal)s AND r.kind = %(principal)s THEN -p.amount
+                        ELSE 0 END) AS repaid
+        FROM {posting} p LEFT JOIN {posting} r ON r.id = p.reverses_id
+        WHERE p.loan_id IS NOT NULL AND p."on" <= %(on)s
+          AND (p.kind IN (%(disbursement)s, %(principal)s) OR p.kind = %(reversal)s)
+        GROUP BY p.loan_id
+    ), due AS (
+        SELECT loan_id, SUM(principal) AS overdue_scheduled
+        FROM {instalment} WHERE overdue_since IS NOT NULL AND overdue_since <= %(on)s GROUP BY loan_id
+    )
+    SELECT g.branch_id,
+           SUM(paid.disbursed - paid.repaid),
+           SUM(CASE WHEN COALESCE(due.overdue_scheduled, 0) > paid.repaid
+                    THEN COALESCE(due.overdue_scheduled, 0) - paid.repaid ELSE 0 END)
+    FROM paid
+    JOIN {loan} l ON l.id = paid.loan_id
+    JOIN {group} g ON g.id = l.group_id
+    LEFT JOIN due ON due.loan_id = paid.loan_id
+    WHERE paid.disbursed - paid.repaid > 0
+    GROUP BY g.branch_id
+"""
+
+
+def _month_end_balances(month_end):
+    """{branch id: (outstanding, overdue)} at `month_end`, the same figures as `with_derived_balances`, in one pass
+    over the postings (correlated subqueries per loan take minutes at a million loans)."""
+    statement = MONTH_END_SQL.format(
+        posting=connection.ops.quote_name(Posting._meta.db_table),
+        instalment=connection.ops.quote_name(RepaymentInstalment._meta.db_table),
+        loan=connection.ops.quote_name(Loan._meta.db_table),
+        group=connection.ops.quote_name(SavingsGroup._meta.db_table),
+    )
+    params = {
+        "on": month_end,
+        "disbursement": Kind.DISBURSEMENT,
+        "principal": Kind.PRINCIPAL,
+        "reversal": Kind.REVERSAL,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return {branch: (outstanding, overdue) for branch, outstanding, overdue in cursor.fetchall()}
+
+
 def refresh_monthly_balances(today, count=12):
     """Rewrite the month-end outstanding and overdue per ward branch for the last `count` months, from postings."""
-    rows = []
-    for month_end in month_ends(today, count):
-        derived = (
-            with_derived_balances(Loan.objects.order_by(), month_end)
-            .filter(derived_outstanding__gt=0)
-            .values(branch=F("group__branch"))
-            .annotate(outstanding=Sum("derived_outstanding"), overdue=Sum("derived_overdue"))
-        )
-        rows.extend(
-            MonthlyBalance(
-                month_end=month_end, branch_id=row["branch"], outstanding=row["outstanding"], overdue=row["overdue"]
-            )
-            for row in derived
-        )
+    rows = [
+        MonthlyBalance(month_end=month_end, branch_id=branch, outstanding=outstanding, overdue=overdue)
+        for month_end in month_ends(today, count)
+        for branch, (outstanding, overdue) in _month_end_balances(month_end).items()
+    ]
     with transaction.atomic():
         MonthlyBalance.objects.all().delete()
         MonthlyBalance.objects.bulk_create(rows, batch_size=5000)

@@ -68,6 +68,8 @@ REPORTS = {
         "code": "LEN_31",
         "title": _("Outstanding by group leader"),
         "by": ("group",),
+        # One row per group: drawn per ward, like the bank's own LEN_31.
+        "per_ward": True,
         "columns": (
             WARD_NAME,
             ("group_code", _("Group code"), "text"),
@@ -123,6 +125,9 @@ def report(request, layout):
     if spec is None:
         raise Http404
     form, on, organization, ward = _scope_context(request)
+    if spec.get("per_ward") and ward is None:
+        first = wards_for(request.user).first()
+        ward = first.pk if first else None
     rows = label_rows(
         portfolio_report(user=request.user, on=on, by=spec["by"], organization=organization, ward=ward), spec["by"]
     )
@@ -136,6 +141,7 @@ def report(request, layout):
         request,
         "loans/report.html",
         {
+            "ward": wards_for(request.user).filter(pk=ward).first() if ward else None,
             "spec": spec,
             "layout": layout,
             "reports": REPORTS,

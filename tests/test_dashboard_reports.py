@@ -87,8 +87,11 @@ def test_dashboard_shows_the_seed_figures_per_organization(demo_user, client, fr
 
 def test_every_report_agrees_with_the_dashboard_and_with_itself(demo_user, client, frozen_today):
     client.force_login(demo_user("front"))
-    dashboard = client.get(reverse("organizations:home")).context["totals"]
+    home = client.get(reverse("organizations:home")).context
+    first_ward = home["by_ward"][0]
     for layout in REPORTS:
+        # LEN_31 is drawn per ward (the first one unless another is chosen): it agrees with that ward's figures.
+        dashboard = first_ward if layout == "len_31" else home["totals"]
         response = client.get(report_url(layout))
         assert response.status_code == 200, layout
         rows = [line["row"] for line in response.context["rows"]]
@@ -218,5 +221,7 @@ def test_xlsx_has_the_bank_title_block_vietnamese_headings_and_total(demo_user, 
         assert header[: len(headings)] == headings, layout
         total = values[-1]
         assert total[0] == "Tổng cộng"
+        if layout == "len_31":
+            continue  # one ward; its agreement is checked in test_every_report_agrees_with_the_dashboard
         assert total[header.index("Dư nợ")] == dashboard["outstanding"]
         assert sum(row[header.index("Dư nợ")] for row in values[header_index + 1 : -1]) == dashboard["outstanding"]
