@@ -97,7 +97,33 @@ def ledger_differences():
     return list(loans), list(households)
 
 
-def refresh_group_balances(group_ids=None):
+FLOW_FIELDS = ("lent_month", "lent_year", "collected_month", "collected_year")
+COLLECTION_KINDS = (Kind.PRINCIPAL, Kind.INTEREST, Kind.OVERDUE_INTEREST)
+
+
+def flow_sums(month_start, prefix=""):
+    """Aggregates of lending (disbursements) and collections (principal and interest), net of reversals, for the
+    month from `month_start` and the whole queryset (the year)."""
+    lent = net_amount(Kind.DISBURSEMENT, prefix)
+    first, *rest = COLLECTION_KINDS
+    collected = sum((net_amount(kind, prefix) for kind in rest), net_amount(first, prefix))
+    month = Q(**{f"{prefix}on__gte": month_start})
+    return {
+        "lent_month": Sum(lent, filter=month),
+        "lent_year": Sum(lent),
+        "collected_month": Sum(collected, filter=month),
+        "collected_year": Sum(collected),
+    }
+
+
+def flow_postings(postings, on):
+    """Loan postings (and reversals) from 1 January of on's year up to `on`."""
+    return postings.filter(
+        on__gte=on.replace(month=1, day=1), on__lte=on, kind__in=(*Posting.LOAN_KINDS, Kind.REVERSAL)
+    ).order_by()
+
+
+def refresh_group_balances(group_ids=None, today=None):
     """Rewrite the per-group totals (GroupProgramBalance, GroupBalance) from the cached loan and savings balances.
 
     `group_ids` is a list or a values() queryset of group ids; None rebuilds every group. Set-based: one aggregate
@@ -119,6 +145,13 @@ def refresh_group_balances(group_ids=None):
         arrears_sum=Sum("interest_arrears"),
     )
     by_group = loans.filter(is_outstanding).values("group").annotate(household_count=Count("household", distinct=True))
+    today = today or timezone.localdate()
+    flows = {
+        (row["group"], row["program"]): row
+        for row in flow_postings(Posting.objects.filter(**{f"loan__{k}": v for k, v in scope.items()}), today)
+        .values(group=F("loan__group"), program=F("loan__program"))
+        .annotate(**flow_sums(today.replace(day=1)))
+    }
     savings = (
         GroupMembership.objects.filter(left_on__isnull=True, **scope)
         .order_by()
@@ -130,22 +163,26 @@ def refresh_group_balances(group_ids=None):
     with transaction.atomic():
         GroupProgramBalance.objects.filter(**({} if group_ids is None else {"group__in": group_pks})).delete()
         GroupBalance.objects.filter(**({} if group_ids is None else {"group__in": group_pks})).delete()
-        GroupProgramBalance.objects.bulk_create(
-            [
-                GroupProgramBalance(
-                    group_id=row["group"],
-                    program_id=row["program"],
-                    loans=row["loan_count"],
-                    households=row["household_count"],
-                    outstanding=row["outstanding_sum"] or 0,
-                    overdue=row["overdue_sum"] or 0,
-                    frozen=row["frozen_sum"] or 0,
-                    interest_arrears=row["arrears_sum"] or 0,
-                )
-                for row in by_program
-            ],
-            batch_size=5000,
-        )
+        balances = {
+            (row["group"], row["program"]): GroupProgramBalance(
+                group_id=row["group"],
+                program_id=row["program"],
+                loans=row["loan_count"],
+                households=row["household_count"],
+                outstanding=row["outstanding_sum"] or 0,
+                overdue=row["overdue_sum"] or 0,
+                frozen=row["frozen_sum"] or 0,
+                interest_arrears=row["arrears_sum"] or 0,
+            )
+            for row in by_program
+        }
+        for (group, program), row in flows.items():
+            balance = balances.setdefault((group, program), GroupProgramBalance(group_id=group, program_id=program))
+            for name in FLOW_FIELDS:
+                setattr(balance, name, row[name] or 0)
+        for balance in balances.values():
+            balance.flows_on = today
+        GroupProgramBalance.objects.bulk_create(balances.values(), batch_size=5000)
         GroupBalance.objects.bulk_create(
             [
                 GroupBalance(group_id=pk, households=households.get(pk, 0), savings=savings.get(pk, 0))
@@ -166,62 +203,91 @@ def month_ends(before, count=12):
     return ends[::-1]
 
 
-MONTH_END_SQL = """
-    WITH paid AS (
+DERIVED_SQL = """
+    WITH scoped (scoped_id) AS ({scoped}),
+    paid AS (
         SELECT p.loan_id,
-               SUM(CASE WHEN p.kind = %(disbursement)s THEN p.amount
-                        WHEN p.kind = %(reversal)s AND r.kind = %(disbursement)s THEN -p.amount
-                        ELSE 0 END) AS disbursed,
-               SUM(CASE WHEN p.kind = %(principal)s THEN p.amount
-                        WHEN p.kind = %(reversal)s AND r.kind = %(principal)s THEN -p.amount
-                        ELSE 0 END) AS repaid
+               SUM(CASE WHEN p.kind = %s THEN p.amount
+                        WHEN p.kind = %s AND r.kind = %s THEN -p.amount ELSE 0 END) AS disbursed,
+               SUM(CASE WHEN p.kind = %s THEN p.amount
+                        WHEN p.kind = %s AND r.kind = %s THEN -p.amount ELSE 0 END) AS repaid
         FROM {posting} p LEFT JOIN {posting} r ON r.id = p.reverses_id
-        WHERE p.loan_id IS NOT NULL AND p."on" <= %(on)s
-          AND (p.kind IN (%(disbursement)s, %(principal)s) OR p.kind = %(reversal)s)
+        WHERE p.loan_id IN (SELECT scoped_id FROM scoped) AND p."on" <= %s AND p.kind IN (%s, %s, %s)
         GROUP BY p.loan_id
     ), due AS (
-        SELECT loan_id, SUM(principal) AS overdue_scheduled
-        FROM {instalment} WHERE overdue_since IS NOT NULL AND overdue_since <= %(on)s GROUP BY loan_id
+        SELECT loan_id, SUM(principal) AS scheduled FROM {instalment}
+        WHERE loan_id IN (SELECT scoped_id FROM scoped) AND overdue_since IS NOT NULL AND overdue_since <= %s
+        GROUP BY loan_id
+    ), balances AS (
+        SELECT l.id, l.household_id, l.program_id, l.group_id, l.status, l.interest_arrears,
+               COALESCE(paid.disbursed, 0) - COALESCE(paid.repaid, 0) AS outstanding,
+               CASE WHEN COALESCE(due.scheduled, 0) > COALESCE(paid.repaid, 0)
+                    THEN COALESCE(due.scheduled, 0) - COALESCE(paid.repaid, 0) ELSE 0 END AS overdue
+        FROM {loan} l LEFT JOIN paid ON paid.loan_id = l.id LEFT JOIN due ON due.loan_id = l.id
+        WHERE l.id IN (SELECT scoped_id FROM scoped)
     )
-    SELECT g.branch_id,
-           SUM(paid.disbursed - paid.repaid),
-           SUM(CASE WHEN COALESCE(due.overdue_scheduled, 0) > paid.repaid
-                    THEN COALESCE(due.overdue_scheduled, 0) - paid.repaid ELSE 0 END)
-    FROM paid
-    JOIN {loan} l ON l.id = paid.loan_id
-    JOIN {group} g ON g.id = l.group_id
-    LEFT JOIN due ON due.loan_id = paid.loan_id
-    WHERE paid.disbursed - paid.repaid > 0
-    GROUP BY g.branch_id
+    SELECT {dims}
+           COUNT(CASE WHEN x.outstanding > 0 THEN 1 END),
+           COUNT(DISTINCT CASE WHEN x.outstanding > 0 THEN x.household_id END),
+           SUM(CASE WHEN x.outstanding > 0 THEN x.outstanding ELSE 0 END),
+           SUM(CASE WHEN x.outstanding > 0 THEN x.overdue ELSE 0 END),
+           SUM(CASE WHEN x.outstanding > 0 AND x.status = %s THEN x.outstanding ELSE 0 END),
+           SUM(x.interest_arrears)
+    FROM balances x JOIN {group} g ON g.id = x.group_id JOIN {organization} b ON b.id = g.branch_id
+    WHERE x.outstanding > 0 OR x.interest_arrears > 0
+    {group_by}
 """
+#: Where each breakdown dimension lives in DERIVED_SQL.
+DERIVED_DIMENSIONS = {"kind": "b.kind", "ward": "b.ward_id", "branch": "b.id", "program": "x.program_id",
+                      "group": "x.group_id"}
+DERIVED_FIGURES = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears")
 
 
-def _month_end_balances(month_end):
-    """{branch id: (outstanding, overdue)} at `month_end`, the same figures as `with_derived_balances`, in one pass
-    over the postings (correlated subqueries per loan take minutes at a million loans)."""
-    statement = MONTH_END_SQL.format(
+def derived_portfolio(loans, on, by=()):
+    """{key: figures} of `loans` as of `on`, derived from postings and the schedule like `with_derived_balances`,
+    grouped by the `by` dimensions, in one statement with a single pass over the postings (annotating each loan
+    with correlated subqueries takes minutes at a million loans)."""
+    from organizations.models import Organization
+
+    scoped, scoped_params = loans.order_by().values("pk").query.sql_with_params()
+    dims = [DERIVED_DIMENSIONS[name] for name in by]
+    statement = DERIVED_SQL.format(
+        scoped=scoped,
         posting=connection.ops.quote_name(Posting._meta.db_table),
         instalment=connection.ops.quote_name(RepaymentInstalment._meta.db_table),
         loan=connection.ops.quote_name(Loan._meta.db_table),
         group=connection.ops.quote_name(SavingsGroup._meta.db_table),
+        organization=connection.ops.quote_name(Organization._meta.db_table),
+        dims="".join(f"{dim}, " for dim in dims),
+        group_by=f"GROUP BY {', '.join(dims)}" if dims else "",
     )
-    params = {
-        "on": month_end,
-        "disbursement": Kind.DISBURSEMENT,
-        "principal": Kind.PRINCIPAL,
-        "reversal": Kind.REVERSAL,
-    }
+    params = [
+        *scoped_params,
+        Kind.DISBURSEMENT, Kind.REVERSAL, Kind.DISBURSEMENT,
+        Kind.PRINCIPAL, Kind.REVERSAL, Kind.PRINCIPAL,
+        on, Kind.DISBURSEMENT, Kind.PRINCIPAL, Kind.REVERSAL,
+        on,
+        Loan.Status.FROZEN,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        return {branch: (outstanding, overdue) for branch, outstanding, overdue in cursor.fetchall()}
+        rows = cursor.fetchall()
+    result = {}
+    for row in rows:
+        key, figures = tuple(row[: len(dims)]), row[len(dims) :]
+        if figures[0] is None and not dims:
+            continue
+        result[key] = dict(zip(DERIVED_FIGURES, (value or 0 for value in figures), strict=True))
+    return result
 
 
 def refresh_monthly_balances(today, count=12):
     """Rewrite the month-end outstanding and overdue per ward branch for the last `count` months, from postings."""
     rows = [
-        MonthlyBalance(month_end=month_end, branch_id=branch, outstanding=outstanding, overdue=overdue)
+        MonthlyBalance(month_end=month_end, branch_id=branch, outstanding=row["outstanding"], overdue=row["overdue"])
         for month_end in month_ends(today, count)
-        for branch, (outstanding, overdue) in _month_end_balances(month_end).items()
+        for (branch,), row in derived_portfolio(Loan.objects.all(), month_end, ("branch",)).items()
+        if row["outstanding"] > 0
     ]
     with transaction.atomic():
         MonthlyBalance.objects.all().delete()
@@ -230,5 +296,6 @@ def refresh_monthly_balances(today, count=12):
 
 def refresh_portfolio_summary(today=None):
     """Rebuild every summary table the dashboard and reports read. Commands that change data call this."""
-    refresh_group_balances()
-    refresh_monthly_balances(today or timezone.localdate())
+    today = today or timezone.localdate()
+    refresh_group_balances(today=today)
+    refresh_monthly_balances(today)

@@ -539,6 +539,13 @@ class GroupProgramBalance(models.Model):
     overdue = MoneyField(_("overdue"), default=0)
     frozen = MoneyField(_("frozen"), default=0)
     interest_arrears = MoneyField(_("interest arrears"), default=0)
+    # Lending and collections in the month and year of `flows_on` (the day of the last refresh): still right on a
+    # later day of the same month (or year), because every posting refreshes its group.
+    flows_on = models.DateField(_("flows as of"), null=True, blank=True)
+    lent_month = MoneyField(_("lent this month"), default=0)
+    lent_year = MoneyField(_("lent this year"), default=0)
+    collected_month = MoneyField(_("collected this month"), default=0)
+    collected_year = MoneyField(_("collected this year"), default=0)
 
     class Meta:
         verbose_name = _("group balance by program")

@@ -2,11 +2,19 @@
 
 from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from loans.ledger import ZERO, month_ends, net_amount, with_derived_balances
+from loans.ledger import (
+    ZERO,
+    derived_portfolio,
+    flow_postings,
+    flow_sums,
+    month_ends,
+    net_amount,
+    with_derived_balances,
+)
 from loans.models import GroupBalance, GroupProgramBalance, Loan, LoanApplication, MonthlyBalance, Posting
 from organizations.models import GroupMembership, SavingsGroup
 from organizations.selectors import branch_scope
@@ -68,7 +76,6 @@ DIMENSIONS = {
 AMOUNTS = ("outstanding", "overdue", "frozen", "interest_arrears")
 FLOWS = ("lent_month", "lent_year", "collected_month", "collected_year")
 GRADES = ("good", "fair", "average", "weak")
-COLLECTION_KINDS = (Posting.Kind.PRINCIPAL, Posting.Kind.INTEREST, Posting.Kind.OVERDUE_INTEREST)
 
 
 def uses_cached_balances(on):
@@ -112,7 +119,7 @@ def _grouped(queryset, by, prefix="", **aggregates):
     return {_key(row, by): row for row in rows}
 
 
-def _amounts_cached(user, by, **filters):
+def _amounts_cached(user, by, on, **filters):
     scope = _filters(user, "group__branch", **filters)
     result = _grouped(
         GroupProgramBalance.objects.filter(scope).order_by(),
@@ -120,6 +127,7 @@ def _amounts_cached(user, by, **filters):
         loans=Sum("loans"),
         households=Sum("households"),
         **{name: Sum(name) for name in AMOUNTS},
+        **_cached_flows(on),
     )
     if "program" in by:
         # Savings belong to households, not programs; households are counted per program.
@@ -147,27 +155,23 @@ def _savings_on(on):
 
 def _amounts_from_ledger(user, by, on, **filters):
     scope = _filters(user, "group__branch", **filters)
-    outstanding = Q(derived_outstanding__gt=0)
-    result = _grouped(
-        with_derived_balances(Loan.objects.filter(scope).order_by(), on).filter(
-            outstanding | Q(interest_arrears__gt=0)
-        ),
-        by,
-        loans=Count("pk", filter=outstanding),
-        households=Count("household", distinct=True, filter=outstanding),
-        outstanding=Sum("derived_outstanding"),
-        overdue=Sum("derived_overdue"),
-        frozen=Sum("derived_outstanding", filter=Q(status=Loan.Status.FROZEN)),
-        interest_arrears=Sum("interest_arrears"),
-    )
+    result = derived_portfolio(Loan.objects.filter(scope), on, by)
     if "program" in by:
         return result
+    # Savings of the households now in a group, from their savings postings: one join, no per-household subquery.
+    member = "household__memberships__"
+    savings_kinds = (Posting.Kind.SAVINGS_IN, Posting.Kind.SAVINGS_OUT)
+    postings = Posting.objects.filter(
+        _filters(user, f"{member}group__branch", **filters),
+        Q(kind__in=savings_kinds) | Q(kind=Posting.Kind.REVERSAL, reverses__kind__in=savings_kinds),
+        **{f"{member}left_on__isnull": True},
+        on__lte=on,
+    ).order_by()
     savings = _grouped(
-        GroupMembership.objects.filter(scope, left_on__isnull=True)
-        .order_by()
-        .annotate(household_savings=_savings_on(on)),
+        postings,
         by,
-        savings=Sum("household_savings"),
+        member,
+        savings=Sum(net_amount(Posting.Kind.SAVINGS_IN)) - Sum(net_amount(Posting.Kind.SAVINGS_OUT)),
     )
     for key, row in savings.items():
         result.setdefault(key, {})["savings"] = row["savings"]
@@ -175,25 +179,24 @@ def _amounts_from_ledger(user, by, on, **filters):
 
 
 def _flows(user, by, on, **filters):
-    """Lending (disbursements) and collections (principal and interest), net of reversals, in on's month and year."""
-    month = Q(on__gte=on.replace(day=1))
-    lent = net_amount(Posting.Kind.DISBURSEMENT)
-    collected = sum((net_amount(kind) for kind in COLLECTION_KINDS[1:]), net_amount(COLLECTION_KINDS[0]))
-    postings = Posting.objects.filter(
-        _filters(user, "loan__group__branch", **filters),
-        on__gte=on.replace(month=1, day=1),
-        on__lte=on,
-        kind__in=(*Posting.LOAN_KINDS, Posting.Kind.REVERSAL),
-    ).order_by()
-    return _grouped(
-        postings,
-        by,
-        "loan__",
-        lent_month=Sum(lent, filter=month),
-        lent_year=Sum(lent),
-        collected_month=Sum(collected, filter=month),
-        collected_year=Sum(collected),
-    )
+    """Lending and collections in on's month and year, from the postings (for a date other than today)."""
+    postings = flow_postings(Posting.objects.filter(_filters(user, "loan__group__branch", **filters)), on)
+    return _grouped(postings, by, "loan__", **flow_sums(on.replace(day=1)))
+
+
+def _cached_flows(on):
+    """Sums of the refreshed month and year flows, counting a row's month (year) only if it is on's month (year)."""
+    this_month = Q(flows_on__gte=on.replace(day=1))
+    this_year = Q(flows_on__gte=on.replace(month=1, day=1))
+    return {
+        name: Sum(Case(When(period, then=F(name)), default=ZERO))
+        for name, period in (
+            ("lent_month", this_month),
+            ("lent_year", this_year),
+            ("collected_month", this_month),
+            ("collected_year", this_year),
+        )
+    }
 
 
 def _group_counts(user, by, **filters):
@@ -226,10 +229,11 @@ def portfolio_report(*, user, on, by=(), organization=None, ward=None):
     by = tuple(by)
     filters = {"organization": organization, "ward": ward}
     if uses_cached_balances(on):
-        amounts = _amounts_cached(user, by, **filters)
+        amounts = _amounts_cached(user, by, on, **filters)
+        flows = amounts
     else:
         amounts = _amounts_from_ledger(user, by, on, **filters)
-    flows = _flows(user, by, on, **filters)
+        flows = _flows(user, by, on, **filters)
     groups = _group_counts(user, by, **filters)
     grades = group_grade_counts(user=user, on=on, by=by, **filters)
     keys = set(amounts) | set(flows) | set(groups)
