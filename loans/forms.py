@@ -38,6 +38,7 @@ class ReportScopeForm(forms.Form):
         kinds = [(k, label) for k, label in Organization.Kind.choices if k in Organization.MEMBER_KINDS]
         self.fields["organization"].choices = [("", _("All organizations")), *kinds]
         self.fields["ward"].queryset = wards_for(user)
+        self.fields["on"].initial = timezone.localdate()
         role = role_of(user)
         # District staff and ward officers already see one organization; a ward officer one ward.
         self.show_organization = role in (Role.ADMIN, Role.FRONT_SUPERVISOR)

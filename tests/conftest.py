@@ -6,7 +6,14 @@ Two wards (A and B), the Women's Union in both and the Farmers' Association in w
 import pytest
 
 from organizations.models import OfficerProfile, Organization
-from tests.factories import BranchFactory, DistrictOrganizationFactory, HouseholdFactory, SavingsGroupFactory, WardFactory, officer
+from tests.factories import (
+    BranchFactory,
+    DistrictOrganizationFactory,
+    HouseholdFactory,
+    SavingsGroupFactory,
+    WardFactory,
+    officer,
+)
 
 Role = OfficerProfile.Role
 

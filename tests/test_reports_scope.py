@@ -174,7 +174,10 @@ def test_refresh_keeps_group_summaries_and_month_ends(household_a, group_a, froz
     assert balances[date(2026, 9, 30)] == 18_000_000 and balances[date(2026, 10, 31)] == 18_000_000
     Loan.objects.filter(pk=loan.pk).update(principal_outstanding=0, overdue_principal=0)
     refresh_group_balances([group_a.pk])
-    assert not GroupProgramBalance.objects.filter(group=group_a).exists()
+    balance = GroupProgramBalance.objects.get(group=group_a)
+    # Nothing outstanding, but the year's lending and collections stay on the row.
+    assert (balance.outstanding, balance.loans, balance.lent_year, balance.collected_month) == (0, 0, 18_000_000, 3_000_000)
+    assert balance.flows_on == TODAY
 
 
 @pytest.mark.django_db
