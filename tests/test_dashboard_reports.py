@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 
 from loans import selectors
 from loans.models import Loan
+from loans.money import format_vnd
 from loans.selectors import portfolio_by_organization, portfolio_report
 from loans.views import REPORTS
 

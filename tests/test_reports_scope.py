@@ -176,7 +176,8 @@ def test_refresh_keeps_group_summaries_and_month_ends(household_a, group_a, froz
     refresh_group_balances([group_a.pk])
     balance = GroupProgramBalance.objects.get(group=group_a)
     # Nothing outstanding, but the year's lending and collections stay on the row.
-    assert (balance.outstanding, balance.loans, balance.lent_year, balance.collected_month) == (0, 0, 18_000_000, 3_000_000)
+    figures = (balance.outstanding, balance.loans, balance.lent_year, balance.collected_month)
+    assert figures == (0, 0, 18_000_000, 3_000_000)
     assert balance.flows_on == TODAY
 
 
@@ -205,3 +206,19 @@ def test_query_count_does_not_grow_with_the_data(client_for, front_supervisor, d
     group_page = reverse("loans:report_group", args=[group.pk])
     with django_assert_max_num_queries(15):
         assert client.get(group_page).status_code == 200
+
+
+@pytest.mark.django_db
+def test_cached_month_and_year_flows_roll_over_without_a_refresh(household_a, front_supervisor, monkeypatch):
+    with time_machine.travel(date(2026, 11, 20), tick=False):
+        LoanFactory(household=household_a, amount=20_000_000, disbursed_on=date(2026, 11, 5))
+        totals = portfolio_totals(user=front_supervisor, on=date(2026, 11, 20))
+        assert (totals["lent_month"], totals["lent_year"]) == (20_000_000, 20_000_000)
+    for today, expected in ((date(2026, 12, 2), (0, 20_000_000)), (date(2027, 1, 3), (0, 0))):
+        with time_machine.travel(today, tick=False):
+            assert selectors.uses_cached_balances(today)
+            cached = portfolio_totals(user=front_supervisor, on=today)
+            assert (cached["lent_month"], cached["lent_year"]) == expected
+            monkeypatch.setattr(selectors, "uses_cached_balances", lambda on: False)
+            assert portfolio_totals(user=front_supervisor, on=today) == cached
+            monkeypatch.undo()
