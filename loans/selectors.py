@@ -266,8 +266,11 @@ def portfolio_totals(*, user, on, organization=None, ward=None):
     return portfolio_report(user=user, on=on, organization=organization, ward=ward)[0]
 
 
-def portfolio_trend(*, user, today, organization=None, ward=None):
-    """Outstanding and overdue per organization at the last 12 month ends (from MonthlyBalance) and today."""
+def portfolio_trend(*, user, today, organization=None, ward=None, current=None):
+    """Outstanding and overdue per organization at the last 12 month ends (from MonthlyBalance) and today.
+
+    `current` may pass today's rows by organization when the caller already has them.
+    """
     ends = month_ends(today)
     rows = (
         MonthlyBalance.objects.filter(
@@ -278,7 +281,9 @@ def portfolio_trend(*, user, today, organization=None, ward=None):
         .annotate(outstanding=Sum("outstanding"), overdue=Sum("overdue"))
     )
     points = {(row["month_end"], row["kind"]): row for row in rows}
-    for row in portfolio_report(user=user, on=today, by=("kind",), organization=organization, ward=ward):
+    if current is None:
+        current = portfolio_report(user=user, on=today, by=("kind",), organization=organization, ward=ward)
+    for row in current:
         points[today, row["kind"]] = row
     kinds = sorted({kind for _day, kind in points})
     days = [*ends, today]

@@ -28,7 +28,7 @@ def home(request):
     by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
     by_ward = label_rows(portfolio_report(by=("ward",), **scope), ("ward",))
     by_program = label_rows(portfolio_report(by=("program",), **scope), ("program",))
-    trend = portfolio_trend(user=request.user, today=on, organization=organization, ward=ward)
+    trend = portfolio_trend(user=request.user, today=on, organization=organization, ward=ward, current=by_kind)
     kinds = dict(Organization.Kind.choices)
     chart_data = {
         "kinds": _chart(by_kind, lambda row: str(row["kind_name"])),
