@@ -262,7 +262,16 @@ def overdue_ratio(overdue, outstanding):
     return (Decimal(overdue) * 100 / Decimal(outstanding)).quantize(Decimal("0.01"))
 
 
-def portfolio_totals(*, user, on, organization=None, ward=None):
+ADDITIVE = (*AMOUNTS, "savings", "loans", "households", *FLOWS, *GRADES, "groups")
+
+
+def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None):
+    """The totals row. From cached balances every figure adds up across organizations (households are counted per
+    group), so rows already fetched by organization can be summed instead of querying again."""
+    if by_kind is not None and uses_cached_balances(on):
+        total = {"key": (), **{name: sum(row[name] for row in by_kind) for name in ADDITIVE}}
+        total["overdue_ratio"] = overdue_ratio(total["overdue"], total["outstanding"])
+        return total
     return portfolio_report(user=user, on=on, organization=organization, ward=ward)[0]
 
 

@@ -24,8 +24,8 @@ def home(request):
     form = ReportScopeForm(request.GET or None, user=request.user)
     on, organization, ward = form.scope()
     scope = {"user": request.user, "on": on, "organization": organization, "ward": ward}
-    totals = portfolio_totals(**scope)
     by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
+    totals = portfolio_totals(**scope, by_kind=by_kind)
     by_ward = label_rows(portfolio_report(by=("ward",), **scope), ("ward",))
     by_program = label_rows(portfolio_report(by=("program",), **scope), ("program",))
     trend = portfolio_trend(user=request.user, today=on, organization=organization, ward=ward, current=by_kind)
