@@ -10,8 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from loans.models import CapitalAllocation, ImportBatch, Loan, LoanChange, LoanProgram, LoanUseCheck
 from loans.money import format_vnd
+from organizations.access import Role, role_of
 from organizations.forms import BusinessDateField
-from organizations.models import SavingsGroup
+from organizations.models import Organization, SavingsGroup
+from organizations.selectors import wards_for
 
 
 class AmountField(forms.CharField):
@@ -512,3 +514,55 @@ class BankFileUploadForm(forms.Form):
         if not upload.name.lower().endswith((".xlsx", ".xlsm", ".xls", ".csv")):
             raise forms.ValidationError(_("Upload an .xlsx, .xls or .csv file."))
         return upload
+
+
+"""Forms of the loans app: the date and scope every dashboard and report is drawn for."""
+
+
+class ReportScopeForm(forms.Form):
+    """As of which date, and optionally which organization and ward, within what the user may see."""
+
+    on = forms.DateField(
+        label=_("As of"),
+        input_formats=["%d/%m/%Y"],
+        required=False,
+        widget=forms.DateInput(
+            format="%d/%m/%Y",
+            attrs={"placeholder": "dd/mm/yyyy", "inputmode": "numeric", "class": "form-control form-control-sm"},
+        ),
+    )
+    organization = forms.ChoiceField(
+        label=_("Organization"), required=False, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+    )
+    ward = forms.ModelChoiceField(
+        label=_("Ward"),
+        queryset=None,
+        required=False,
+        empty_label=_("All wards"),
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        kinds = [(k, label) for k, label in Organization.Kind.choices if k in Organization.MEMBER_KINDS]
+        self.fields["organization"].choices = [("", _("All organizations")), *kinds]
+        self.fields["ward"].queryset = wards_for(user)
+        self.fields["on"].initial = timezone.localdate()
+        role = role_of(user)
+        # District staff and ward officers already see one organization; a ward officer one ward.
+        self.show_organization = role in (Role.ADMIN, Role.FRONT_SUPERVISOR)
+        self.show_ward = role != Role.WARD_OFFICER
+
+    def clean_on(self):
+        on = self.cleaned_data.get("on") or timezone.localdate()
+        if on > timezone.localdate():
+            raise forms.ValidationError(_("Reports can only be drawn up to today."))
+        return on
+
+    def scope(self):
+        """(on, organization, ward id) from valid data; today and everything in scope otherwise."""
+        if not self.is_valid():
+            return timezone.localdate(), None, None
+        ward = self.cleaned_data.get("ward")
+        return self.cleaned_data["on"], self.cleaned_data.get("organization") or None, ward.pk if ward else None

@@ -1207,3 +1207,77 @@ class BankGroupGrade(models.Model):
 
     def __str__(self):
         return f"{self.group_id} {self.score} {self.grade}"
+
+
+class GroupProgramBalance(models.Model):
+    """Totals of one group's loans under one program, from the cached loan balances.
+
+    Rewritten by `refresh_loan_balances` for the groups it touches, so dashboards and reports read a few thousand rows
+    instead of every loan.
+    """
+
+    group = models.ForeignKey(
+        "organizations.SavingsGroup", on_delete=models.CASCADE, related_name="+", verbose_name=_("group")
+    )
+    program = models.ForeignKey(LoanProgram, on_delete=models.CASCADE, related_name="+", verbose_name=_("program"))
+    loans = models.PositiveIntegerField(_("number of loans"), default=0)
+    households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
+    outstanding = MoneyField(_("outstanding"), default=0)
+    overdue = MoneyField(_("overdue"), default=0)
+    frozen = MoneyField(_("frozen"), default=0)
+    interest_arrears = MoneyField(_("interest arrears"), default=0)
+    # Lending and collections in the month and year of `flows_on` (the day of the last refresh): still right on a
+    # later day of the same month (or year), because every posting refreshes its group.
+    flows_on = models.DateField(_("flows as of"), null=True, blank=True)
+    lent_month = MoneyField(_("lent this month"), default=0)
+    lent_year = MoneyField(_("lent this year"), default=0)
+    collected_month = MoneyField(_("collected this month"), default=0)
+    collected_year = MoneyField(_("collected this year"), default=0)
+
+    class Meta:
+        verbose_name = _("group balance by program")
+        verbose_name_plural = _("group balances by program")
+        constraints = [models.UniqueConstraint(fields=["group", "program"], name="group_program_balance_unique")]
+
+    def __str__(self):
+        return f"{self.group_id}/{self.program_id}"
+
+
+class GroupBalance(models.Model):
+    """One group's borrowing households and its current members' savings, from the cached balances."""
+
+    group = models.OneToOneField(
+        "organizations.SavingsGroup",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="balance",
+        verbose_name=_("group"),
+    )
+    households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
+    savings = MoneyField(_("savings"), default=0)
+
+    class Meta:
+        verbose_name = _("group balance")
+        verbose_name_plural = _("group balances")
+
+    def __str__(self):
+        return str(self.group_id)
+
+
+class MonthlyBalance(models.Model):
+    """Outstanding and overdue of one ward branch at a month's end, derived from postings, for the 12-month trend."""
+
+    month_end = models.DateField(_("month end"))
+    branch = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+", verbose_name=_("ward branch")
+    )
+    outstanding = MoneyField(_("outstanding"), default=0)
+    overdue = MoneyField(_("overdue"), default=0)
+
+    class Meta:
+        verbose_name = _("monthly balance")
+        verbose_name_plural = _("monthly balances")
+        constraints = [models.UniqueConstraint(fields=["month_end", "branch"], name="monthly_balance_unique")]
+
+    def __str__(self):
+        return f"{self.branch_id} {self.month_end:%m/%Y}"

@@ -67,3 +67,9 @@ urlpatterns += [
     path("exports/", views.bank_export_page, name="bank_export_page"),
     path("exports/<str:kind>.<str:fmt>", views.bank_export, name="bank_export"),
 ]
+
+urlpatterns += [
+    path("reports/ward/<int:pk>/", views.report_ward, name="report_ward"),
+    path("reports/group/<int:pk>/", views.report_group, name="report_group"),
+    path("reports/<slug:layout>/", views.report, name="report"),
+]

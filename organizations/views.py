@@ -1,4 +1,4 @@
-"""Pages about the organization tree. The home page shows the user's portfolio by organization."""
+"""Pages about the organization tree. The home page is the dashboard of the user's scope."""
 
 from dataclasses import dataclass  # noqa: E402
 from math import ceil
@@ -27,7 +27,8 @@ from django.utils.translation import gettext_lazy  # noqa: E402
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
-from loans.selectors import loans_for, portfolio_by_organization
+from loans.forms import ReportScopeForm
+from loans.selectors import label_rows, portfolio_report, portfolio_totals, portfolio_trend
 from loans.xlsx import xlsx_response  # noqa: E402
 from organizations import forms as org_forms  # noqa: E402
 from organizations import selectors, services  # noqa: E402
@@ -50,13 +51,50 @@ from organizations.models import (  # noqa: E402
 from organizations.selectors import groups_for, locked_logins, login_events, wards_for, with_group_figures
 
 
+def _chart(rows, label):
+    return {
+        "labels": [label(row) for row in rows],
+        "outstanding": [row["outstanding"] for row in rows],
+        "overdue": [row["overdue"] for row in rows],
+    }
+
+
+@require_GET
 @login_required
 def home(request):
-    figures = portfolio_by_organization(loans=loans_for(request.user))
-    labels = dict(Organization.Kind.choices)
-    rows = [{"code": code, "name": labels.get(code, code), **values} for code, values in figures.items()]
-    totals = {key: sum(row[key] for row in rows) for key in ("outstanding", "overdue", "households")}
-    return render(request, "organizations/home.html", {"rows": rows, "totals": totals})
+    """Dashboard: figures, breakdowns by organization, ward and program, and the 12-month trend, for one date."""
+    form = ReportScopeForm(request.GET or None, user=request.user)
+    on, organization, ward = form.scope()
+    scope = {"user": request.user, "on": on, "organization": organization, "ward": ward}
+    by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
+    totals = portfolio_totals(**scope, by_kind=by_kind)
+    by_ward = label_rows(portfolio_report(by=("ward",), **scope), ("ward",))
+    by_program = label_rows(portfolio_report(by=("program",), **scope), ("program",))
+    trend = portfolio_trend(user=request.user, today=on, organization=organization, ward=ward, current=by_kind)
+    kinds = dict(Organization.Kind.choices)
+    chart_data = {
+        "kinds": _chart(by_kind, lambda row: str(row["kind_name"])),
+        "wards": _chart(by_ward, lambda row: row["ward_obj"].name if row["ward_obj"] else "?"),
+        "programs": _chart(by_program, lambda row: row["program_obj"].code if row["program_obj"] else "?"),
+        "trend": {
+            "labels": [f"{day:%m/%Y}" for day in trend["days"][:-1]] + [f"{trend['days'][-1]:%d/%m/%Y}"],
+            "series": [{"label": str(kinds.get(s["kind"], s["kind"])), **s} for s in trend["series"]],
+        },
+    }
+    return render(
+        request,
+        "organizations/home.html",
+        {
+            "form": form,
+            "on": on,
+            "totals": totals,
+            "by_kind": by_kind,
+            "by_ward": by_ward,
+            "by_program": by_program,
+            "chart_data": chart_data,
+            "query": request.GET.urlencode(),
+        },
+    )
 
 
 # Logins: the lockout page (called by django-axes), the password change page and the admins' login log.

@@ -7,6 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from borrowers.models import Household
+from loans.ledger import refresh_group_balances
 from loans.models import Loan, LoanApplication, LoanProgram, Posting
 from organizations.models import Area, GroupMembership, OfficerProfile, Organization, SavingsGroup, Ward
 
@@ -126,6 +127,8 @@ class LoanFactory(factory.django.DjangoModelFactory):
         Posting.objects.create(
             kind=Posting.Kind.DISBURSEMENT, household=obj.household, loan=obj, amount=obj.amount, on=obj.disbursed_on
         )
+        # Keep the per-group summaries the dashboard reads in step with the cached balance set above.
+        refresh_group_balances([obj.group_id])
 
 
 class LoanApplicationFactory(factory.django.DjangoModelFactory):

@@ -83,3 +83,15 @@ def login(page, username, password="uythac-test"):
 def pytest_terminal_summary(terminalreporter):
     for message in _skipped[:1]:
         terminalreporter.write_sep("!", message, yellow=True)
+
+
+@pytest.fixture(autouse=True)
+def default_programs(request):
+    """A transactional test flushes every table afterwards, the programs a data migration installs too: put them
+    back before each browser test, whichever ran before it."""
+    if "live_server" in request.fixturenames or "transactional_db" in request.fixturenames:
+        from loans.defaults import install_default_programs
+        from loans.models import LoanProgram
+
+        request.getfixturevalue("transactional_db")
+        install_default_programs(LoanProgram)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from borrowers.models import Household, fold_name
 from loans.demo import seed_capital
-from loans.ledger import refresh_household_savings, refresh_loan_balances
+from loans.ledger import refresh_household_savings, refresh_loan_balances, refresh_portfolio_summary
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
 from loans.money import round_vnd
 from organizations.audit import audit_bulk, audit_context
@@ -158,6 +158,7 @@ class Command(BaseCommand):
             return
         with transaction.atomic(), audit_context(source="command: seed_demo"):
             DemoDistrict(random.Random(seed), timezone.localdate(), self.stdout).build()
+            refresh_portfolio_summary()
         self.stdout.write(self.style.SUCCESS("Demo district Quận 12 is ready."))
 
 

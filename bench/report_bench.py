@@ -1,0 +1,257 @@
+"""Time the dashboard and every report at 10,000 and at 1,000,000 loans on PostgreSQL.
+
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/uythac_bench .venv/bin/python bench/report_bench.py
+
+The database is emptied and rebuilt (it must be PostgreSQL and its name must contain "bench"). Data is filled with
+set-based SQL (generate_series): a national-scale slice of wards, branches, groups of about 30 borrowers, one loan per
+household, a disbursement, quarterly principal repayments, three monthly interest collections and a savings deposit
+per loan; 5 % of loans have an overdue instalment, 1 % are frozen, 3 % carry interest arrears. Then the summaries are
+refreshed the way the commands do it, and each page is fetched through Django's test client as the Front supervisor.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from loans.ledger import refresh_group_balances, refresh_monthly_balances  # noqa: E402
+from loans.views import REPORTS  # noqa: E402
+from organizations.models import SavingsGroup  # noqa: E402
+
+LOANS_PER_GROUP = 30
+GROUPS_PER_BRANCH = 20
+KINDS = ("11", "12", "13", "14")
+
+
+def sql(statement, params=None):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params or [])
+
+
+def reset_database():
+    name = connection.settings_dict["NAME"]
+    if connection.vendor != "postgresql" or "bench" not in name:
+        sys.exit(f"Refusing to run: the benchmark needs a PostgreSQL database named *bench* (got {name}).")
+    sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    call_command("migrate", verbosity=0)
+
+
+def build_tree(total_loans):
+    """Area, wards and the four organizations' branches for `total_loans`; returns the number of branches."""
+    branches = -(-total_loans // (LOANS_PER_GROUP * GROUPS_PER_BRANCH))
+    wards = -(-branches // len(KINDS))
+    sql("INSERT INTO organizations_area (code, name, kind_label) VALUES ('BENCH', 'Vùng thử tải', 'Vùng')")
+    sql(
+        """INSERT INTO organizations_ward (id, code, name, area_id)
+           SELECT w, lpad((100000 + w)::text, 6, '0'), 'Phường ' || w, (SELECT id FROM organizations_area)
+           FROM generate_series(1, %s) AS w""",
+        [wards],
+    )
+    sql(
+        """INSERT INTO organizations_organization (id, kind, level, name, area_id)
+           SELECT 1, 'front', 'district', 'MTTQ vùng thử tải', (SELECT id FROM organizations_area)
+           UNION ALL
+           SELECT 2 + k, (ARRAY['11','12','13','14'])[k + 1], 'district', 'Hội cấp trên ' || k,
+                  (SELECT id FROM organizations_area)
+           FROM generate_series(0, 3) AS k"""
+    )
+    # Branch b (0-based) is organization b % 4 in ward b / 4 + 1.
+    sql(
+        """INSERT INTO organizations_organization (id, kind, level, name, area_id, ward_id, parent_id)
+           SELECT 100 + b, (ARRAY['11','12','13','14'])[b %% 4 + 1], 'ward', 'Hội cơ sở ' || b,
+                  (SELECT id FROM organizations_area), b / 4 + 1, 2 + b %% 4
+           FROM generate_series(0, %s - 1) AS b""",
+        [wards * len(KINDS)],
+    )
+    sql("SELECT setval(pg_get_serial_sequence('organizations_ward', 'id'), (SELECT max(id) FROM organizations_ward))")
+    sql(
+        "SELECT setval(pg_get_serial_sequence('organizations_organization', 'id'), "
+        "(SELECT max(id) FROM organizations_organization))"
+    )
+    user = get_user_model().objects.create_user(username="bench-front", password="bench-front-password")
+    sql(
+        "INSERT INTO organizations_officerprofile (role, phone, user_id, organization_id) "
+        "VALUES ('front_supervisor', '', %s, 1)",
+        [user.pk],
+    )
+    return user
+
+
+def fill_loans(first, last, today):
+    """Households, groups, memberships, loans, instalments and postings for loans first..last (1-based, inclusive).
+
+    Loan i lives in group (i - 1) / 30 + 1; group g in branch (g - 1) % branches. Balances are written consistent
+    with the postings and the overdue instalments, as refresh_loan_balances would.
+    """
+    params = {"first": first, "last": last, "per_group": LOANS_PER_GROUP, "today": today}
+    branches = "(SELECT count(*) FROM organizations_organization WHERE level = 'ward')"
+    sql(
+        f"""INSERT INTO organizations_savingsgroup (id, code, name, status, branch_id)
+            SELECT g, lpad(g::text, 7, '0'), 'Tổ ' || g, 'active', 100 + (g - 1) %% {branches}
+            FROM generate_series((%(first)s - 1) / %(per_group)s + 1, (%(last)s - 1) / %(per_group)s + 1) AS g
+            ON CONFLICT (id) DO NOTHING""",
+        params,
+    )
+    sql(
+        """INSERT INTO borrowers_household (id, customer_code, head_name, search_name, citizen_id, phone, address,
+               members, policy_status, policy_list_year, savings_balance, created_at, updated_at, branch_id, ward_id)
+           SELECT i, lpad(i::text, 10, '0'), 'Hộ thử ' || i, 'ho thu ' || i, lpad(i::text, 12, '0'), '',
+                  'Địa chỉ ' || i, 4, 'poor', 2025, 100000, now(), now(), o.id, o.ward_id
+           FROM generate_series(%(first)s, %(last)s) AS i
+           JOIN organizations_savingsgroup g ON g.id = (i - 1) / %(per_group)s + 1
+           JOIN organizations_organization o ON o.id = g.branch_id""",
+        params,
+    )
+    sql(
+        """INSERT INTO organizations_groupmembership (joined_on, note, household_id, group_id)
+           SELECT DATE '2020-01-01', '', i, (i - 1) / %(per_group)s + 1
+           FROM generate_series(%(first)s, %(last)s) AS i""",
+        params,
+    )
+    # Loan i: amount 30-49 million, disbursed (i * 7) % 1000 days ago, term 48 months, repaid a tenth each quarter.
+    sql(
+        """CREATE TEMP TABLE bench_plan AS
+           SELECT i,
+                  (30 + i %% 20)::bigint * 1000000 AS amount,
+                  %(today)s::date - (i * 7) %% 1000 AS disbursed_on,
+                  LEAST(((i * 7) %% 1000) / 91, 3) AS paid,
+                  (i %% 20 = 0) AS overdue,
+                  (i %% 100 = 1) AS frozen,
+                  (i %% 33 = 2) AS arrears
+           FROM generate_series(%(first)s, %(last)s) AS i""",
+        params,
+    )
+    sql(
+        """INSERT INTO loans_loan (id, number, amount, disbursed_on, maturity_on, term_months, frequency, annual_rate,
+               overdue_multiplier, status, principal_outstanding, overdue_principal, interest_arrears, created_at,
+               updated_at, group_id, household_id, program_id)
+           SELECT p.i, lpad(p.i::text, 16, '0'), p.amount, p.disbursed_on, p.disbursed_on + 1461, 48, 3, 6.6, 1.3,
+                  CASE WHEN p.frozen THEN 'frozen' ELSE 'active' END,
+                  p.amount - p.paid * p.amount / 10,
+                  CASE WHEN p.overdue THEN p.amount / 10 ELSE 0 END,
+                  CASE WHEN p.arrears THEN 100000 ELSE 0 END,
+                  now(), now(), (p.i - 1) / %(per_group)s + 1, p.i,
+                  (SELECT id FROM loans_loanprogram WHERE code = (ARRAY['01','03','06','07'])[p.i %% 4 + 1])
+           FROM bench_plan p""",
+        params,
+    )
+    # Overdue loans: every instalment due so far is stamped, the last one unpaid (paid + 1 instalments).
+    sql(
+        """INSERT INTO loans_repaymentinstalment (seq, due_on, principal, overdue_since, loan_id)
+           SELECT s, p.disbursed_on + 91 * s, p.amount / 10, p.disbursed_on + 91 * s + 1, p.i
+           FROM bench_plan p, generate_series(1, p.paid + 1) AS s WHERE p.overdue"""
+    )
+    sql(
+        """INSERT INTO loans_posting (kind, amount, "on", note, created_at, household_id, loan_id)
+           SELECT 'disbursement', p.amount, p.disbursed_on, '', now(), p.i, p.i FROM bench_plan p
+           UNION ALL
+           SELECT 'principal', p.amount / 10, p.disbursed_on + 91 * s, '', now(), p.i, p.i
+           FROM bench_plan p, generate_series(1, p.paid) AS s
+           UNION ALL
+           SELECT 'interest', p.amount * 55 / 10000, %(today)s::date - 30 * m, '', now(), p.i, p.i
+           FROM bench_plan p, generate_series(1, 3) AS m WHERE p.disbursed_on < %(today)s::date - 30 * m
+           UNION ALL
+           SELECT 'savings_in', 100000, %(today)s::date - 60, '', now(), p.i, NULL FROM bench_plan p""",
+        params,
+    )
+    sql("DROP TABLE bench_plan")
+
+
+def analyze():
+    sql("ANALYZE")
+
+
+def refresh(today):
+    started = time.perf_counter()
+    refresh_group_balances()
+    groups = time.perf_counter() - started
+    started = time.perf_counter()
+    refresh_monthly_balances(today)
+    return groups, time.perf_counter() - started
+
+
+def pages(client, on):
+    group = SavingsGroup.objects.order_by("pk").select_related("branch").first()
+    ward = group.branch.ward_id
+    past = on.replace(day=1).strftime("%d/%m/%Y")
+    urls = {"dashboard": reverse("organizations:home")}
+    for layout, spec in REPORTS.items():
+        urls[spec["code"]] = reverse("loans:report", args=[layout])
+    urls["01.1/BCTD .xlsx"] = reverse("loans:report", args=["bctd_01_1"]) + "?format=xlsx"
+    urls["ward drill-down"] = reverse("loans:report_ward", args=[ward])
+    urls["group drill-down"] = reverse("loans:report_group", args=[group.pk])
+    urls[f"01.1/BCTD on {past} (from postings)"] = reverse("loans:report", args=["bctd_01_1"]) + f"?on={past}"
+    return urls
+
+
+def time_page(client, url, repeat):
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    today = timezone.localdate()
+    print(f"PostgreSQL {connection.settings_dict['NAME']}, today {today:%d/%m/%Y}")
+    reset_database()
+    user = build_tree(args.large)
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    results = {}
+    filled = 0
+    for size in (args.small, args.large):
+        started = time.perf_counter()
+        batch = 250_000
+        for first in range(filled + 1, size + 1, batch):
+            fill_loans(first, min(size, first + batch - 1), today)
+        filled = size
+        analyze()
+        fill_time = time.perf_counter() - started
+        groups_time, monthly_time = refresh(today)
+        analyze()
+        print(
+            f"\n{size:,} loans: filled in {fill_time:.1f} s; refresh_group_balances {groups_time:.1f} s, "
+            f"refresh_monthly_balances (12 month ends from postings) {monthly_time:.1f} s"
+        )
+        urls = pages(client, today)
+        for name, url in urls.items():
+            time_page(client, url, 1)  # warm up
+            results.setdefault(name, {})[size] = time_page(client, url, args.repeat)
+            print(f"  {name:<40} {results[name][size] * 1000:8.0f} ms")
+    print(f"\n{'page':<40} {args.small:>10,} {args.large:>10,}   ratio  (median of {args.repeat}, ms)")
+    for name, times in results.items():
+        small, large = times.get(args.small), times.get(args.large)
+        if small is None or large is None:
+            continue
+        flag = "" if large < 1 else "  > 1 s"
+        print(f"{name:<40} {small * 1000:>10.0f} {large * 1000:>10.0f} {large / small:>7.1f}{flag}")
+
+
+if __name__ == "__main__":
+    main()

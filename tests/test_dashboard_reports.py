@@ -1,0 +1,228 @@
+"""Dashboard and the bank's report layouts: figures from one selector, scope, query bounds, xlsx, drill-down."""
+
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from loans import selectors
+from loans.models import Loan
+from loans.money import format_vnd
+from loans.selectors import portfolio_by_organization, portfolio_report
+from loans.views import REPORTS
+
+TODAY = date(2026, 11, 20)
+SEED = {
+    "12": (43_479_000_000, 1_430),
+    "13": (44_519_000_000, 1_329),
+    "11": (37_371_000_000, 1_162),
+    "14": (30_178_000_000, 987),
+}
+FIGURES = ("outstanding", "overdue", "frozen", "interest_arrears", "lent_month", "lent_year", "collected_month",
+           "collected_year")
+
+
+def report_url(layout, **params):
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return reverse("loans:report", args=[layout]) + (f"?{query}" if query else "")
+
+
+def workbook(response):
+    return load_workbook(io.BytesIO(response.content)).active
+
+
+# --- The demo district, seeded once for this module -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker):
+    """Quận 12 from seed_demo, rolled back after the module's tests."""
+    with django_db_blocker.unblock():
+        with time_machine.travel(TODAY, tick=False), override_settings(DEBUG=True):
+            atomic = transaction.atomic()
+            atomic.__enter__()
+            call_command("seed_demo", stdout=io.StringIO())
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+@pytest.fixture
+def demo_user(demo, db):
+    from django.contrib.auth import get_user_model
+
+    return lambda username: get_user_model().objects.get(username=username)
+
+
+@pytest.fixture
+def frozen_today():
+    with time_machine.travel(TODAY, tick=False):
+        yield
+
+
+def test_dashboard_shows_the_seed_figures_per_organization(demo_user, client, frozen_today, capsys):
+    client.force_login(demo_user("front"))
+    response = client.get(reverse("organizations:home"))
+    assert response.status_code == 200
+    by_kind = {row["kind"]: row for row in response.context["by_kind"]}
+    assert {kind: (row["outstanding"], row["households"]) for kind, row in by_kind.items()} == SEED
+    assert response.context["totals"]["outstanding"] == sum(amount for amount, _h in SEED.values())
+    assert response.context["totals"]["households"] == sum(count for _a, count in SEED.values())
+    html = response.content.decode()
+    women = html.split('data-kind="12"')[1].split("</tr>")[0]
+    assert "43.479.000.000" in women and ">1.430<" in women
+
+    call_command("summary", "--json")
+    summary = json.loads(capsys.readouterr().out)
+    assert {kind: (row["outstanding"], row["households"]) for kind, row in summary.items()} == SEED
+
+
+def test_every_report_agrees_with_the_dashboard_and_with_itself(demo_user, client, frozen_today):
+    client.force_login(demo_user("front"))
+    home = client.get(reverse("organizations:home")).context
+    first_ward = home["by_ward"][0]
+    for layout in REPORTS:
+        # LEN_31 is drawn per ward (the first one unless another is chosen): it agrees with that ward's figures.
+        dashboard = first_ward if layout == "len_31" else home["totals"]
+        response = client.get(report_url(layout))
+        assert response.status_code == 200, layout
+        rows = [line["row"] for line in response.context["rows"]]
+        assert rows, layout
+        for name in FIGURES:
+            assert sum(row[name] for row in rows) == dashboard[name], (layout, name)
+        if layout != "bctd_01_2":
+            # Households and savings add up across wards, organizations and groups; by program a household that
+            # borrows under two programs appears under both.
+            assert sum(row["households"] for row in rows) == dashboard["households"], layout
+            assert sum(row["savings"] for row in rows) == dashboard["savings"], layout
+        total = {cell["name"]: cell["text"] for cell in response.context["total_cells"]}
+        assert total["outstanding"] == format_vnd(dashboard["outstanding"], symbol=False)
+        assert total["households"] == format_vnd(dashboard["households"], symbol=False)
+    # The BC0438 Women's Union rows add up to the seed figure.
+    rows = [line["row"] for line in client.get(report_url("bc0438")).context["rows"]]
+    assert sum(row["outstanding"] for row in rows if row["kind"] == "12") == SEED["12"][0]
+    assert sum(row["households"] for row in rows if row["kind"] == "12") == SEED["12"][1]
+
+
+def test_cached_and_ledger_figures_are_identical(demo_user, frozen_today, monkeypatch):
+    front = demo_user("front")
+    for by in [(), ("kind",), ("ward",), ("program",), ("ward", "kind"), ("group",)]:
+        cached = portfolio_report(user=front, on=TODAY, by=by)
+        monkeypatch.setattr(selectors, "uses_cached_balances", lambda on: False)
+        derived = portfolio_report(user=front, on=TODAY, by=by)
+        monkeypatch.undo()
+        key = lambda row: row["key"]  # noqa: E731
+        assert sorted(cached, key=key) == sorted(derived, key=key), by
+    figures = portfolio_by_organization(on=TODAY)
+    for row in portfolio_report(user=front, on=TODAY, by=("kind",)):
+        assert (row["outstanding"], row["overdue"], row["households"]) == tuple(
+            figures[row["kind"]][name] for name in ("outstanding", "overdue", "households")
+        )
+
+
+def test_a_past_date_matches_summary_for_that_date(demo_user, client, frozen_today, capsys):
+    on = TODAY - timedelta(days=75)
+    call_command("summary", "--json", "--date", on.strftime("%d/%m/%Y"))
+    summary = json.loads(capsys.readouterr().out)
+    client.force_login(demo_user("front"))
+    response = client.get(reverse("organizations:home"), {"on": on.strftime("%d/%m/%Y")})
+    assert response.context["on"] == on
+    by_kind = {row["kind"]: (row["outstanding"], row["households"]) for row in response.context["by_kind"]}
+    assert by_kind == {kind: (row["outstanding"], row["households"]) for kind, row in summary.items()}
+    assert sum(row["outstanding"] for row in summary.values()) < sum(a for a, _h in SEED.values())
+    rows = [line["row"] for line in client.get(report_url("bctd_01_1", on=on.strftime("%d/%m/%Y"))).context["rows"]]
+    assert sum(row["outstanding"] for row in rows) == sum(row["outstanding"] for row in summary.values())
+
+
+def test_trend_ends_today_and_agrees_with_the_ledger_at_each_month_end(demo_user, frozen_today):
+    front = demo_user("front")
+    trend = selectors.portfolio_trend(user=front, today=TODAY)
+    assert len(trend["days"]) == 13 and trend["days"][-1] == TODAY and trend["days"][0] == date(2025, 11, 30)
+    women = next(series for series in trend["series"] if series["kind"] == "12")
+    assert women["outstanding"][-1] == SEED["12"][0]
+    month_end = trend["days"][6]
+    assert women["outstanding"][6] == portfolio_by_organization(on=month_end)["12"]["outstanding"]
+
+
+def test_ward_officer_dashboard_shows_only_their_branch(demo_user, client, frozen_today):
+    officer = demo_user("ward")
+    client.force_login(officer)
+    response = client.get(reverse("organizations:home"))
+    branch = officer.officer.organization
+    expected = portfolio_by_organization(on=TODAY, loans=Loan.objects.filter(group__branch=branch))["12"]
+    totals = response.context["totals"]
+    assert (totals["outstanding"], totals["households"]) == (expected["outstanding"], expected["households"])
+    assert totals["outstanding"] < SEED["12"][0]
+    assert [row["kind"] for row in response.context["by_kind"]] == ["12"]
+    assert [row["ward"] for row in response.context["by_ward"]] == [branch.ward_id]
+    assert "Hội Nông dân" not in response.content.decode()
+
+
+def test_drill_down_from_ward_to_group_to_households(demo_user, client, frozen_today):
+    client.force_login(demo_user("front"))
+    dashboard = client.get(reverse("organizations:home"))
+    ward_row = dashboard.context["by_ward"][0]
+    ward_page = client.get(reverse("loans:report_ward", args=[ward_row["ward"]]))
+    assert ward_page.status_code == 200
+    groups = ward_page.context["groups"]
+    assert sum(row["outstanding"] for row in groups) == ward_row["outstanding"]
+    assert sum(row["households"] for row in groups) == ward_row["households"]
+    group_row = groups[0]
+    group_page = client.get(reverse("loans:report_group", args=[group_row["group"]]))
+    assert group_page.status_code == 200
+    assert group_page.context["total"]["outstanding"] == group_row["outstanding"]
+    assert group_page.context["total"]["households"] == group_row["households"]
+    assert group_page.context["total"]["savings"] == group_row["savings"]
+    assert group_row["group_obj"].leader.head_name in group_page.content.decode()
+
+
+def test_query_counts_stay_bounded_on_the_demo_district(demo_user, client, frozen_today, django_assert_max_num_queries):
+    client.force_login(demo_user("front"))
+    with django_assert_max_num_queries(40):
+        client.get(reverse("organizations:home"))
+    with django_assert_max_num_queries(40):
+        client.get(reverse("organizations:home"), {"on": "31/10/2026"})
+    for layout in REPORTS:
+        with django_assert_max_num_queries(25):
+            client.get(report_url(layout))
+        with django_assert_max_num_queries(25):
+            client.get(report_url(layout, on="31/10/2026", format="xlsx"))
+    ward = client.get(reverse("organizations:home")).context["by_ward"][0]["ward"]
+    with django_assert_max_num_queries(25):
+        client.get(reverse("loans:report_ward", args=[ward]))
+
+
+def test_xlsx_has_the_bank_title_block_vietnamese_headings_and_total(demo_user, client, frozen_today):
+    client.force_login(demo_user("front"))
+    expected_headings = {
+        "bctd_01_1": ["STT", "Mã phường", "Phường", "Số tổ", "Số hộ còn dư nợ", "Dư nợ", "Nợ quá hạn"],
+        "bctd_01_2": ["STT", "Mã chương trình", "Chương trình cho vay", "Số món vay", "Số hộ còn dư nợ", "Dư nợ"],
+        "bc0438": ["STT", "Mã phường", "Phường", "Mã ĐVUT", "Tổ chức hội", "Số tổ", "Số hộ còn dư nợ", "Dư nợ"],
+        "len_31": ["STT", "Phường", "Mã tổ", "Tên tổ", "Tổ trưởng", "Số món vay", "Số hộ còn dư nợ", "Dư nợ"],
+    }
+    dashboard = client.get(reverse("organizations:home")).context["totals"]
+    for layout, headings in expected_headings.items():
+        response = client.get(report_url(layout, format="xlsx"))
+        assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+        sheet = workbook(response)
+        values = [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
+        header_index = next(i for i, row in enumerate(values) if row[0] == "STT")
+        assert any(REPORTS[layout]["code"] in str(row[0]) for row in values[:header_index])
+        assert any(str(row[0]).startswith("Đến ngày 20/11/2026") for row in values[:header_index])
+        header = list(values[header_index])
+        assert header[: len(headings)] == headings, layout
+        total = values[-1]
+        assert total[0] == "Tổng cộng"
+        if layout == "len_31":
+            continue  # one ward; its agreement is checked in test_every_report_agrees_with_the_dashboard
+        assert total[header.index("Dư nợ")] == dashboard["outstanding"]
+        assert sum(row[header.index("Dư nợ")] for row in values[header_index + 1 : -1]) == dashboard["outstanding"]
