@@ -21,7 +21,15 @@ from django.utils.translation import gettext as _
 
 from borrowers.models import Household, fold_name
 from loans.interest import loan_period_interest
-from loans.ledger import ZERO, net_amount, refresh_household_savings, refresh_loan_balances, with_derived_balances
+from loans.ledger import (
+    ZERO,
+    net_amount,
+    refresh_group_balances,
+    refresh_household_savings,
+    refresh_loan_balances,
+    refresh_portfolio_summary,
+    with_derived_balances,
+)
 from loans.models import (
     AllocationEvent,
     BankGroupGrade,
@@ -1469,6 +1477,8 @@ def _apply(change, loan, actor, on):
         change.principal_written_off = loan.principal_outstanding
         change.interest_written_off = loan.interest_arrears
         loan.transition_to(Loan.Status.WRITTEN_OFF, actor=actor, note=change.reason, on=on)
+    # The frozen balance and the maturity profile that dashboards read are kept per group.
+    refresh_group_balances([loan.group_id])
 
 
 def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
@@ -1484,6 +1494,7 @@ def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
         loan.transition_to(Loan.Status.ACTIVE, actor=actor, note=_("Freeze ended"), on=on)
         change.status, change.ended_on = LoanChange.Status.ENDED, on
         change.save(update_fields=["status", "ended_on"])
+        refresh_group_balances([loan.group_id])
         return change
 
 
@@ -1727,6 +1738,8 @@ def import_apply(*, batch, progress=None):
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         written = plan.apply(tracker)
+        # The dashboard and reports read per-group and month-end summaries; an import changes both.
+        refresh_portfolio_summary()
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=ImportBatch.Status.DONE,
             summary={**plan.summary(), "written": written},
