@@ -16,6 +16,7 @@ def test_admin_uploads_previews_confirms_and_sees_households(page, screenshot, t
     path.write_bytes(loans_file([loan_row(1), loan_row(2, overdue=5_000_000), loan_row(3, outstanding="45.000.000")]))
 
     login(page, "admin")
+    page.click("[data-testid=menu-reports]")
     page.click("text=Tệp ngân hàng")
     page.wait_for_selector("input[type=file]")
     page.select_option("select[name=kind]", "loans")
