@@ -727,16 +727,21 @@ def _group_counts(user, by, **filters):
 
 
 def group_grade_counts(*, user, on, by=(), organization=None, ward=None):
-    """{key: {"good", "fair", "average", "weak"}}: how many groups had each grade in on's month.
+    """{key: {"good", "fair", "average", "weak"}}: groups by their latest grade up to on's month, in one query."""
+    from organizations.models import GroupGrade
 
-    GROUP GRADES PLUG-IN POINT. No grade data exists yet, so this returns {} and every count shows 0. When the
-    monthly GroupGrade (group, month, score, grade) lands, aggregate it here in one query:
-        GroupGrade.objects.filter(_filters(user, "group__branch", organization=organization, ward=ward),
-                                  month=on.replace(day=1))
-            .values(**_dim_values(by)).annotate(**{g: Count("pk", filter=Q(grade=g)) for g in GRADES})
-    and return {_key(row, by): row}. (`_dim_values` paths start at `group__`, so they fit GroupGrade as is.)
-    """
-    return {}
+    if "program" in by:  # a group's grade is not split by program
+        return {}
+    month = on.replace(day=1)
+    latest = GroupGrade.objects.filter(group=OuterRef("group"), month__lte=month).order_by("-month").values("month")[:1]
+    grades = GroupGrade.objects.filter(_filters(user, "group__branch", organization=organization, ward=ward)).filter(
+        month__lte=month, month=Subquery(latest)
+    )
+    counts = {grade: Count("pk", filter=Q(grade=grade)) for grade in GRADES}
+    if not by:
+        return {(): grades.aggregate(**counts)}
+    rows = grades.order_by().values(**_dim_values(by)).annotate(**counts)
+    return {_key(row, by): row for row in rows}
 
 
 def portfolio_report(*, user, on, by=(), organization=None, ward=None):
