@@ -1524,7 +1524,7 @@ REPORTS = {
         "by": ("program",),
         "columns": (
             ("program_code", gettext_lazy("Program code"), "text"),
-            ("program_name", gettext_lazy("Program"), "text"),
+            ("program_name", gettext_lazy("Lending program"), "text"),
             ("loans", gettext_lazy("Number of loans"), "count"),
             HOUSEHOLDS, OUTSTANDING, OVERDUE, RATIO, FROZEN, ARREARS, *FLOWS,
         ),
@@ -1553,7 +1553,7 @@ REPORTS = {
         "columns": (
             WARD_NAME,
             ("group_code", gettext_lazy("Group code"), "text"),
-            ("group_name", gettext_lazy("Group"), "text"),
+            ("group_name", gettext_lazy("Group name"), "text"),
             ("leader_name", gettext_lazy("Group leader"), "text"),
             ("loans", gettext_lazy("Number of loans"), "count"),
             HOUSEHOLDS, OUTSTANDING, OVERDUE, RATIO, FROZEN, ARREARS, SAVINGS,

@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 
 from django.http import HttpResponse
+from django.utils.functional import Promise
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
@@ -19,6 +20,8 @@ AMOUNT_FORMAT = "#,##0"
 
 def safe_cell(value):
     """Text that starts like a formula gets a leading apostrophe; numbers and dates pass unchanged."""
+    if isinstance(value, Promise):  # lazily translated text
+        value = str(value)
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     if isinstance(value, Decimal):

@@ -643,7 +643,7 @@ def test_a_sheet_of_60_households_stays_within_a_fixed_number_of_queries(
         for line in sheet.lines.all():
             data[f"paid_{line.pk}"] = str(line.total_due)
             data[f"savings_in_{line.pk}"] = "10000"
-        with django_assert_max_num_queries(60):
+        with django_assert_max_num_queries(80):  # + the audit rows and the dashboard summaries, a fixed cost
             response = client.post(reverse("loans:collection_sheet_fill", args=[sheet.pk]), data)
         assert response.status_code == 302
         sheet.refresh_from_db()
