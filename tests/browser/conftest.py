@@ -95,3 +95,13 @@ def default_programs(request):
 
         request.getfixturevalue("transactional_db")
         install_default_programs(LoanProgram)
+
+
+MENUS = {"ward": "menu-ward", "district": "menu-district", "reports": "menu-reports"}
+
+
+def open_menu(page, menu, link_text):
+    """Open one of the main menu's drop-downs ("ward", "district", "reports") and follow the link named link_text."""
+    toggle = page.locator(f"[data-testid={MENUS[menu]}]")
+    toggle.click()
+    toggle.locator("xpath=following-sibling::ul").get_by_role("link", name=link_text).first.click()

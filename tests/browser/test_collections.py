@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 import time_machine
 
-from tests.browser.conftest import login
+from tests.browser.conftest import login, open_menu
 from tests.factories import HouseholdFactory, LoanFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +20,7 @@ def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_offic
         LoanFactory(household=neighbour, amount=20_000_000, disbursed_on=date(2026, 5, 20))
 
         login(page, "ward_a")
-        page.click("nav >> text=Ngày thu")
+        open_menu(page, "ward", "Ngày thu")
         with page.expect_navigation():
             page.select_option("#group-filter", str(group_a.pk))
         totals = page.locator("[data-testid=group-totals]")
@@ -70,7 +70,7 @@ def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_offic
         assert page.inner_text("[data-testid=total-outstanding]").strip() == "65.000.000 ₫"
 
         # A mistake: the whole row is reversed with a reason, and the group's figures go back.
-        page.click("nav >> text=Ngày thu")
+        open_menu(page, "ward", "Ngày thu")
         screenshot("collection-sheet-list")
         page.click("text=20/06/2026")
         page.click(f"text={household_a.head_name}")

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from organizations.models import ChecklistItem, Inspection
 from organizations.services import inspection_record
-from tests.browser.conftest import login
+from tests.browser.conftest import login, open_menu
 from tests.test_supervision import ensure_checklist
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +36,7 @@ def test_front_supervisor_records_an_inspection_and_sees_it_in_the_list(
     )
 
     login(page, "front")
-    page.get_by_role("link", name="Giám sát").click()
+    open_menu(page, "reports", "Giám sát")
     page.wait_for_selector("[data-testid=summary]")
     page.get_by_role("link", name="Kiểm tra, giám sát").click()
     page.get_by_role("link", name="Ghi cuộc kiểm tra").click()

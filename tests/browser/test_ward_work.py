@@ -5,7 +5,7 @@ import pytest
 
 from borrowers.models import Household
 from loans.models import LoanApplication, LoanList
-from tests.browser.conftest import login
+from tests.browser.conftest import login, open_menu
 from tests.factories import HouseholdFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +36,7 @@ def test_ward_officer_takes_requests_through_review_and_certification(
     for _ in range(4):
         HouseholdFactory(group=group_a)
     login(page, "ward_a")
-    page.click("nav >> text=Hộ vay")
+    open_menu(page, "ward", "Hộ vay")
     page.wait_for_selector("h1:has-text('Hộ vay')")
     both_widths(page, screenshot, "ward-household-list")
 
@@ -88,10 +88,10 @@ def test_ward_officer_takes_requests_through_review_and_certification(
     first = LoanApplication.objects.get(household=new_household)
     second = LoanApplication.objects.get(household=household_a)
 
-    page.click("nav >> text=Đề nghị vay")
+    open_menu(page, "ward", "Đề nghị vay")
     page.wait_for_selector("h1:has-text('Đề nghị vay vốn')")
     both_widths(page, screenshot, "ward-application-list")
-    page.click("nav >> text=Tổ TK&VV")
+    open_menu(page, "ward", "Tổ TK&VV")
     both_widths(page, screenshot, "ward-group-list")
     page.click(f"text={group_a.code}")
     both_widths(page, screenshot, "ward-group-detail")
@@ -138,7 +138,7 @@ def test_ward_officer_takes_requests_through_review_and_certification(
     second.refresh_from_db()
     assert (first.status, second.status) == ("submitted", "group_rejected")
     assert [c.to_status for c in first.status_changes.all()] == ["group_approved", "certified", "submitted"]
-    page.click("nav >> text=Đề nghị vay")
+    open_menu(page, "ward", "Đề nghị vay")
     page.click("text=Danh sách 03/TD")
     both_widths(page, screenshot, "ward-list03-index")
 
