@@ -495,6 +495,7 @@ def bank_export_rows(kind, user):
 
     from borrowers.selectors import households_for
     from loans.resources import KIND_LABELS
+    from organizations.access import personal
     from organizations.models import GroupMembership
     from organizations.selectors import groups_for
 
@@ -518,7 +519,7 @@ def bank_export_rows(kind, user):
                 loan.group.leader.head_name if loan.group.leader else "",
                 household.customer_code or "",
                 household.head_name,
-                household.citizen_id, loan.program.code, loan.number, loan.disbursed_on, loan.maturity_on,
+                personal(household.citizen_id, user), loan.program.code, loan.number, loan.disbursed_on, loan.maturity_on,
                 int(loan.amount), int(loan.principal_outstanding), int(loan.overdue_principal), int(frozen),
                 int(loan.interest_arrears), savings,
             ]
@@ -561,7 +562,8 @@ def bank_export_rows(kind, user):
         for seq, household in enumerate(households.order_by("ward__code", "search_name"), start=1):
             membership = next(iter(household.memberships.all()), None)
             yield [
-                seq, household.customer_code or "", household.head_name, household.citizen_id, household.ward.code,
+                seq, household.customer_code or "", household.head_name, personal(household.citizen_id, user),
+                household.ward.code,
                 household.ward.name, household.branch.kind, membership.group.code if membership else "",
                 household.address, household.get_policy_status_display(), int(household.savings_balance),
             ]

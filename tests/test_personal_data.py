@@ -21,3 +21,21 @@ def test_ward_officer_and_admin_see_in_full_others_masked(ward_officer_a, admin_
 def test_template_filter_is_available_everywhere(district_staff):
     rendered = Template("{{ id|personal:user }}").render(Context({"id": "079123456789", "user": district_staff}))
     assert rendered == "079******789"
+
+
+def test_household_list_and_export_mask_citizen_ids_for_district_staff(client_for, district_staff, household_a):
+    from django.urls import reverse
+
+    from loans.selectors import bank_export_rows
+
+    body = client_for(district_staff).get(reverse("borrowers:household_list")).content.decode()
+    assert mask(household_a.citizen_id) in body and household_a.citizen_id not in body
+    rows = list(bank_export_rows("households", district_staff))
+    assert rows[0][3] == mask(household_a.citizen_id)
+
+
+def test_ward_officer_sees_citizen_ids_in_full_in_the_list(client_for, ward_officer_a, household_a):
+    from django.urls import reverse
+
+    body = client_for(ward_officer_a).get(reverse("borrowers:household_list")).content.decode()
+    assert household_a.citizen_id in body
