@@ -108,7 +108,11 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.officer",
             ],
-            "builtins": ["loans.templatetags.money", "organizations.templatetags.personal"],
+            "builtins": [
+                "loans.templatetags.money",
+                "organizations.templatetags.personal",
+                "organizations.templatetags.audit",
+            ],
         },
     },
 ]

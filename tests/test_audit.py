@@ -54,3 +54,15 @@ def test_bulk_writes_are_recorded_once_with_their_ids(household_a, household_b):
     audit_bulk(Household, objects=[household_a, household_b], note="import")
     event = AuditEvent.objects.filter(action="bulk_create").get()
     assert event.changes["count"] == 2 and event.changes["ids"] == [household_a.pk, household_b.pk]
+
+
+def test_household_page_shows_its_history_to_those_who_may_see_it(client_for, ward_officer_a, ward_officer_b, household_a):
+    from django.urls import reverse
+
+    with audit_context(actor=ward_officer_a, source="test"):
+        household_a.address = "7 Đường đổi"
+        household_a.save()
+    url = reverse("borrowers:household_detail", args=[household_a.pk])
+    body = client_for(ward_officer_a).get(url).content.decode()
+    assert 'data-testid="audit-history"' in body and "7 Đường đổi" in body
+    assert client_for(ward_officer_b).get(url).status_code == 404
