@@ -112,6 +112,8 @@ TEMPLATES = [
                 "loans.templatetags.money",
                 "organizations.templatetags.personal",
                 "organizations.templatetags.audit",
+                # |unlocalize for ids in attributes: with thousand separators on, pk 1234 would print as "1.234".
+                "django.templatetags.l10n",
             ],
         },
     },

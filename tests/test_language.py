@@ -23,3 +23,12 @@ def test_amounts_and_dates_are_written_the_vietnamese_way(client, ward_officer_a
     client.force_login(ward_officer_a)
     body = client.get(reverse("organizations:home")).content.decode()
     assert "1.500.000 ₫" in body
+
+
+def test_ids_in_forms_are_never_written_with_thousand_separators(client, ward_officer_a, branch_a):
+    from tests.factories import SavingsGroupFactory
+
+    group = SavingsGroupFactory(pk=123456, branch=branch_a, code="8123456")
+    client.force_login(ward_officer_a)
+    body = client.get(reverse("loans:collection_sheet_list")).content.decode()
+    assert f'value="{group.pk}"' in body and 'value="123.456"' not in body
