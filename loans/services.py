@@ -1913,6 +1913,22 @@ def _ensure_branch(branches, ward, kind):
     return branches[key]
 
 
+#: The columns an import writes for each posting, in the order its rows carry them.
+POSTING_COLUMNS = [
+    "kind",
+    "household_id",
+    "loan_id",
+    "amount",
+    "on",
+    "voucher",
+    "reverses_id",
+    "note",
+    "created_by_id",
+    "import_batch_id",
+    "created_at",
+]
+
+
 def _months_between(start, end):
     months = (end.year - start.year) * 12 + end.month - start.month
     return max(1, months)
@@ -2258,23 +2274,7 @@ class LoanPlan(BasePlan):
         )
         tracker.phase(_("Writing to the ledger"), done=len(rows) // 2)
         bulk_insert(RepaymentInstalment, ["loan_id", "seq", "due_on", "principal", "overdue_since"], instalment_rows)
-        bulk_insert(
-            Posting,
-            [
-                "kind",
-                "household_id",
-                "loan_id",
-                "amount",
-                "on",
-                "voucher",
-                "reverses_id",
-                "note",
-                "created_by_id",
-                "import_batch_id",
-                "created_at",
-            ],
-            posting_rows,
-        )
+        bulk_insert(Posting, POSTING_COLUMNS, posting_rows)
         # New loans and households get their cached balances from the same figures as their postings (outstanding =
         # amount - repaid, overdue = missed instalment - repaid, savings = the opening deposit), so `check_ledger`
         # agrees without re-deriving 100,000 balances here; existing ones change only through reconciliation.
@@ -2469,23 +2469,7 @@ class TransactionPlan(BasePlan):
                 household_ids.add(household.pk)
             else:
                 loan_ids.add(loan.pk)
-        bulk_insert(
-            Posting,
-            [
-                "kind",
-                "household_id",
-                "loan_id",
-                "amount",
-                "on",
-                "voucher",
-                "reverses_id",
-                "note",
-                "created_by_id",
-                "import_batch_id",
-                "created_at",
-            ],
-            posting_rows,
-        )
+        bulk_insert(Posting, POSTING_COLUMNS, posting_rows)
         refresh_loan_balances(list(loan_ids))
         refresh_household_savings(list(household_ids))
         return {"postings": len(posting_rows)}
