@@ -692,6 +692,7 @@ class AllocationEvent(models.Model):
         REJECTED = "rejected", _("Rejected")
         ADJUSTED_IN = "adjusted_in", _("Capital added")
         ADJUSTED_OUT = "adjusted_out", _("Capital moved out")
+        RELEASED = "released", _("Returned by a withdrawn request")
 
     allocation = models.ForeignKey(CapitalAllocation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("what"), max_length=20, choices=Kind.choices)

@@ -145,7 +145,25 @@ def application_withdraw(*, application, reason, actor):
     application = LoanApplication.objects.select_for_update().get(pk=application.pk)
     if not reason.strip():
         raise DomainError(_("Give the reason for withdrawing the request."), field="reason")
-    return application.transition_to(Status.WITHDRAWN, actor=actor, note=reason.strip())
+    change = application.transition_to(Status.WITHDRAWN, actor=actor, note=reason.strip())
+    _release_capital(application, actor=actor, reason=reason.strip())
+    return change
+
+
+def _release_capital(application, *, actor, reason):
+    """Give an approved but undisbursed request's charge back to the allocation it was taken from."""
+    use = CapitalUse.objects.select_for_update(of=("self",)).filter(
+        application=application, amount_disbursed__isnull=True
+    ).first()
+    if use is None:
+        return
+    allocation = CapitalAllocation.objects.select_for_update(of=("self",)).get(pk=use.allocation_id)
+    CapitalAllocation.objects.filter(pk=allocation.pk).update(amount_committed=F("amount_committed") - use.amount_approved)
+    AllocationEvent.objects.create(
+        allocation=allocation, kind=AllocationEvent.Kind.RELEASED, amount=use.amount_approved, actor=actor,
+        note=_("%(name)s withdrew the request: %(reason)s")
+        % {"name": application.household.head_name, "reason": reason},
+    )
 
 
 @dataclass
@@ -1492,10 +1510,29 @@ def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
         if loan.status != Loan.Status.FROZEN:
             raise DomainError(_("This loan is not frozen."))
         loan.transition_to(Loan.Status.ACTIVE, actor=actor, note=_("Freeze ended"), on=on)
+        change.old_maturity_on = loan.maturity_on
+        change.new_maturity_on = _move_schedule_past_freeze(loan, change.frozen_from, on)
         change.status, change.ended_on = LoanChange.Status.ENDED, on
-        change.save(update_fields=["status", "ended_on"])
+        change.save(update_fields=["status", "ended_on", "old_maturity_on", "new_maturity_on"])
         refresh_group_balances([loan.group_id])
         return change
+
+
+def _move_schedule_past_freeze(loan, frozen_from, ended_on):
+    """Nothing falls due while a loan is frozen: the instalments still to come when the freeze began move later by the
+    freeze's length in months (a part month counts as a whole one), and so does maturity. Returns the new maturity."""
+    months = (ended_on.year - frozen_from.year) * 12 + ended_on.month - frozen_from.month
+    if ended_on.day > frozen_from.day:
+        months += 1
+    if months <= 0:
+        return loan.maturity_on
+    moved = [i for i in unpaid_instalments(loan) if i.overdue_since is None and i.due_on >= frozen_from]
+    for instalment in moved:
+        instalment.due_on = add_months(instalment.due_on, months)
+    RepaymentInstalment.objects.bulk_update(moved, ["due_on"])
+    loan.maturity_on = add_months(loan.maturity_on, months)
+    loan.save(update_fields=["maturity_on", "updated_at"])
+    return loan.maturity_on
 
 
 def freezes_end_due(*, on=None, actor=None):

@@ -159,6 +159,23 @@ def test_approving_a_request_charges_the_allocation(loan_list, allocation, distr
     assert loan_list.status == LoanList.Status.SUBMITTED  # one request still waits
 
 
+def test_withdrawing_an_approved_request_returns_its_capital(loan_list, allocation, district_staff, ward_officer_a):
+    first, second = first_two(loan_list)
+    services.application_approve(application=first, amount=25_000_000, actor=district_staff)
+    services.application_approve(application=second, amount=20_000_000, actor=district_staff)
+    services.application_withdraw(application=first, reason="Gia đình không vay nữa", actor=ward_officer_a)
+    allocation.refresh_from_db()
+    assert (allocation.amount_committed, allocation.remaining) == (20_000_000, 80_000_000)
+    event = allocation.events.get(kind=AllocationEvent.Kind.RELEASED)
+    assert event.amount == 25_000_000 and event.actor == ward_officer_a
+    assert "Gia đình không vay nữa" in event.note
+    # A withdrawn request cannot be withdrawn again, so its capital is returned only once.
+    with pytest.raises(DomainError):
+        services.application_withdraw(application=first, reason="Lần nữa", actor=ward_officer_a)
+    allocation.refresh_from_db()
+    assert allocation.amount_committed == 20_000_000
+
+
 def test_over_allocation_is_refused_and_nothing_changes(loan_list, branch_a, district_staff):
     allocation = approved_allocation(branch=branch_a, amount=40_000_000)
     first, second = first_two(loan_list)

@@ -163,7 +163,14 @@ def test_freeze_can_be_lifted_early(loan, ward_officer_a, district_staff):
     loan_change_decide(change=change, approve=True, actor=district_staff, on=date(2026, 5, 6))
     loan_freeze_end(change=change, actor=district_staff, on=date(2027, 1, 1))
     loan.refresh_from_db()
+    change.refresh_from_db()
     assert loan.status == Loan.Status.ACTIVE
+    # Frozen 7 months and 26 days: what was still to come moves 8 months later, and so does maturity; the instalment
+    # that fell due before the freeze stays where it was.
+    dues = list(loan.instalments.order_by("seq").values_list("due_on", flat=True))
+    assert dues[:3] == [date(2026, 4, 15), date(2027, 3, 15), date(2027, 6, 15)]
+    assert dues[-1] == loan.maturity_on == date(2029, 9, 15)
+    assert (change.old_maturity_on, change.new_maturity_on) == (date(2029, 1, 15), date(2029, 9, 15))
     with pytest.raises(DomainError, match="Chỉ chấm dứt được khoanh nợ"):
         loan_freeze_end(change=change, actor=district_staff, on=date(2027, 1, 2))
 
