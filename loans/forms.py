@@ -134,14 +134,6 @@ class CertifyForm(forms.Form):
 """Forms for capital allocations, district approval and disbursement: they clean and convert, services decide."""
 
 
-def _date_field(**kwargs):
-    return forms.DateField(
-        input_formats=["%d/%m/%Y", "%Y-%m-%d"],
-        widget=forms.DateInput(format="%d/%m/%Y", attrs={"class": "form-control", "placeholder": "dd/mm/yyyy"}),
-        **kwargs,
-    )
-
-
 class CapitalPlanForm(forms.Form):
     organization = forms.ModelChoiceField(queryset=None, label=_("District organization"))
     program = forms.ModelChoiceField(queryset=LoanProgram.objects.filter(is_active=True), label=_("Program"))
@@ -277,7 +269,7 @@ class ListDecisionForm(forms.Form):
 class DisbursementDayForm(forms.Form):
     """A transaction day: one date, then per approved request whether to disburse it and the loan's terms."""
 
-    on = _date_field(label=_("Disbursement date"))
+    on = BusinessDateField(label=_("Disbursement date"), attrs={"class": "form-control"})
 
     def __init__(self, *args, applications, **kwargs):
         super().__init__(*args, **kwargs)
@@ -398,7 +390,7 @@ class CollectedAmountField(AmountField):
 
 class CollectionSheetCreateForm(forms.Form):
     group = forms.ModelChoiceField(label=_("Group"), queryset=SavingsGroup.objects.none())
-    collection_on = forms.DateField(label=_("Collection day"), help_text=_("dd/mm/yyyy"))
+    collection_on = BusinessDateField(label=_("Collection day"), help_text=_("dd/mm/yyyy"))
 
     def __init__(self, *args, groups, **kwargs):
         super().__init__(*args, **kwargs)
@@ -445,7 +437,6 @@ class ReversalForm(forms.Form):
 """Forms for changes to a loan and loan-use checks: they clean and convert; services decide."""
 
 
-DATE_WIDGET = forms.DateInput(format="%d/%m/%Y", attrs={"placeholder": "dd/mm/yyyy", "inputmode": "numeric"})
 
 
 class LoanChangeRequestForm(forms.Form):
@@ -461,7 +452,7 @@ class LoanChangeRequestForm(forms.Form):
                 choices=[("", "---------")]
                 + [(i.pk, f"{i.seq}. {i.due_on:%d/%m/%Y} – {format_vnd(i.principal)}") for i in instalments],
             )
-            self.fields["new_due_on"] = forms.DateField(label=_("New due date"), widget=DATE_WIDGET)
+            self.fields["new_due_on"] = BusinessDateField(label=_("New due date"))
         elif kind in (LoanChange.Kind.EXTENSION, LoanChange.Kind.FREEZE):
             self.fields["months"] = forms.IntegerField(
                 label=_("Months"), min_value=1, max_value=months_max, widget=forms.NumberInput(attrs={"min": 1})
@@ -476,13 +467,13 @@ class LoanChangeDecisionForm(forms.Form):
 
 
 class LoanUseCheckForm(forms.Form):
-    checked_on = forms.DateField(label=_("Checked on"), widget=DATE_WIDGET)
+    checked_on = BusinessDateField(label=_("Checked on"))
     result = forms.ChoiceField(label=_("Result"), choices=LoanUseCheck.Result.choices, widget=forms.RadioSelect)
     notes = forms.CharField(label=_("Notes"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class GroupInspectionForm(forms.Form):
-    inspected_on = forms.DateField(label=_("Inspected on"), widget=DATE_WIDGET)
+    inspected_on = BusinessDateField(label=_("Inspected on"))
     findings = forms.CharField(label=_("Findings"), required=False, max_length=4000,
                                widget=forms.Textarea(attrs={"rows": 4}))
 
@@ -522,15 +513,7 @@ class BankFileUploadForm(forms.Form):
 class ReportScopeForm(forms.Form):
     """As of which date, and optionally which organization and ward, within what the user may see."""
 
-    on = forms.DateField(
-        label=_("As of"),
-        input_formats=["%d/%m/%Y"],
-        required=False,
-        widget=forms.DateInput(
-            format="%d/%m/%Y",
-            attrs={"placeholder": "dd/mm/yyyy", "inputmode": "numeric", "class": "form-control form-control-sm"},
-        ),
-    )
+    on = BusinessDateField(label=_("As of"), required=False, attrs={"class": "form-control form-control-sm"})
     organization = forms.ChoiceField(
         label=_("Organization"), required=False, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )

@@ -1,6 +1,22 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from borrowers.selectors import households_for
+from organizations.access import personal
+from organizations.models import (
+    Award,
+    ChecklistItem,
+    CooperationAgreement,
+    EconomicModel,
+    Inspection,
+    InspectionFinding,
+    Organization,
+    OutreachSession,
+    TrainingClass,
+)
+from organizations.selectors import branches_for, groups_for, recording_units_for
 
 
 class LoginForm(AuthenticationForm):
@@ -9,12 +25,17 @@ class LoginForm(AuthenticationForm):
 
 
 class BusinessDateField(forms.DateField):
-    """A business date typed as dd/mm/yyyy."""
+    """A business date typed as dd/mm/yyyy: every date field of the app, so they all read and refuse alike.
 
-    def __init__(self, **kwargs):
+    `attrs` adds to the input's attributes (a CSS class for a hand-laid form, say)."""
+
+    def __init__(self, *, attrs=None, **kwargs):
         kwargs.setdefault(
             "widget",
-            forms.DateInput(format="%d/%m/%Y", attrs={"placeholder": "dd/mm/yyyy", "inputmode": "numeric"}),
+            forms.DateInput(
+                format="%d/%m/%Y",
+                attrs={"placeholder": "dd/mm/yyyy", "inputmode": "numeric", "autocomplete": "off", **(attrs or {})},
+            ),
         )
         kwargs.setdefault("input_formats", ["%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d"])
         kwargs.setdefault("error_messages", {"invalid": _("Enter a date as dd/mm/yyyy.")})
@@ -101,35 +122,6 @@ def refuse_out_of_scope(form):
 
 # --- Supervision work: forms clean and convert; the services in organizations/services.py save. -------------------
 
-from django.utils import timezone  # noqa: E402
-
-from borrowers.selectors import households_for  # noqa: E402
-from organizations.access import personal  # noqa: E402
-from organizations.models import (  # noqa: E402
-    Award,
-    ChecklistItem,
-    CooperationAgreement,
-    EconomicModel,
-    Inspection,
-    InspectionFinding,
-    Organization,
-    OutreachSession,
-    TrainingClass,
-)
-from organizations.selectors import branches_for, groups_for, recording_units_for  # noqa: E402
-
-DATE_PLACEHOLDER = "dd/mm/yyyy"
-
-
-def date_field(label, *, required=True, help_text=""):
-    return forms.DateField(
-        label=label,
-        required=required,
-        help_text=help_text,
-        widget=forms.DateInput(attrs={"placeholder": DATE_PLACEHOLDER, "inputmode": "numeric", "autocomplete": "off"}),
-        error_messages={"invalid": _("Enter a date as dd/mm/yyyy.")},
-    )
-
 
 class UnitChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
@@ -158,7 +150,7 @@ class SupervisionFilterForm(forms.Form):
 
 
 class InspectionForm(forms.Form):
-    inspected_on = date_field(_("Inspection date"))
+    inspected_on = BusinessDateField(label=_("Inspection date"))
     lead_unit = UnitChoiceField(label=_("Leading unit"), queryset=Organization.objects.none())
     team_members = forms.CharField(
         label=_("Inspecting team"),
@@ -176,7 +168,7 @@ class InspectionForm(forms.Form):
         label=_("Recommendations"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     follow_up_status = forms.ChoiceField(label=_("Follow-up"), choices=Inspection.FollowUp.choices)
-    follow_up_deadline = date_field(_("Follow-up deadline"), required=False)
+    follow_up_deadline = BusinessDateField(label=_("Follow-up deadline"), required=False)
 
     RESULT_CHOICES = [("", _("Not checked")), *InspectionFinding.Result.choices]
 
@@ -274,7 +266,9 @@ class ScopedRecordForm(forms.ModelForm):
         self.user = user
         for name in self.date_fields:
             field = self.fields[name]
-            self.fields[name] = date_field(field.label, required=field.required, help_text=field.help_text)
+            self.fields[name] = BusinessDateField(
+                label=field.label, required=field.required, help_text=field.help_text
+            )
         if self.unit_field in self.fields:
             self.fields[self.unit_field].queryset = self.unit_queryset(user)
             self.fields[self.unit_field].label_from_instance = lambda obj: obj.name
