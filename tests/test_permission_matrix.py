@@ -30,6 +30,7 @@ from django.db import transaction
 from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from loans.models import ImportBatch, LoanApplication, LoanChange, LoanList, Posting, ReviewMeeting
 from loans.services import collection_sheet_create, loan_change_request
@@ -144,6 +145,8 @@ POLICIES = {
     # One's own account.
     "own_account": form("login", DONE, DONE, DONE, DONE, DONE, DONE),
     # Logging in (a logged-in user is sent on), logging out (POST only, back to the login page), the language.
+    # A search that leads to the object's page when it is in scope (and says nothing found otherwise).
+    "found_in_scope": page("login", 302, 200, 302, 200, 302, 302),
     "login_page": Policy(get=("200",) + ("302",) * 6, post=("200",) + ("302",) * 6),
     "logout": Policy(get=("405",) * 7, post=("login",) * 7),
     "set_language": Policy(get=("302",) * 7, post=("302",) * 7),
@@ -153,11 +156,26 @@ POLICIES = {
 @dataclass(frozen=True)
 class Rule:
     policy: str
-    args: dict = field(default_factory=dict)  # route argument -> fixture object name, or a literal value
+    args: dict = field(default_factory=dict)  # route argument -> fixture object, "object.attribute" or a literal
+    query: dict = field(default_factory=dict)  # query parameters, the same way
+
+    def label(self, name, several):
+        label = name
+        if several:
+            label += "".join(f"[{arg}={value}]" for arg, value in self.args.items() if arg not in ("pk",))
+        if self.query:
+            label += "?" + "&".join(f"{key}={value}" for key, value in self.query.items())
+        return label
 
 
 def rule(policy, **args):
     return Rule(policy, args)
+
+
+def rules_for(name):
+    """A page's rules: usually one; a few pages are also tried with other arguments or with query parameters."""
+    rules = RULES[name]
+    return rules if isinstance(rules, tuple) else (rules,)
 
 
 # Every page the resolver knows. Route arguments name a fixture object (see `setUpTestData`) or give a literal.
@@ -167,7 +185,10 @@ RULES = {
     "set_language": rule("set_language"),
     "password_change": rule("own_account"),
     # Households
-    "borrowers:household_list": rule("any_authenticated"),
+    "borrowers:household_list": (
+        rule("any_authenticated"),
+        Rule("ward_read", query={"group": "group"}),  # filtering on a group outside one's scope is a 404
+    ),
     "borrowers:household_create": rule("ward_create"),
     "borrowers:household_detail": rule("ward_read", pk="household"),
     "borrowers:household_update": rule("ward_write", pk="household"),
@@ -202,7 +223,7 @@ RULES = {
     "loans:loan_detail": rule("ward_read", pk="loan"),
     "loans:district_overview": rule("supervision_read"),
     # Collections (13/TD)
-    "loans:collection_sheet_list": rule("any_authenticated"),
+    "loans:collection_sheet_list": (rule("any_authenticated"), Rule("ward_read", query={"group": "group"})),
     "loans:collection_sheet_create": rule("ward_create_action"),
     "loans:collection_sheet_detail": rule("ward_read", pk="sheet"),
     "loans:collection_sheet_fill": rule("ward_action", pk="sheet"),
@@ -212,12 +233,15 @@ RULES = {
     "loans:collection_line_reverse": rule("ward_action", pk="sheet", line_pk="line"),
     "loans:posting_reverse": rule("ward_action", pk="posting"),
     # Loan changes, loan-use checks, statements
-    "loans:loan_change_request": rule("ward_write", pk="loan", kind=LoanChange.Kind.EXTENSION.value),
+    "loans:loan_change_request": tuple(rule("ward_write", pk="loan", kind=kind) for kind in LoanChange.Kind.values),
     "loans:loan_use_check_record": rule("ward_write", pk="loan"),
-    "loans:loan_changes": rule("any_authenticated"),
+    "loans:loan_changes": (
+        rule("any_authenticated"),
+        Rule("found_in_scope", query={"number": "loan.number"}),  # a loan number finds only loans in scope
+    ),
     "loans:loan_change_decide": rule("district_action", pk="change"),
     "loans:loan_freeze_end": rule("district_action", pk="change"),
-    "loans:loan_use_checks": rule("any_authenticated"),
+    "loans:loan_use_checks": (rule("any_authenticated"), Rule("ward_read", query={"branch": "branch"})),
     "loans:group_inspection_record": rule("ward_write", pk="group"),
     "loans:fee_statements": rule("any_authenticated"),
     # The bank's spreadsheets
@@ -228,11 +252,16 @@ RULES = {
     "loans:bank_import_accept": rule("import_action", pk="batch"),
     "loans:bank_import_errors": rule("import_read", pk="batch"),
     "loans:bank_export_page": rule("any_authenticated"),
-    "loans:bank_export": rule("any_authenticated", kind="households", fmt="csv"),
+    "loans:bank_export": tuple(
+        rule("any_authenticated", kind=kind, fmt="csv") for kind in ("loans", "transactions", "groups", "households")
+    ),
     # Reports
     "loans:report_ward": rule("ward_page", pk="ward"),
     "loans:report_group": rule("ward_read", pk="group"),
-    "loans:report": rule("any_authenticated", layout="bctd_01_1"),
+    "loans:report": (
+        *(rule("any_authenticated", layout=layout) for layout in ("bctd_01_1", "bctd_01_2", "bc0438", "len_31")),
+        Rule("any_authenticated", {"layout": "bctd_01_1"}, {"ward": "ward"}),
+    ),
     # Groups, grades, the login log
     "organizations:home": rule("any_authenticated"),
     "organizations:group_list": rule("any_authenticated"),
@@ -279,15 +308,14 @@ def test_every_page_has_a_rule():
     gone = sorted(set(RULES) - {name for name, _route in ROUTES})
     assert not gone, f"RULES names pages the resolver no longer knows: {', '.join(gone)}"
     for name, route in ROUTES:
-        if name not in RULES:
-            continue
-        assert RULES[name].policy in POLICIES, f"{name}: unknown policy {RULES[name].policy!r}"
-        unfilled = set(route_kwargs(route)) - set(RULES[name].args)
-        assert not unfilled, f"{name}: say which fixture object fills {', '.join(sorted(unfilled))} in RULES"
+        for page_rule in rules_for(name):
+            assert page_rule.policy in POLICIES, f"{name}: unknown policy {page_rule.policy!r}"
+            unfilled = set(route_kwargs(route)) - set(page_rule.args)
+            assert not unfilled, f"{name}: say which fixture object fills {', '.join(sorted(unfilled))} in RULES"
 
 
 def test_the_public_pages_are_the_ones_the_anonymous_test_skips():
-    public = {name for name, r in RULES.items() if r.policy in ("login_page", "logout", "set_language")}
+    public = {name for name in RULES if rules_for(name)[0].policy in ("login_page", "logout", "set_language")}
     assert public == PUBLIC & {name for name, _ in ROUTES}
 
 
@@ -375,6 +403,7 @@ class PermissionMatrix(TestCase):
         sheet = collection_sheet_create(group=group, on=today, actor=ward_officer)
         cls.objects = {
             "ward": ward_a,
+            "branch": branch_a,
             "group": group,
             "household": household,
             "loan": loan,
@@ -434,11 +463,20 @@ class PermissionMatrix(TestCase):
             ),
         }
 
-    def path(self, name):
-        args = {
-            arg: self.objects[value].pk if value in self.objects else value for arg, value in RULES[name].args.items()
-        }
-        return reverse(name, kwargs=args)
+    def value(self, spec):
+        """A fixture object's pk ("household"), one of its attributes ("loan.number"), or the literal itself."""
+        if not isinstance(spec, str):
+            return spec
+        obj, _dot, attribute = spec.partition(".")
+        if obj not in self.objects:
+            return spec
+        return getattr(self.objects[obj], attribute or "pk")
+
+    def path(self, name, page_rule):
+        path = reverse(name, kwargs={arg: self.value(spec) for arg, spec in page_rule.args.items()})
+        if page_rule.query:
+            path += "?" + urlencode({key: self.value(spec) for key, spec in page_rule.query.items()})
+        return path
 
     def call(self, client, method, path, *, check_unchanged, outsider):
         """One request, undone afterwards so that every cell sees the same data. Returns (outcome, note)."""
@@ -453,7 +491,8 @@ class PermissionMatrix(TestCase):
             if check_unchanged and database_fingerprint() != self.baseline:
                 note = "changed the database"
             elif outsider and result == "200":
-                shown = [secret for secret in self.secrets if secret in text_of(response)]
+                # What the visitor typed (a loan number searched for) may be said back to them.
+                shown = [secret for secret in self.secrets if secret in text_of(response) and secret not in path]
                 if shown:
                     note = f"shows ward A's {', '.join(shown)}"
             return result, note
@@ -484,27 +523,32 @@ class PermissionMatrix(TestCase):
             if name not in RULES:
                 problems.append(f"{name}: no rule (see test_every_page_has_a_rule)")
                 continue
-            policy = POLICIES[RULES[name].policy]
-            path = self.path(name)
-            for method, expected in (("get", policy.get), ("post", policy.post)):
-                cells = []
-                for persona, cell in zip(PERSONAS, expected, strict=True):
-                    refused = cell != DONE and "200" not in cell.split("/")
-                    check = method == "post" and policy.changes_data and refused
-                    outsider = persona in OUTSIDERS
-                    got, note = self.call(clients[persona], method, path, check_unchanged=check, outsider=outsider)
-                    if got not in expected_outcomes(cell) or note:
-                        cells.append(f"{got}!{cell}" + ("*" if note else ""))
-                        problems.append(
-                            f"{method.upper()} {path} ({name}) as {persona}: got {got}, expected {cell}"
-                            + (f" ({note})" if note else "")
-                        )
-                    else:
-                        cells.append(got)
-                rows.append((f"{name} {method.upper()}", RULES[name].policy, cells))
+            several = len(rules_for(name)) > 1
+            for page_rule in rules_for(name):
+                rows.extend(self.row(clients, name, page_rule, several, problems))
 
         print_matrix(rows)
         assert not problems, "Unexpected cells in the permission matrix:\n" + "\n".join(problems)
+
+    def row(self, clients, name, page_rule, several, problems):
+        policy = POLICIES[page_rule.policy]
+        path = self.path(name, page_rule)
+        for method, expected in (("get", policy.get), ("post", policy.post)):
+            cells = []
+            for persona, cell in zip(PERSONAS, expected, strict=True):
+                refused = cell != DONE and "200" not in cell.split("/")
+                check = method == "post" and policy.changes_data and refused
+                outsider = persona in OUTSIDERS
+                got, note = self.call(clients[persona], method, path, check_unchanged=check, outsider=outsider)
+                if got not in expected_outcomes(cell) or note:
+                    cells.append(f"{got}!{cell}" + ("*" if note else ""))
+                    problems.append(
+                        f"{method.upper()} {path} ({name}) as {persona}: got {got}, expected {cell}"
+                        + (f" ({note})" if note else "")
+                    )
+                else:
+                    cells.append(got)
+            yield (f"{page_rule.label(name, several)} {method.upper()}", page_rule.policy, cells)
 
 
 def print_matrix(rows):
