@@ -23,7 +23,6 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 from django.apps import apps
 from django.db import transaction
@@ -32,7 +31,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from loans.models import ImportBatch, LoanApplication, LoanChange, LoanList, Posting, ReviewMeeting
+from loans.models import (
+    CapitalPlan,
+    ImportBatch,
+    LoanApplication,
+    LoanChange,
+    LoanList,
+    LoanProgram,
+    Posting,
+    ReviewMeeting,
+)
 from loans.services import collection_sheet_create, loan_change_request
 from organizations.models import (
     Award,
@@ -68,6 +76,8 @@ PERSONAS = ("anon", "ward=", "ward≠", "dist=", "dist≠", "front", "admin")
 # with its errors: anything but a refusal.
 DONE = "done"
 ACCEPTED_AS_DONE = {"200", "302", "400", "409", "422"}
+# A form refused for naming objects outside the user's scope: sent back with its errors, or a 404.
+KEPT = "kept"
 
 
 @dataclass(frozen=True)
@@ -76,11 +86,13 @@ class Policy:
     post: tuple
 
     def __post_init__(self):
-        assert len(self.get) == len(PERSONAS) and len(self.post) == len(PERSONAS)
+        object.__setattr__(self, "get", tuple(map(str, self.get)))
+        object.__setattr__(self, "post", tuple(map(str, self.post)))
+        assert len(self.get) in (0, len(PERSONAS)) and len(self.post) == len(PERSONAS)
 
     @property
     def changes_data(self):
-        return any(cell == DONE for cell in self.post)
+        return any(cell in (DONE, "302") for cell in self.post)
 
 
 def page(*cells):
@@ -145,6 +157,12 @@ POLICIES = {
     # One's own account.
     "own_account": form("login", DONE, DONE, DONE, DONE, DONE, DONE),
     # Logging in (a logged-in user is sent on), logging out (POST only, back to the login page), the language.
+    # A valid form naming ward A's objects (its group, branch, plan...): those who may use them succeed (302);
+    # others allowed on the page have the form refused ("kept": 200, 400 or 404) and nothing changes.
+    "ward_payload": Policy(get=(), post=("login", 302, "kept", 403, 403, 403, 302)),
+    "propose_payload": Policy(get=(), post=("login", 302, "kept", 302, "kept", 403, 302)),
+    "record_payload": Policy(get=(), post=("login", 302, "kept", 302, "kept", 403, 302)),
+    "district_payload": Policy(get=(), post=("login", 403, 403, 302, "kept", 403, 302)),
     # A search that leads to the object's page when it is in scope (and says nothing found otherwise).
     "found_in_scope": page("login", 302, 200, 302, 200, 302, 302),
     "login_page": Policy(get=("200",) + ("302",) * 6, post=("200",) + ("302",) * 6),
@@ -158,6 +176,7 @@ class Rule:
     policy: str
     args: dict = field(default_factory=dict)  # route argument -> fixture object, "object.attribute" or a literal
     query: dict = field(default_factory=dict)  # query parameters, the same way
+    data: dict = field(default_factory=dict)  # a valid form naming ward A's objects: only POST is tried
 
     def label(self, name, several):
         label = name
@@ -165,6 +184,8 @@ class Rule:
             label += "".join(f"[{arg}={value}]" for arg, value in self.args.items() if arg not in ("pk",))
         if self.query:
             label += "?" + "&".join(f"{key}={value}" for key, value in self.query.items())
+        if self.data:
+            label += " with " + ",".join(key for key, value in self.data.items() if value in SCOPED_OBJECTS)
         return label
 
 
@@ -178,6 +199,9 @@ def rules_for(name):
     return rules if isinstance(rules, tuple) else (rules,)
 
 
+#: Fixture objects of ward A's Women's Union (or its district) that a form may name.
+SCOPED_OBJECTS = {"group", "branch", "open_plan", "women"}
+
 # Every page the resolver knows. Route arguments name a fixture object (see `setUpTestData`) or give a literal.
 RULES = {
     "login": rule("login_page"),
@@ -189,7 +213,21 @@ RULES = {
         rule("any_authenticated"),
         Rule("ward_read", query={"group": "group"}),  # filtering on a group outside one's scope is a 404
     ),
-    "borrowers:household_create": rule("ward_create"),
+    "borrowers:household_create": (
+        rule("ward_create"),
+        Rule(
+            "ward_payload",
+            data={
+                "head_name": "Lê Văn Mới",
+                "citizen_id": "079199000123",
+                "address": "1 Đường thử",
+                "members": 3,
+                "policy_status": "poor",
+                "policy_list_year": 2025,
+                "group": "group",
+            },
+        ),
+    ),
     "borrowers:household_detail": rule("ward_read", pk="household"),
     "borrowers:household_update": rule("ward_write", pk="household"),
     "borrowers:household_move": rule("ward_write", pk="household"),
@@ -208,8 +246,17 @@ RULES = {
     "loans:list03_submit": rule("ward_action", pk="draft_list"),
     # Capital
     "loans:allocation_list": rule("any_authenticated"),
-    "loans:plan_set": rule("district_create"),
-    "loans:allocation_propose": rule("capital_propose"),
+    "loans:plan_set": (
+        rule("district_create"),
+        Rule(
+            "district_payload",
+            data={"organization": "women", "program": "program", "year": "next_year", "amount": 900_000_000},
+        ),
+    ),
+    "loans:allocation_propose": (
+        rule("capital_propose"),
+        Rule("propose_payload", data={"plan": "open_plan", "branch": "branch", "amount": 10_000_000, "submit": "1"}),
+    ),
     "loans:allocation_adjust": rule("district_create"),
     "loans:allocation_detail": rule("ward_read", pk="allocation"),
     "loans:allocation_decide": rule("district_action", pk="allocation"),
@@ -224,7 +271,10 @@ RULES = {
     "loans:district_overview": rule("supervision_read"),
     # Collections (13/TD)
     "loans:collection_sheet_list": (rule("any_authenticated"), Rule("ward_read", query={"group": "group"})),
-    "loans:collection_sheet_create": rule("ward_create_action"),
+    "loans:collection_sheet_create": (
+        rule("ward_create_action"),
+        Rule("ward_payload", data={"group": "group", "collection_on": "yesterday"}),
+    ),
     "loans:collection_sheet_detail": rule("ward_read", pk="sheet"),
     "loans:collection_sheet_fill": rule("ward_action", pk="sheet"),
     "loans:collection_sheet_print": rule("ward_read", pk="sheet"),
@@ -265,7 +315,10 @@ RULES = {
     # Groups, grades, the login log
     "organizations:home": rule("any_authenticated"),
     "organizations:group_list": rule("any_authenticated"),
-    "organizations:group_create": rule("ward_create"),
+    "organizations:group_create": (
+        rule("ward_create"),
+        Rule("ward_payload", data={"code": "8100009", "name": "Tổ mới", "branch": "branch", "status": "suspended"}),
+    ),
     "organizations:group_detail": rule("ward_read", pk="group"),
     "organizations:group_update": rule("ward_write", pk="group"),
     "organizations:group_grades": rule("any_authenticated"),
@@ -279,13 +332,28 @@ RULES = {
     "organizations:supervision_inspections_new": rule("inspection_create"),
     "organizations:supervision_inspections_edit": rule("inspection_edit", pk="inspection"),
     "organizations:supervision_training": rule("any_authenticated"),
-    "organizations:supervision_training_new": rule("record_create"),
+    "organizations:supervision_training_new": (
+        rule("record_create"),
+        Rule(
+            "record_payload",
+            data={
+                "held_on": "today",
+                "topic": "Ghi chép sổ sách",
+                "organization": "branch",
+                "participants": 12,
+                "attendances": 12,
+            },
+        ),
+    ),
     "organizations:supervision_training_edit": rule("record_edit", pk="training_class"),
     "organizations:supervision_outreach": rule("any_authenticated"),
     "organizations:supervision_outreach_new": rule("record_create"),
     "organizations:supervision_outreach_edit": rule("record_edit", pk="outreach_session"),
     "organizations:supervision_agreements": rule("any_authenticated"),
-    "organizations:supervision_agreements_new": rule("district_record_create"),
+    "organizations:supervision_agreements_new": (
+        rule("district_record_create"),
+        Rule("district_payload", data={"branch": "branch", "reference": "02/TTLT", "signed_on": "today"}),
+    ),
     "organizations:supervision_agreements_edit": rule("district_record_edit", pk="agreement"),
     "organizations:supervision_models": rule("any_authenticated"),
     "organizations:supervision_models_new": rule("district_record_create"),
@@ -328,6 +396,8 @@ def outcome(response):
 def expected_outcomes(cell):
     if cell == DONE:
         return ACCEPTED_AS_DONE
+    if cell == KEPT:
+        return {"200", "400", "404"}
     return set(cell.split("/"))
 
 
@@ -401,7 +471,15 @@ class PermissionMatrix(TestCase):
         approved.amount_group_approved, approved.loan_list = approved.amount_requested, draft_list
         approved.save(update_fields=["amount_group_approved", "loan_list", "updated_at"])
         sheet = collection_sheet_create(group=group, on=today, actor=ward_officer)
+        allocation = approved_allocation(branch=branch_a, amount=500_000_000, plan_amount=2_000_000_000)
+        cls.literals = {
+            "today": f"{today:%d/%m/%Y}",
+            "yesterday": f"{today - timedelta(days=1):%d/%m/%Y}",
+            "next_year": today.year + 1,
+        }
         cls.objects = {
+            "women": women,
+            "program": LoanProgram.objects.get(code="01"),
             "ward": ward_a,
             "branch": branch_a,
             "group": group,
@@ -414,7 +492,12 @@ class PermissionMatrix(TestCase):
             "listed_application": loan_list.applications.first(),
             "meeting": loan_list.meeting,
             "draft_list": draft_list,
-            "allocation": approved_allocation(branch=branch_a, amount=Decimal(500_000_000)),
+            "allocation": allocation,
+            "plan": allocation.plan,
+            # A plan with nothing allocated yet, so that a branch may still ask for a share of it.
+            "open_plan": CapitalPlan.objects.create(
+                organization=women, program=LoanProgram.objects.get(code="03"), year=today.year, amount=900_000_000
+            ),
             "sheet": sheet,
             "line": sheet.lines.first(),
             "batch": ImportBatch.objects.create(
@@ -447,8 +530,12 @@ class PermissionMatrix(TestCase):
                 audience=40,
                 recorded_by=ward_officer,
             ),
-            "agreement": CooperationAgreement.objects.create(
-                branch=branch_a, reference="01/TTLT", signed_on=today, recorded_by=district_staff
+            "agreement": CooperationAgreement.objects.create(  # ended, so that a new one may be recorded
+                branch=branch_a,
+                reference="01/TTLT",
+                signed_on=today - timedelta(days=400),
+                terminated_on=today - timedelta(days=10),
+                recorded_by=district_staff,
             ),
             "economic_model": EconomicModel.objects.create(
                 name="Nuôi gà thả vườn", organization=branch_a, started_on=today, recorded_by=district_staff
@@ -464,13 +551,18 @@ class PermissionMatrix(TestCase):
         }
 
     def value(self, spec):
-        """A fixture object's pk ("household"), one of its attributes ("loan.number"), or the literal itself."""
+        """A fixture object's pk ("household"), one of its attributes ("loan.number"), a date, or the literal itself."""
         if not isinstance(spec, str):
             return spec
+        if spec in self.literals:
+            return self.literals[spec]
         obj, _dot, attribute = spec.partition(".")
         if obj not in self.objects:
             return spec
         return getattr(self.objects[obj], attribute or "pk")
+
+    def form_data(self, page_rule):
+        return {key: self.value(spec) for key, spec in page_rule.data.items()}
 
     def path(self, name, page_rule):
         path = reverse(name, kwargs={arg: self.value(spec) for arg, spec in page_rule.args.items()})
@@ -478,17 +570,21 @@ class PermissionMatrix(TestCase):
             path += "?" + urlencode({key: self.value(spec) for key, spec in page_rule.query.items()})
         return path
 
-    def call(self, client, method, path, *, check_unchanged, outsider):
+    def call(self, client, method, path, *, check_unchanged, outsider, data=None, expect_success=False):
         """One request, undone afterwards so that every cell sees the same data. Returns (outcome, note)."""
         savepoint = transaction.savepoint()
         cookies = copy.deepcopy(client.cookies)  # logging out, or choosing a language, lasts for one cell only
         try:
             try:
-                response = getattr(client, method)(path)
+                response = getattr(client, method)(path, data) if data else getattr(client, method)(path)
             except Exception as error:  # a crash is a cell of its own, not the end of the matrix
                 return "500", f"{type(error).__name__}: {error}"
             result, note = outcome(response), ""
-            if check_unchanged and database_fingerprint() != self.baseline:
+            if result == "200" and data and expect_success:
+                form = (response.context or {}).get("form")
+                note = f"the form came back: {form.errors.as_text()}" if form is not None else ""
+            # Django's own login and method checks answer before the view runs; anything later is checked.
+            if check_unchanged and result not in ("login", "405") and database_fingerprint() != self.baseline:
                 note = "changed the database"
             elif outsider and result == "200":
                 # What the visitor typed (a loan number searched for) may be said back to them.
@@ -533,13 +629,24 @@ class PermissionMatrix(TestCase):
     def row(self, clients, name, page_rule, several, problems):
         policy = POLICIES[page_rule.policy]
         path = self.path(name, page_rule)
+        data = self.form_data(page_rule)
         for method, expected in (("get", policy.get), ("post", policy.post)):
+            if not expected:
+                continue
             cells = []
             for persona, cell in zip(PERSONAS, expected, strict=True):
-                refused = cell != DONE and "200" not in cell.split("/")
+                refused = cell == KEPT or not expected_outcomes(cell) & {"200", "302"}
                 check = method == "post" and policy.changes_data and refused
                 outsider = persona in OUTSIDERS
-                got, note = self.call(clients[persona], method, path, check_unchanged=check, outsider=outsider)
+                got, note = self.call(
+                    clients[persona],
+                    method,
+                    path,
+                    check_unchanged=check,
+                    outsider=outsider,
+                    data=data,
+                    expect_success=cell == "302",
+                )
                 if got not in expected_outcomes(cell) or note:
                     cells.append(f"{got}!{cell}" + ("*" if note else ""))
                     problems.append(
