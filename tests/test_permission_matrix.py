@@ -31,9 +31,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from borrowers.models import Household
 from loans.models import (
     CapitalPlan,
     ImportBatch,
+    Loan,
     LoanApplication,
     LoanChange,
     LoanList,
@@ -41,7 +43,7 @@ from loans.models import (
     Posting,
     ReviewMeeting,
 )
-from loans.services import collection_sheet_create, loan_change_request
+from loans.services import application_approve, collection_sheet_create, loan_change_request
 from organizations.models import (
     Award,
     CooperationAgreement,
@@ -458,6 +460,10 @@ class PermissionMatrix(TestCase):
             loan=changed_loan, kind=LoanChange.Kind.FREEZE, reason="Hỏa hoạn", actor=ward_officer, months=36
         )
         loan_list = submitted_loan_list(group=group, submitted_by=ward_officer)
+        allocation = approved_allocation(branch=branch_a, amount=500_000_000, plan_amount=2_000_000_000)
+        # One request of the list approved (it waits for the disbursement day), the other still to decide.
+        waiting, approved = loan_list.applications.order_by("pk")
+        application_approve(application=approved, amount=approved.amount_group_approved, actor=district_staff)
         draft_list = LoanList.objects.create(
             group=group,
             meeting=ReviewMeeting.objects.create(
@@ -471,7 +477,6 @@ class PermissionMatrix(TestCase):
         approved.amount_group_approved, approved.loan_list = approved.amount_requested, draft_list
         approved.save(update_fields=["amount_group_approved", "loan_list", "updated_at"])
         sheet = collection_sheet_create(group=group, on=today, actor=ward_officer)
-        allocation = approved_allocation(branch=branch_a, amount=500_000_000, plan_amount=2_000_000_000)
         cls.literals = {
             "today": f"{today:%d/%m/%Y}",
             "yesterday": f"{today - timedelta(days=1):%d/%m/%Y}",
@@ -489,7 +494,7 @@ class PermissionMatrix(TestCase):
             "posting": Posting.objects.get(loan=loan, kind=Posting.Kind.DISBURSEMENT),
             "application": LoanApplicationFactory(household=household, group=group, created_by=ward_officer),
             "loan_list": loan_list,
-            "listed_application": loan_list.applications.first(),
+            "listed_application": waiting,
             "meeting": loan_list.meeting,
             "draft_list": draft_list,
             "allocation": allocation,
@@ -607,9 +612,15 @@ class PermissionMatrix(TestCase):
             clients[persona] = Client()
             clients[persona].force_login(user)
         self.baseline = database_fingerprint()
-        household, loan = self.objects["household"], self.objects["loan"]
         # What only ward A's Women's Union, its district and the Front may see; outsiders' pages must not show it.
-        self.secrets = [household.head_name, household.customer_code, household.citizen_id, loan.number, "Tổ A1"]
+        household = self.objects["household"]
+        self.secrets = [
+            household.customer_code,
+            household.citizen_id,
+            "Tổ A1",
+            *Household.objects.values_list("head_name", flat=True),  # every household is in ward A's branch
+            *Loan.objects.values_list("number", flat=True),
+        ]
 
         rows, problems = [], []
         request_log = logging.getLogger("django.request")
