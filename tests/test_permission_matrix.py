@@ -12,7 +12,12 @@ Each page is opened (GET) and sent a form (POST) by seven personas:
 
 Every page must be declared in RULES below: a policy (who gets what) and, for each argument of its route, the fixture
 object that fills it. A page added later without a rule fails `test_every_page_has_a_rule`, so nobody can add a page
-without saying who may use it. A POST that must be refused is also checked not to have changed the database.
+without saying who may use it. Besides the status codes:
+- a POST that must be refused is checked not to have changed the database;
+- the pages, exports and spreadsheets that outsiders (ward≠, dist≠) may open must not show ward A's households, groups
+  or loans;
+- a few pages are also tried with query parameters, and a few forms with valid data naming ward A's group, branch or
+  plan: in scope they succeed, out of scope they are refused and change nothing.
 
 Run with `-s` to see the whole matrix: rows are pages and methods, columns personas, cells what came back; an
 unexpected cell is marked `!` with what was expected.
@@ -20,6 +25,7 @@ unexpected cell is marked `!` with what was expected.
 
 import copy
 import hashlib
+import io
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,6 +36,7 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from openpyxl import load_workbook
 
 from borrowers.models import Household
 from loans.models import (
@@ -120,7 +127,7 @@ def action(*cells):
     return Policy(get=get, post=tuple(str(cell) for cell in cells))
 
 
-#                               anon     ward=  ward≠  dist=  dist≠  front  admin
+# Cells in the order of PERSONAS: anon, ward=, ward≠, dist=, dist≠, front, admin.
 POLICIES = {
     # Lists, dashboards and reports: everyone logged in; the selectors narrow what each one sees.
     "any_authenticated": page("login", 200, 200, 200, 200, 200, 200),
@@ -158,15 +165,15 @@ POLICIES = {
     "import_action": action("login", 403, 403, 403, 403, 403, DONE),
     # One's own account.
     "own_account": form("login", DONE, DONE, DONE, DONE, DONE, DONE),
-    # Logging in (a logged-in user is sent on), logging out (POST only, back to the login page), the language.
-    # A valid form naming ward A's objects (its group, branch, plan...): those who may use them succeed (302);
-    # others allowed on the page have the form refused ("kept": 200, 400 or 404) and nothing changes.
-    "ward_payload": Policy(get=(), post=("login", 302, "kept", 403, 403, 403, 302)),
-    "propose_payload": Policy(get=(), post=("login", 302, "kept", 302, "kept", 403, 302)),
-    "record_payload": Policy(get=(), post=("login", 302, "kept", 302, "kept", 403, 302)),
-    "district_payload": Policy(get=(), post=("login", 403, 403, 302, "kept", 403, 302)),
+    # A valid form naming ward A's objects (its group, branch, plan...), POST only: those who may use them succeed
+    # (302); others allowed on the page have the form refused (KEPT: 200, 400 or 404) and nothing changes.
+    "ward_payload": Policy(get=(), post=("login", 302, KEPT, 403, 403, 403, 302)),
+    "propose_payload": Policy(get=(), post=("login", 302, KEPT, 302, KEPT, 403, 302)),
+    "record_payload": Policy(get=(), post=("login", 302, KEPT, 302, KEPT, 403, 302)),
+    "district_payload": Policy(get=(), post=("login", 403, 403, 302, KEPT, 403, 302)),
     # A search that leads to the object's page when it is in scope (and says nothing found otherwise).
     "found_in_scope": page("login", 302, 200, 302, 200, 302, 302),
+    # Logging in (a logged-in user is sent on), logging out (POST only, back to the login page), the language.
     "login_page": Policy(get=("200",) + ("302",) * 6, post=("200",) + ("302",) * 6),
     "logout": Policy(get=("405",) * 7, post=("login",) * 7),
     "set_language": Policy(get=("302",) * 7, post=("302",) * 7),
@@ -391,7 +398,7 @@ def test_the_public_pages_are_the_ones_the_anonymous_test_skips():
 
 def outcome(response):
     if response.status_code == 302:
-        return "login" if response["Location"].startswith("/accounts/login/") else "302"
+        return "login" if response["Location"].startswith(reverse("login")) else "302"
     return str(response.status_code)
 
 
@@ -408,11 +415,20 @@ OUTSIDERS = ("ward≠", "dist≠")
 
 
 def text_of(response):
-    """The body of an HTML or CSV answer (spreadsheets are zipped: not searched)."""
-    if not response["Content-Type"].startswith(("text/", "application/json")):
+    """The text of an HTML, CSV or spreadsheet answer."""
+    content_type = response["Content-Type"]
+    if not content_type.startswith(("text/", "application/json", XLSX)):
         return ""
     content = b"".join(response.streaming_content) if response.streaming else response.content
+    if content_type.startswith(XLSX):
+        workbook = load_workbook(io.BytesIO(content), read_only=True)
+        return "\n".join(
+            str(value) for sheet in workbook for row in sheet.iter_rows(values_only=True) for value in row if value
+        )
     return content.decode(response.charset or "utf-8", errors="replace")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def database_fingerprint():
