@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.apps import apps
+from django.contrib import admin
 from django.db import transaction
 from django.test import Client, TestCase
 from django.urls import reverse
@@ -621,6 +622,24 @@ class PermissionMatrix(TestCase):
         before = database_fingerprint()
         self.objects["household"].__class__.objects.filter(pk=self.objects["household"].pk).update(address="Khác")
         assert database_fingerprint() != before
+
+    def test_the_django_admin_is_for_admins_only(self):
+        """The admin site (left out of the matrix: it has its own login) opens for admins only, model by model."""
+        pages = [reverse("admin:index")] + [
+            reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+            for model in admin.site._registry
+        ]
+        for persona in PERSONAS:
+            client = Client()
+            if persona != "anon":
+                client.force_login(self.users[persona])
+            for path in pages:
+                response = client.get(path)
+                if persona == "admin":
+                    assert response.status_code == 200, f"{path} as admin: {response.status_code}"
+                else:
+                    assert response.status_code == 302, f"{path} as {persona}: {response.status_code}"
+                    assert response["Location"].startswith(reverse("admin:login")), f"{path} as {persona}"
 
     def test_matrix(self):
         clients = {"anon": Client()}
