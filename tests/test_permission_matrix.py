@@ -169,8 +169,7 @@ POLICIES = {
     # A valid form naming ward A's objects (its group, branch, plan...), POST only: those who may use them succeed
     # (302); others allowed on the page have the form refused (KEPT: 200, 400 or 404) and nothing changes.
     "ward_payload": Policy(get=(), post=("login", 302, KEPT, 403, 403, 403, 302)),
-    "propose_payload": Policy(get=(), post=("login", 302, KEPT, 302, KEPT, 403, 302)),
-    "record_payload": Policy(get=(), post=("login", 302, KEPT, 302, KEPT, 403, 302)),
+    "branch_or_district_payload": Policy(get=(), post=("login", 302, KEPT, 302, KEPT, 403, 302)),
     "district_payload": Policy(get=(), post=("login", 403, 403, 302, KEPT, 403, 302)),
     # A search that leads to the object's page when it is in scope (and says nothing found otherwise).
     "found_in_scope": page("login", 302, 200, 302, 200, 302, 302),
@@ -210,7 +209,7 @@ def rules_for(name):
 
 
 #: Fixture objects of ward A's Women's Union (or its district) that a form may name.
-SCOPED_OBJECTS = {"group", "branch", "open_plan", "women"}
+SCOPED_OBJECTS = {"group", "branch", "open_plan", "women", "allocation", "household"}
 
 # Every page the resolver knows. Route arguments name a fixture object (see `setUpTestData`) or give a literal.
 RULES = {
@@ -265,9 +264,15 @@ RULES = {
     ),
     "loans:allocation_propose": (
         rule("capital_propose"),
-        Rule("propose_payload", data={"plan": "open_plan", "branch": "branch", "amount": 10_000_000, "submit": "1"}),
+        Rule(
+            "branch_or_district_payload",
+            data={"plan": "open_plan", "branch": "branch", "amount": 10_000_000, "submit": "1"},
+        ),
     ),
-    "loans:allocation_adjust": rule("district_create"),
+    "loans:allocation_adjust": (
+        rule("district_create"),
+        Rule("district_payload", data={"target": "allocation", "amount": 1_000_000, "reason": "Bổ sung vốn"}),
+    ),
     "loans:allocation_detail": rule("ward_read", pk="allocation"),
     "loans:allocation_decide": rule("district_action", pk="allocation"),
     # Approvals and disbursement
@@ -345,7 +350,7 @@ RULES = {
     "organizations:supervision_training_new": (
         rule("record_create"),
         Rule(
-            "record_payload",
+            "branch_or_district_payload",
             data={
                 "held_on": "today",
                 "topic": "Ghi chép sổ sách",
@@ -366,7 +371,18 @@ RULES = {
     ),
     "organizations:supervision_agreements_edit": rule("district_record_edit", pk="agreement"),
     "organizations:supervision_models": rule("any_authenticated"),
-    "organizations:supervision_models_new": rule("district_record_create"),
+    "organizations:supervision_models_new": (
+        rule("district_record_create"),
+        Rule(
+            "district_payload",
+            data={
+                "name": "Nuôi bò sinh sản",
+                "organization": "branch",
+                "started_on": "today",
+                "households": "household",
+            },
+        ),
+    ),
     "organizations:supervision_models_edit": rule("district_record_edit", pk="economic_model"),
     "organizations:supervision_awards": rule("any_authenticated"),
     "organizations:supervision_awards_new": rule("district_record_create"),
