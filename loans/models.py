@@ -121,6 +121,7 @@ class ImportBatch(models.Model):
     phase = models.CharField(_("step"), max_length=200, blank=True)
     progress_done = models.PositiveIntegerField(_("rows done"), default=0)
     progress_total = models.PositiveIntegerField(_("rows in the file"), default=0)
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True, editable=False)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     error_count = models.PositiveIntegerField(_("errors"), default=0)
     confirmed_by = models.ForeignKey(
