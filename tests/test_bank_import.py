@@ -4,6 +4,7 @@ import io
 import zipfile
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -794,3 +795,39 @@ def test_a_job_that_shows_progress_is_not_taken_for_dead(settings, admin_user, g
         assert import_recover_stale(batch=batch).status == ImportBatch.Status.UPLOADED
     with time_machine.travel(start + timedelta(minutes=36), tick=False):
         assert import_recover_stale(batch=batch).status == ImportBatch.Status.FAILED
+
+
+# ---- the old .xls format ------------------------------------------------------------------------------------------
+
+XLS_FIXTURE = Path(__file__).parent / "fixtures" / "loan-balances.xls"  # written by fixtures/make_bank_xls.py
+
+
+def test_xls_with_title_block_total_row_numeric_codes_and_dates(admin_user, group_a):
+    content = XLS_FIXTURE.read_bytes()
+    assert content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a real Excel 97-2003 workbook
+    sheet = parse_sheet(read_rows(content, "du-no.xls"), "loans")
+    assert not sheet.errors
+    assert (sheet.header_row, sheet.total_row, sheet.data_rows) == (6, 9, 2)
+
+    batch = run_import("loans", content, admin_user, name="du-no.xls")
+
+    assert batch.status == ImportBatch.Status.DONE, batch.errors
+    first = Household.objects.get(import_batch=batch, head_name="Nguyễn Thị Lành")
+    assert (first.customer_code, first.citizen_id, first.savings_balance) == ("0610000001", "079572505201", 250_000)
+    loans = {loan.number: loan for loan in Loan.objects.filter(import_batch=batch)}
+    assert loans["7800000000000001"].disbursed_on == date(2024, 3, 20)  # a date cell
+    assert loans["7800000000000001"].program.code == "01"  # the program code 1 as a number
+    second = loans["7800000000000002"]
+    assert (second.disbursed_on, second.maturity_on) == (date(2024, 7, 5), date(2027, 7, 5))  # dd/mm/yyyy text
+    assert (second.principal_outstanding, second.overdue_principal, second.interest_arrears) == (
+        25_000_000,
+        5_000_000,
+        137_500,
+    )
+    assert second.household.customer_code == "0610000002"
+    assert ledger_ok()
+
+
+def test_xls_that_is_not_a_workbook_is_refused(admin_user):
+    with pytest.raises(SpreadsheetError):
+        list(read_rows(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "du-no.xls"))
