@@ -1949,6 +1949,25 @@ class BasePlan:
     def error(self, row, key, value, message):
         self.sheet.add_error(row, key, value, message)
 
+    def once(self, seen, number, key, value, message):
+        """Refuse a value that an earlier row already holds; `message` names that row as %(row)s."""
+        previous = seen.setdefault(value, number)
+        if previous != number:
+            self.error(number, key, value, message % {"row": previous})
+
+    def in_its_branch(self, number, row, group, ward):
+        """Whether an existing group belongs to the ward and organization that the row names."""
+        if group and ward and (group.branch.ward_id != ward.pk or group.branch.kind != row["org_code"]):
+            self.error(
+                number,
+                "group_code",
+                row["group_code"],
+                _("this group belongs to %(branch)s, not to the ward and organization on this row")
+                % {"branch": group.branch},
+            )
+            return False
+        return True
+
     def summary(self):
         return {
             "rows": self.sheet.data_rows,
@@ -2039,15 +2058,7 @@ class LoanPlan(BasePlan):
                 self.error(number, "ward_code", row["ward_code"], _("this ward was merged into another one"))
             if row["program_code"] not in programs:
                 self.error(number, "program_code", row["program_code"], _("no loan program has this code"))
-            group = groups.get(row["group_code"])
-            if group and ward and (group.branch.ward_id != ward.pk or group.branch.kind != row["org_code"]):
-                self.error(
-                    number,
-                    "group_code",
-                    row["group_code"],
-                    _("this group belongs to %(branch)s, not to the ward and organization on this row")
-                    % {"branch": group.branch},
-                )
+            self.in_its_branch(number, row, groups.get(row["group_code"]), ward)
             if row["maturity_on"] <= row["disbursed_on"]:
                 self.error(
                     number,
@@ -2067,14 +2078,9 @@ class LoanPlan(BasePlan):
             for key in ("overdue", "frozen"):
                 if row[key] > row["outstanding"]:
                     self.error(number, key, row[key], _("is more than the outstanding balance"))
-            previous = seen_loans.setdefault(row["loan_number"], number)
-            if previous != number:
-                self.error(
-                    number,
-                    "loan_number",
-                    row["loan_number"],
-                    _("this loan number is already on row %(row)s") % {"row": previous},
-                )
+            self.once(
+                seen_loans, number, "loan_number", row["loan_number"], _("this loan number is already on row %(row)s")
+            )
             known_id = customer_ids.setdefault(row["customer_code"], row["citizen_id"])
             if known_id != row["citizen_id"]:
                 self.error(
@@ -2415,12 +2421,7 @@ class TransactionPlan(BasePlan):
         rows = self.sheet.rows
         vouchers, loan_numbers, customer_codes = {}, set(), set()
         for number, row in rows:
-            voucher = row["voucher"]
-            previous = vouchers.setdefault(voucher, number)
-            if previous != number:
-                self.error(
-                    number, "voucher", voucher, _("this voucher number is already on row %(row)s") % {"row": previous}
-                )
+            self.once(vouchers, number, "voucher", row["voucher"], _("this voucher number is already on row %(row)s"))
             if row["loan_number"]:
                 loan_numbers.add(row["loan_number"])
             elif row["kind"] in Posting.LOAN_KINDS:
@@ -2567,14 +2568,7 @@ class GroupPlan(BasePlan):
         seen = {}
         self.updates = []
         for number, row in self.sheet.rows:
-            previous = seen.setdefault(row["group_code"], number)
-            if previous != number:
-                self.error(
-                    number,
-                    "group_code",
-                    row["group_code"],
-                    _("this group code is already on row %(row)s") % {"row": previous},
-                )
+            self.once(seen, number, "group_code", row["group_code"], _("this group code is already on row %(row)s"))
             ward = wards.get(row["ward_code"])
             if ward is None:
                 self.error(number, "ward_code", row["ward_code"], _("no ward has this code"))
@@ -2591,14 +2585,7 @@ class GroupPlan(BasePlan):
                     _("a group has at most %(max)s members") % {"max": SavingsGroup.MAX_MEMBERS},
                 )
             group = groups.get(row["group_code"])
-            if group and (group.branch.ward_id != ward.pk or group.branch.kind != row["org_code"]):
-                self.error(
-                    number,
-                    "group_code",
-                    row["group_code"],
-                    _("this group belongs to %(branch)s, not to the ward and organization on this row")
-                    % {"branch": group.branch},
-                )
+            if not self.in_its_branch(number, row, group, ward):
                 continue
             if group is None:
                 self.new += 1
@@ -2704,14 +2691,13 @@ def reconciliation_accept(*, batch, item_ids, actor):
                 household = Household.objects.get(pk=item.household_id)
                 difference = int(item.bank_value) - int(household.savings_balance)
                 if difference:
-                    Posting.objects.create(
+                    _reconcile_posting(
+                        batch,
+                        actor,
+                        today,
                         kind=Kind.SAVINGS_IN if difference > 0 else Kind.SAVINGS_OUT,
                         household=household,
                         amount=abs(difference),
-                        on=today,
-                        note=RECONCILE_NOTE,
-                        created_by=actor,
-                        import_batch=batch,
                     )
                 refresh_household_savings([household.pk])
             if loan:
@@ -2722,20 +2708,18 @@ def reconciliation_accept(*, batch, item_ids, actor):
     return items
 
 
+def _reconcile_posting(batch, actor, on, **fields):
+    """A posting that brings the ledger to the bank's figure, linked to the import batch that showed the difference."""
+    return Posting.objects.create(on=on, note=RECONCILE_NOTE, created_by=actor, import_batch=batch, **fields)
+
+
 def _accept_outstanding(loan, bank, batch, actor, today):
     refresh_loan_balances([loan.pk])
     loan.refresh_from_db()
     difference = bank - int(loan.principal_outstanding)
     if difference < 0:
-        Posting.objects.create(
-            kind=Kind.PRINCIPAL,
-            household_id=loan.household_id,
-            loan=loan,
-            amount=-difference,
-            on=today,
-            note=RECONCILE_NOTE,
-            created_by=actor,
-            import_batch=batch,
+        _reconcile_posting(
+            batch, actor, today, kind=Kind.PRINCIPAL, household_id=loan.household_id, loan=loan, amount=-difference
         )
         return
     # The ledger shows less owed than the bank: reverse principal repayments, newest first, then re-post any excess.
@@ -2744,28 +2728,20 @@ def _accept_outstanding(loan, bank, batch, actor, today):
     for posting in repayments:
         if remaining <= 0:
             break
-        Posting.objects.create(
+        _reconcile_posting(
+            batch,
+            actor,
+            today,
             kind=Kind.REVERSAL,
             reverses=posting,
             household_id=loan.household_id,
             loan=loan,
             amount=posting.amount,
-            on=today,
-            note=RECONCILE_NOTE,
-            created_by=actor,
-            import_batch=batch,
         )
         remaining -= int(posting.amount)
     if remaining < 0:
-        Posting.objects.create(
-            kind=Kind.PRINCIPAL,
-            household_id=loan.household_id,
-            loan=loan,
-            amount=-remaining,
-            on=today,
-            note=RECONCILE_NOTE,
-            created_by=actor,
-            import_batch=batch,
+        _reconcile_posting(
+            batch, actor, today, kind=Kind.PRINCIPAL, household_id=loan.household_id, loan=loan, amount=-remaining
         )
     elif remaining > 0:
         raise DomainError(
