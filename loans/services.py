@@ -8,7 +8,7 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from borrowers.models import Household, fold_name
 from loans.interest import loan_period_interest
@@ -1887,18 +1888,8 @@ COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 
 
 def _copy_line(row):
-    return "\t".join(
-        [
-            v.translate(COPY_ESCAPES)
-            if v.__class__ is str
-            else "\\N"
-            if v is None
-            else v.isoformat()
-            if v.__class__ is date
-            else str(v)
-            for v in row
-        ]
-    )
+    # str() of a date, datetime, Decimal or int is already what COPY reads.
+    return "\t".join([v.translate(COPY_ESCAPES) if v.__class__ is str else "\\N" if v is None else str(v) for v in row])
 
 
 class _CopyStream:
@@ -1934,6 +1925,13 @@ def bulk_insert(model, columns, rows):
 # ---- loan balances ----------------------------------------------------------------------------------------------
 
 
+ALREADY_ON_ROW = {
+    "loan_number": gettext_lazy("this loan number is already on row %(row)s"),
+    "voucher": gettext_lazy("this voucher number is already on row %(row)s"),
+    "group_code": gettext_lazy("this group code is already on row %(row)s"),
+}
+
+
 class BasePlan:
     def __init__(self, *, batch, sheet):
         self.batch, self.sheet = batch, sheet
@@ -1950,10 +1948,11 @@ class BasePlan:
         self.sheet.add_error(row, key, value, message)
 
     def once(self, seen, number, key, value, message):
-        """Refuse a value that an earlier row already holds; `message` names that row as %(row)s."""
+        """Refuse a value that an earlier row already holds; `message` (lazy: this runs for every row) names that
+        row as %(row)s."""
         previous = seen.setdefault(value, number)
         if previous != number:
-            self.error(number, key, value, message % {"row": previous})
+            self.error(number, key, value, str(message) % {"row": previous})
 
     def in_its_branch(self, number, row, group, ward):
         """Whether an existing group belongs to the ward and organization that the row names."""
@@ -2079,7 +2078,7 @@ class LoanPlan(BasePlan):
                 if row[key] > row["outstanding"]:
                     self.error(number, key, row[key], _("is more than the outstanding balance"))
             self.once(
-                seen_loans, number, "loan_number", row["loan_number"], _("this loan number is already on row %(row)s")
+                seen_loans, number, "loan_number", row["loan_number"], ALREADY_ON_ROW["loan_number"]
             )
             known_id = customer_ids.setdefault(row["customer_code"], row["citizen_id"])
             if known_id != row["citizen_id"]:
@@ -2212,6 +2211,13 @@ class LoanPlan(BasePlan):
                 new_rows[row["customer_code"]] = row
         household_ids = dict(zip(new_rows, _reserve_ids(Household, len(new_rows)), strict=True))
         wards, groups, savings = self.wards, self.groups, self.savings_by_customer
+        folded = {}  # names repeat across a district: fold each spelling once
+
+        def search_name(name):
+            if name not in folded:
+                folded[name] = fold_name(name)[:200]
+            return folded[name]
+
         bulk_insert(
             Household,
             HOUSEHOLD_COLUMNS,
@@ -2220,7 +2226,7 @@ class LoanPlan(BasePlan):
                     household_ids[code],
                     code,
                     row["customer_name"][:200],
-                    fold_name(row["customer_name"])[:200],
+                    search_name(row["customer_name"]),
                     row["citizen_id"],
                     "",
                     wards[row["ward_code"]].name,
@@ -2421,7 +2427,7 @@ class TransactionPlan(BasePlan):
         rows = self.sheet.rows
         vouchers, loan_numbers, customer_codes = {}, set(), set()
         for number, row in rows:
-            self.once(vouchers, number, "voucher", row["voucher"], _("this voucher number is already on row %(row)s"))
+            self.once(vouchers, number, "voucher", row["voucher"], ALREADY_ON_ROW["voucher"])
             if row["loan_number"]:
                 loan_numbers.add(row["loan_number"])
             elif row["kind"] in Posting.LOAN_KINDS:
@@ -2568,7 +2574,7 @@ class GroupPlan(BasePlan):
         seen = {}
         self.updates = []
         for number, row in self.sheet.rows:
-            self.once(seen, number, "group_code", row["group_code"], _("this group code is already on row %(row)s"))
+            self.once(seen, number, "group_code", row["group_code"], ALREADY_ON_ROW["group_code"])
             ward = wards.get(row["ward_code"])
             if ward is None:
                 self.error(number, "ward_code", row["ward_code"], _("no ward has this code"))
