@@ -2243,6 +2243,15 @@ class LoanPlan(BasePlan):
                 for code, row in new_rows.items()
             ),
         )
+        # A new household joins the group of its first loan in the file, on that loan's disbursement date.
+        bulk_insert(
+            GroupMembership,
+            ["group_id", "household_id", "joined_on", "note"],
+            (
+                (groups[row["group_code"]].pk, household_ids[code], row["disbursed_on"], "")
+                for code, row in new_rows.items()
+            ),
+        )
         tracker.phase(_("Writing to the ledger"), done=len(rows) // 4)
         new_loan_rows = [row for _number, row in rows if row["loan_number"] not in self.loans]
         loan_ids = _reserve_ids(Loan, len(new_loan_rows))
@@ -2350,18 +2359,11 @@ LOAN_COLUMNS = [
     "updated_at",
 ]
 
-# What follows from the batch's new households and loans, written set-based from the rows just inserted. The file has
+# What follows from the batch's new loans and households, written set-based from the rows just inserted. The file has
 # no repayment frequency, so a loan's schedule is one instalment at maturity; the bank's overdue principal becomes an
 # instalment already missed (the ledger's derived overdue then equals the bank's figure), the repaid principal
 # counting against it first. Plain SQL that PostgreSQL and SQLite both run.
 OPENING_SQL = [
-    # A new household joins the group of its first loan in the file, on that loan's disbursement date.
-    """INSERT INTO {membership} (group_id, household_id, joined_on, note)
-       SELECT l.group_id, l.household_id, l.disbursed_on, ''
-       FROM {loan} l
-       WHERE l.id IN (SELECT MIN(f.id) FROM {loan} f JOIN {household} h ON h.id = f.household_id
-                      WHERE f.import_batch_id = %(batch)s AND h.import_batch_id = %(batch)s
-                      GROUP BY f.household_id)""",
     """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since)
        SELECT id, 1, maturity_on, amount, NULL FROM {loan}
        WHERE import_batch_id = %(batch)s AND overdue_principal = 0""",
@@ -2389,10 +2391,9 @@ OPENING_SQL = [
 
 
 def _write_opening_entries(*, batch, actor, now, today):
-    """Memberships, schedules and opening postings of the batch's new households and loans; returns the postings."""
+    """Schedules and opening postings of the batch's new households and loans; returns how many postings."""
     quote, ops = connection.ops.quote_name, connection.ops
     tables = {
-        "membership": quote(GroupMembership._meta.db_table),
         "loan": quote(Loan._meta.db_table),
         "household": quote(Household._meta.db_table),
         "instalment": quote(RepaymentInstalment._meta.db_table),
