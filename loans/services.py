@@ -983,18 +983,22 @@ def _amount(value):
     return amount
 
 
+def _store_entries(sheet, entries):
+    lines = list(sheet.lines.filter(pk__in=list(entries)))
+    for line in lines:
+        paid, savings_in, savings_out = entries[line.pk]
+        line.amount_paid = _amount(paid)
+        line.savings_in, line.savings_out = _amount(savings_in), _amount(savings_out)
+    CollectionLine.objects.bulk_update(lines, ["amount_paid", "savings_in", "savings_out"])
+
+
 def collection_sheet_save(*, sheet, entries, actor):
     """Store what the officer entered: {line id: (paid towards loans, savings deposit, savings withdrawal)}."""
     with transaction.atomic():
         sheet = CollectionSheet.objects.select_for_update().get(pk=sheet.pk)
         if not sheet.is_draft:
             raise DomainError(_("This sheet is already posted; correct it with a reversal."))
-        lines = list(sheet.lines.filter(pk__in=list(entries)))
-        for line in lines:
-            paid, savings_in, savings_out = entries[line.pk]
-            line.amount_paid = _amount(paid)
-            line.savings_in, line.savings_out = _amount(savings_in), _amount(savings_out)
-        CollectionLine.objects.bulk_update(lines, ["amount_paid", "savings_in", "savings_out"])
+        _store_entries(sheet, entries)
     return sheet
 
 
@@ -1052,16 +1056,20 @@ def _allocate(line, items, loans):
     line.principal_paid = sum((i.principal_paid for i in items), Decimal(0))
 
 
-def collection_sheet_post(*, sheet, actor):
+def collection_sheet_post(*, sheet, actor, entries=None):
     """Post a filled draft once: every line's postings, interest arrears and balances, all or nothing.
 
     A second submit finds the sheet posted and is refused. If what is due changed since the sheet was filled (a
     payment at the bank's desk, close_day), the new figures are saved and the officer is asked to look again.
+    `entries` (as for collection_sheet_save) are stored under the same lock as the posting, so the amounts posted
+    are this officer's even if a colleague saves other amounts on the same sheet in between.
     """
     with transaction.atomic():
         locked = CollectionSheet.objects.select_for_update().select_related("group").get(pk=sheet.pk)
         if not locked.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
+        if entries is not None:
+            _store_entries(locked, entries)
         changed = _sync_lines(locked)
     if changed:
         raise DomainError(
@@ -1072,6 +1080,8 @@ def collection_sheet_post(*, sheet, actor):
         sheet = CollectionSheet.objects.select_for_update().select_related("group").get(pk=sheet.pk)
         if not sheet.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
+        if entries is not None:
+            _store_entries(sheet, entries)
         if _sync_lines(sheet):
             raise DomainError(_("What is due changed while posting; post again."))
         lines = list(sheet.lines.all())
