@@ -984,12 +984,14 @@ def _amount(value):
 
 
 def _store_entries(sheet, entries):
-    lines = list(sheet.lines.filter(pk__in=list(entries)))
-    for line in lines:
+    changed = []
+    for line in sheet.lines.filter(pk__in=list(entries)):
         paid, savings_in, savings_out = entries[line.pk]
-        line.amount_paid = _amount(paid)
-        line.savings_in, line.savings_out = _amount(savings_in), _amount(savings_out)
-    CollectionLine.objects.bulk_update(lines, ["amount_paid", "savings_in", "savings_out"])
+        entered = (_amount(paid), _amount(savings_in), _amount(savings_out))
+        if entered != (line.amount_paid, line.savings_in, line.savings_out):
+            line.amount_paid, line.savings_in, line.savings_out = entered
+            changed.append(line)
+    CollectionLine.objects.bulk_update(changed, ["amount_paid", "savings_in", "savings_out"])
 
 
 def collection_sheet_save(*, sheet, entries, actor):
