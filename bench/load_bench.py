@@ -347,6 +347,7 @@ class Officer(threading.Thread):
         self.next_day = {group: 0 for group in plan.own_groups}
         self.households, self.groups, self.sheets = [], [], []
         self.logins_refused = 0
+        self.last_request = (0.0, 0.0)
 
     # --- HTTP ---------------------------------------------------------------------------------------------------
 
@@ -363,6 +364,7 @@ class Officer(threading.Thread):
             self.recorder.error(kind, start, time.monotonic(), "connection", f"{method} {path}: {error}")
             return None
         end = time.monotonic()
+        self.last_request = (start, end)
         self.recorder.sample(kind, start, end, response.status_code)
         if response.status_code >= 500:
             self.recorder.error(kind, start, end, f"http {response.status_code}", f"{method} {path}")
@@ -528,8 +530,13 @@ class Officer(threading.Thread):
         if response is None or response.status_code >= 500:
             attempt.outcome = "ambiguous"
             attempt.detail = "no answer" if response is None else f"http {response.status_code}"
+        elif response.status_code == 400 and 'id="collection-form"' in response.text:
+            attempt.outcome = "invalid"  # the sheet again, with the amounts it refused marked
         elif response.status_code == 400:
-            attempt.outcome = "invalid"
+            # Not the form: Django's plain "Bad Request", e.g. the session could not be saved because the database
+            # went away after the post committed. The officer cannot know what happened: ambiguous.
+            attempt.outcome, attempt.detail = "ambiguous", "http 400 without the sheet"
+            self.recorder.error("post", *self.last_request, "http 400 (session not saved)")
         elif response.status_code == 302:
             page = self.view(response.headers["Location"])
             if page is None:
