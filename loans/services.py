@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -1058,6 +1058,20 @@ def _allocate(line, items, loans):
     line.principal_paid = sum((i.principal_paid for i in items), Decimal(0))
 
 
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code for SELECT … FOR UPDATE NOWAIT on a locked row
+
+
+def _lock_sheet_for_posting(sheet):
+    """The sheet, locked. A colleague posting it at this moment holds the lock for a second or more: say so at once
+    instead of keeping a web worker (and the officer) waiting for a post that will then be refused anyway."""
+    try:
+        return CollectionSheet.objects.select_for_update(nowait=True).select_related("group").get(pk=sheet.pk)
+    except OperationalError as error:
+        if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise DomainError(_("Another officer is saving or posting this sheet right now. Open it again in a moment.")) from None
+
+
 def collection_sheet_post(*, sheet, actor, entries=None):
     """Post a filled draft once: every line's postings, interest arrears and balances, all or nothing.
 
@@ -1067,7 +1081,7 @@ def collection_sheet_post(*, sheet, actor, entries=None):
     are this officer's even if a colleague saves other amounts on the same sheet in between.
     """
     with transaction.atomic():
-        locked = CollectionSheet.objects.select_for_update().select_related("group").get(pk=sheet.pk)
+        locked = _lock_sheet_for_posting(sheet)
         if not locked.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
         if entries is not None:
@@ -1079,7 +1093,7 @@ def collection_sheet_post(*, sheet, actor, entries=None):
               "are shown; check the amounts and post again.")
         )
     with transaction.atomic():
-        sheet = CollectionSheet.objects.select_for_update().select_related("group").get(pk=sheet.pk)
+        sheet = _lock_sheet_for_posting(sheet)
         if not sheet.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
         if entries is not None:
