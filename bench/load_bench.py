@@ -10,7 +10,7 @@ same group's sheet at once), --no-faults, --conn-max-age 60.
 
 What it does, and stops by itself (also on Ctrl-C or an error):
 1. Setup. The database (PostgreSQL, its name must contain "load"; default uythac_load) is emptied, migrated and
-   filled with `seed_demo`. Ward officers load01..loadNN (password uythac-demo) are added in teams of three, one
+   filled with `seed_demo`, then ANALYZEd. Ward officers load01..loadNN (password uythac-demo) are added in teams of three, one
    team per ward branch. Static files are collected into a temporary folder and the app is started under gunicorn
    (sync workers) on a free port of 127.0.0.1 with production settings (DEBUG off, persistent database connections
    with health checks, whitenoise). No request leaves 127.0.0.1.
@@ -19,7 +19,8 @@ What it does, and stops by itself (also on Ctrl-C or an error):
    collection day lists and sheets, and now and then prepares, fills and posts a 13/TD sheet for one of its own
    groups. At fixed times a whole team prepares the same group's sheet at the same moment (one preparation wins,
    the others are told the sheet exists) and then posts it at the same moment, each officer with its own savings
-   amounts, so the ledger shows whose post won. A post whose answer is lost (connection reset, 5xx) is
+   amounts, so the ledger shows whose post won (the others must be told it is already posted, or being posted by
+   a colleague). A post whose answer is lost (connection reset, 5xx, a plain 400 instead of the sheet) is
    "ambiguous": the officer reopens the sheet and posts again if it is still a draft, as a person would.
 3. Faults. At 35 % of the run one gunicorn worker is killed with SIGKILL (gunicorn starts a new one); at 65 % every
    database backend of the app is terminated with pg_terminate_backend.
@@ -29,6 +30,8 @@ What it does, and stops by itself (also on Ctrl-C or an error):
    ambiguous answer are in the ledger at most once; `manage.py check_ledger` exits 0. It prints the error rate by
    cause, p50/p95/p99 latency of page views, posts, sheet preparations and logins, and requests per second, and
    exits 1 if anything is lost or doubled or the ledger check fails (the latency target is reported, not enforced).
+   As the machine may be shared, it also prints the CPU seconds the app workers, the database backends and the
+   simulated officers used during the load, and the load average.
 
 Uses `requests` (installed with requirements-dev.txt) as the HTTP client and threads for the officers.
 """
@@ -548,6 +551,8 @@ class Officer(threading.Thread):
                     attempt.outcome = "posted"
                 elif self.messages["already"] in said:
                     attempt.outcome = "already"
+                elif self.messages["busy"] in said:
+                    attempt.outcome = "busy"  # a colleague was posting it at that moment
                 elif any(message in said for message in self.messages["changed"]):
                     attempt.outcome = "changed"
                 else:
@@ -898,6 +903,7 @@ def main():
         messages = {
             "posted": gettext("The sheet is posted. Balances are updated."),
             "already": gettext("This sheet was already posted; nothing was posted twice."),
+            "busy": gettext("Another officer is saving or posting this sheet right now. Open it again in a moment."),
             "changed": [
                 gettext("What is due changed since the sheet was filled (a payment or an overdue instalment). The new "
                         "figures are shown; check the amounts and post again."),
