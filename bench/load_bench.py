@@ -541,7 +541,13 @@ class Officer(threading.Thread):
             attempt.outcome, attempt.detail = "ambiguous", "http 400 without the sheet"
             self.recorder.error("post", *self.last_request, "http 400 (session not saved)")
         elif response.status_code == 302:
-            page = self.view(response.headers["Location"])
+            try:
+                page = self.view(response.headers["Location"])
+            except Stop:
+                # The run ended between the post and its answer page: the officer never read what happened.
+                attempt.outcome, attempt.detail = "ambiguous", "answer not read before the end of the run"
+                self.recorder.attempt(attempt)
+                raise
             if page is None:
                 attempt.outcome, attempt.detail = "ambiguous", "answer page lost"
             else:
