@@ -123,6 +123,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("CONN_MAX_AGE", 0),
+        # With persistent connections (CONN_MAX_AGE > 0) a connection the database dropped (restart, failover) is
+        # replaced at the start of the next request instead of failing it with a 500.
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

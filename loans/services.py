@@ -1002,18 +1002,24 @@ def _amount(value):
     return amount
 
 
+def _store_entries(sheet, entries):
+    changed = []
+    for line in sheet.lines.filter(pk__in=list(entries)):
+        paid, savings_in, savings_out = entries[line.pk]
+        entered = (_amount(paid), _amount(savings_in), _amount(savings_out))
+        if entered != (line.amount_paid, line.savings_in, line.savings_out):
+            line.amount_paid, line.savings_in, line.savings_out = entered
+            changed.append(line)
+    CollectionLine.objects.bulk_update(changed, ["amount_paid", "savings_in", "savings_out"])
+
+
 def collection_sheet_save(*, sheet, entries, actor):
     """Store what the officer entered: {line id: (paid towards loans, savings deposit, savings withdrawal)}."""
     with transaction.atomic():
         sheet = CollectionSheet.objects.select_for_update().get(pk=sheet.pk)
         if not sheet.is_draft:
             raise DomainError(_("This sheet is already posted; correct it with a reversal."))
-        lines = list(sheet.lines.filter(pk__in=list(entries)))
-        for line in lines:
-            paid, savings_in, savings_out = entries[line.pk]
-            line.amount_paid = _amount(paid)
-            line.savings_in, line.savings_out = _amount(savings_in), _amount(savings_out)
-        CollectionLine.objects.bulk_update(lines, ["amount_paid", "savings_in", "savings_out"])
+        _store_entries(sheet, entries)
     return sheet
 
 
@@ -1071,16 +1077,34 @@ def _allocate(line, items, loans):
     line.principal_paid = sum((i.principal_paid for i in items), Decimal(0))
 
 
-def collection_sheet_post(*, sheet, actor):
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code for SELECT … FOR UPDATE NOWAIT on a locked row
+
+
+def _lock_sheet_for_posting(sheet):
+    """The sheet, locked. A colleague posting it at this moment holds the lock for a second or more: say so at once
+    instead of keeping a web worker (and the officer) waiting for a post that will then be refused anyway."""
+    try:
+        return CollectionSheet.objects.select_for_update(nowait=True).select_related("group").get(pk=sheet.pk)
+    except OperationalError as error:
+        if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise DomainError(_("Another officer is saving or posting this sheet right now. Open it again in a moment.")) from None
+
+
+def collection_sheet_post(*, sheet, actor, entries=None):
     """Post a filled draft once: every line's postings, interest arrears and balances, all or nothing.
 
     A second submit finds the sheet posted and is refused. If what is due changed since the sheet was filled (a
     payment at the bank's desk, close_day), the new figures are saved and the officer is asked to look again.
+    `entries` (as for collection_sheet_save) are stored under the same lock as the posting, so the amounts posted
+    are this officer's even if a colleague saves other amounts on the same sheet in between.
     """
     with transaction.atomic():
-        locked = CollectionSheet.objects.select_for_update().select_related("group").get(pk=sheet.pk)
+        locked = _lock_sheet_for_posting(sheet)
         if not locked.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
+        if entries is not None:
+            _store_entries(locked, entries)
         changed = _sync_lines(locked)
     if changed:
         raise DomainError(
@@ -1088,9 +1112,11 @@ def collection_sheet_post(*, sheet, actor):
               "are shown; check the amounts and post again.")
         )
     with transaction.atomic():
-        sheet = CollectionSheet.objects.select_for_update().select_related("group").get(pk=sheet.pk)
+        sheet = _lock_sheet_for_posting(sheet)
         if not sheet.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
+        if entries is not None:
+            _store_entries(sheet, entries)
         if _sync_lines(sheet):
             raise DomainError(_("What is due changed while posting; post again."))
         lines = list(sheet.lines.all())

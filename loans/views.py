@@ -926,11 +926,12 @@ def collection_sheet_fill(request, pk):
         messages.error(request, _("Some amounts are not valid; they are marked below. Nothing was saved."))
         return _render_sheet(request, sheet, lines, form, True, status=400)
     try:
-        collection_sheet_save(sheet=sheet, entries=form.entries(), actor=request.user)
         if request.POST.get("action") == "post":
-            collection_sheet_post(sheet=sheet, actor=request.user)
+            # The amounts go in with the posting, under its lock: a colleague's save cannot slip in between.
+            collection_sheet_post(sheet=sheet, entries=form.entries(), actor=request.user)
             messages.success(request, _("The sheet is posted. Balances are updated."))
         else:
+            collection_sheet_save(sheet=sheet, entries=form.entries(), actor=request.user)
             messages.success(request, _("Amounts saved. The sheet is not posted yet."))
     except DomainError as error:
         messages.error(request, error.message)

@@ -201,6 +201,24 @@ def test_posting_twice_posts_once(group_a, household_a, ward_officer_a):
 
 
 @time_machine.travel(TODAY)
+def test_a_post_writes_its_own_officers_amounts_even_if_a_colleague_saved_others_meanwhile(
+    group_a, household_a, ward_officer_a
+):
+    # Two officers open the same draft; the colleague's save lands between this officer's fill and post.
+    LoanFactory(household=household_a, disbursed_on=date(2026, 5, 20))
+    sheet = collection_sheet_create(group=group_a, on=date(2026, 6, 20), actor=ward_officer_a)
+    line = sheet.lines.get()
+    collection_sheet_save(sheet=sheet, entries={line.pk: (0, 70_000, 0)}, actor=ward_officer_a)
+    collection_sheet_post(sheet=sheet, entries={line.pk: (284_167, 30_000, 0)}, actor=ward_officer_a)
+    line.refresh_from_db()
+    assert (line.amount_paid, line.savings_in) == (284_167, 30_000)
+    assert sorted((p.kind, p.amount) for p in line.postings.all()) == [(Kind.INTEREST, 284_167), (Kind.SAVINGS_IN, 30_000)]
+    household_a.refresh_from_db()
+    assert household_a.savings_balance == 30_000
+    ledger_is_clean()
+
+
+@time_machine.travel(TODAY)
 def test_next_sheet_charges_interest_from_the_last_collection_day(group_a, household_a, ward_officer_a):
     LoanFactory(household=household_a, disbursed_on=date(2026, 4, 20))
     with time_machine.travel("2026-05-20 09:00 +0700"):

@@ -8,14 +8,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_settings(**env):
+def load_settings(*, show="settings.DEBUG", **env):
     clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
     return subprocess.run(
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+            f"import django; django.setup(); from django.conf import settings; print({show})",
         ],
         cwd=ROOT,
         env=clean,
@@ -40,6 +40,13 @@ def test_a_malformed_boolean_fails_loudly():
     result = load_settings(DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_persistent_database_connections_are_checked_before_each_request():
+    # A connection the database dropped is replaced instead of failing the next request (bench/load_bench.py).
+    result = load_settings(DEBUG="1", CONN_MAX_AGE="60", show='settings.DATABASES["default"]["CONN_HEALTH_CHECKS"]')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
 
 
 def test_deploy_check_is_clean_with_production_variables():

@@ -104,4 +104,6 @@ def open_menu(page, menu, link_text):
     """Open one of the main menu's drop-downs ("ward", "district", "reports") and follow the link named link_text."""
     toggle = page.locator(f"[data-testid={MENUS[menu]}]")
     toggle.click()
-    toggle.locator("xpath=following-sibling::ul").get_by_role("link", name=link_text).first.click()
+    # Wait for the new page, so that what the test does next happens on it and not on the page being left.
+    with page.expect_navigation(wait_until="domcontentloaded"):
+        toggle.locator("xpath=following-sibling::ul").get_by_role("link", name=link_text).first.click()
