@@ -1100,86 +1100,93 @@ def collection_sheet_post(*, sheet, actor, entries=None):
     are this officer's even if a colleague saves other amounts on the same sheet in between.
     """
     with transaction.atomic():
-        locked = _lock_sheet_for_posting(sheet)
-        if not locked.is_draft:
-            raise DomainError(_("This sheet was already posted; nothing was posted twice."))
-        if entries is not None:
-            _store_entries(locked, entries)
-        changed = _sync_lines(locked)
-    if changed:
-        raise DomainError(
-            _("What is due changed since the sheet was filled (a payment or an overdue instalment). The new figures "
-              "are shown; check the amounts and post again.")
-        )
-    with transaction.atomic():
         sheet = _lock_sheet_for_posting(sheet)
         if not sheet.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
         if entries is not None:
             _store_entries(sheet, entries)
-        if _sync_lines(sheet):
-            raise DomainError(_("What is due changed while posting; post again."))
-        lines = list(sheet.lines.all())
-        items = list(
-            CollectionItem.objects.filter(line__sheet=sheet).order_by("line_id", "loan__disbursed_on", "loan__number")
+        # When what is due changed, the new figures are kept (the block commits) for the officer to check, and
+        # nothing is posted. A refused posting is undone to its savepoint; the amounts entered stay saved.
+        changed = _sync_lines(sheet)
+        refusal = None
+        if not changed:
+            try:
+                with transaction.atomic():
+                    _post_lines(sheet, actor)
+            except DomainError as error:
+                refusal = error
+    if changed:
+        raise DomainError(
+            _("What is due changed since the sheet was filled (a payment or an overdue instalment). The new figures "
+              "are shown; check the amounts and post again.")
         )
-        loans = Loan.objects.select_for_update().in_bulk([item.loan_id for item in items])
-        households = Household.objects.select_for_update().in_bulk([line.household_id for line in lines])
-        by_line = defaultdict(list)
-        for item in items:
-            by_line[item.line_id].append(item)
-        errors = []
-        for line in lines:
-            errors += _line_errors(line, by_line[line.pk], loans, households[line.household_id])
-        if errors:
-            raise DomainError(" ".join(errors))
-        note = _("13/TD %(group)s %(date)s") % {"group": sheet.group.code, "date": f"{sheet.collection_on:%d/%m/%Y}"}
-        postings, owners = [], []
-        for line in lines:
-            line_items = by_line[line.pk]
-            _allocate(line, line_items, loans)
-            line.status = CollectionLine.Status.POSTED
-            for item in line_items:
-                loan = loans[item.loan_id]
-                for kind, amount in (
-                    (PostingKind.OVERDUE_INTEREST, item.overdue_interest_paid),
-                    (PostingKind.INTEREST, item.current_interest_paid),
-                    (PostingKind.PRINCIPAL, item.principal_paid),
-                ):
-                    if amount > 0:
-                        postings.append(Posting(kind=kind, household_id=line.household_id, loan=loan, amount=amount,
-                                                on=sheet.collection_on, note=note, created_by=actor))
-                        owners.append(line)
-                loan.interest_arrears = (
-                    item.overdue_interest_due + item.current_interest_due
-                    - item.overdue_interest_paid - item.current_interest_paid
-                )
-            for kind, amount in ((PostingKind.SAVINGS_IN, line.savings_in), (PostingKind.SAVINGS_OUT, line.savings_out)):
+    if refusal is not None:
+        raise refusal
+    return sheet
+
+
+def _post_lines(sheet, actor):
+    """Write the postings of a locked, synced draft sheet and mark it posted."""
+    lines = list(sheet.lines.all())
+    items = list(
+        CollectionItem.objects.filter(line__sheet=sheet).order_by("line_id", "loan__disbursed_on", "loan__number")
+    )
+    loans = Loan.objects.select_for_update().in_bulk([item.loan_id for item in items])
+    households = Household.objects.select_for_update().in_bulk([line.household_id for line in lines])
+    by_line = defaultdict(list)
+    for item in items:
+        by_line[item.line_id].append(item)
+    errors = []
+    for line in lines:
+        errors += _line_errors(line, by_line[line.pk], loans, households[line.household_id])
+    if errors:
+        raise DomainError(" ".join(errors))
+    note = _("13/TD %(group)s %(date)s") % {"group": sheet.group.code, "date": f"{sheet.collection_on:%d/%m/%Y}"}
+    postings, owners = [], []
+    for line in lines:
+        line_items = by_line[line.pk]
+        _allocate(line, line_items, loans)
+        line.status = CollectionLine.Status.POSTED
+        for item in line_items:
+            loan = loans[item.loan_id]
+            for kind, amount in (
+                (PostingKind.OVERDUE_INTEREST, item.overdue_interest_paid),
+                (PostingKind.INTEREST, item.current_interest_paid),
+                (PostingKind.PRINCIPAL, item.principal_paid),
+            ):
                 if amount > 0:
-                    postings.append(Posting(kind=kind, household_id=line.household_id, amount=amount,
+                    postings.append(Posting(kind=kind, household_id=line.household_id, loan=loan, amount=amount,
                                             on=sheet.collection_on, note=note, created_by=actor))
                     owners.append(line)
-        Posting.objects.bulk_create(postings)
-        through = CollectionLine.postings.through
-        through.objects.bulk_create(
-            [through(collectionline_id=line.pk, posting_id=p.pk) for p, line in zip(postings, owners, strict=True)]
-        )
-        CollectionItem.objects.bulk_update(items, ["overdue_interest_paid", "current_interest_paid", "principal_paid"])
-        CollectionLine.objects.bulk_update(
-            lines, ["status", "overdue_interest_paid", "current_interest_paid", "principal_paid"]
-        )
-        Loan.objects.bulk_update(list(loans.values()), ["interest_arrears"])
-        refresh_loan_balances(list(loans))
-        refresh_household_savings(list(households))
-        for loan in Loan.objects.filter(
-            pk__in=list(loans), status=Loan.Status.ACTIVE, principal_outstanding=0, interest_arrears=0
-        ):
-            loan.transition_to(Loan.Status.CLOSED, actor=actor, note=note, on=sheet.collection_on)
-        sheet.status = CollectionSheet.Status.POSTED
-        sheet.posted_by = actor
-        sheet.posted_at = timezone.now()
-        sheet.save(update_fields=["status", "posted_by", "posted_at"])
-    return sheet
+            loan.interest_arrears = (
+                item.overdue_interest_due + item.current_interest_due
+                - item.overdue_interest_paid - item.current_interest_paid
+            )
+        for kind, amount in ((PostingKind.SAVINGS_IN, line.savings_in), (PostingKind.SAVINGS_OUT, line.savings_out)):
+            if amount > 0:
+                postings.append(Posting(kind=kind, household_id=line.household_id, amount=amount,
+                                        on=sheet.collection_on, note=note, created_by=actor))
+                owners.append(line)
+    Posting.objects.bulk_create(postings)
+    through = CollectionLine.postings.through
+    through.objects.bulk_create(
+        [through(collectionline_id=line.pk, posting_id=p.pk) for p, line in zip(postings, owners, strict=True)]
+    )
+    CollectionItem.objects.bulk_update(items, ["overdue_interest_paid", "current_interest_paid", "principal_paid"])
+    CollectionLine.objects.bulk_update(
+        lines, ["status", "overdue_interest_paid", "current_interest_paid", "principal_paid"]
+    )
+    Loan.objects.bulk_update(list(loans.values()), ["interest_arrears"])
+    refresh_loan_balances(list(loans))
+    refresh_household_savings(list(households))
+    for loan in Loan.objects.filter(
+        pk__in=list(loans), status=Loan.Status.ACTIVE, principal_outstanding=0, interest_arrears=0
+    ):
+        loan.transition_to(Loan.Status.CLOSED, actor=actor, note=note, on=sheet.collection_on)
+    sheet.status = CollectionSheet.Status.POSTED
+    sheet.posted_by = actor
+    sheet.posted_at = timezone.now()
+    sheet.save(update_fields=["status", "posted_by", "posted_at"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
