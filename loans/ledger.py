@@ -4,7 +4,7 @@ import calendar
 from datetime import date, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, DecimalField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from loans.models import (
     PortfolioMonthEnd,
     Posting,
     RepaymentInstalment,
+    SnapshotCoverage,
 )
 from organizations.models import GroupMembership, SavingsGroup
 
@@ -360,13 +361,16 @@ def record_arrears_changes(changes, *, on, source):
 
 
 def arrears_differences():
-    """Loans whose arrears entries add up to more than their current arrears (an earlier day would go negative)."""
-    later = InterestArrearsEntry.objects.filter(loan=OuterRef("pk")).order_by().values("loan")
-    positive = later.filter(amount__gt=0).annotate(total=Sum("amount")).values("total")
+    """Loans whose arrears entries add up to more than their arrears: on a day before them it would be negative."""
+    entries = (
+        InterestArrearsEntry.objects.filter(loan=OuterRef("pk"))
+        .order_by()
+        .values("loan")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
     return list(
-        Loan.objects.annotate(recorded=Coalesce(Subquery(positive), ZERO))
-        .filter(recorded__gt=0)
-        .annotate(entries=Coalesce(Subquery(later.annotate(total=Sum("amount")).values("total")), ZERO))
+        Loan.objects.annotate(entries=Coalesce(Subquery(entries), ZERO))
         .filter(entries__gt=F("interest_arrears"))
         .values_list("number", "interest_arrears", "entries")
     )
@@ -574,9 +578,9 @@ def month_ends_between(first, last):
 
 
 def snapshot_span():
-    """(first, last) month end on PortfolioMonthEnd, or (None, None) before the first build."""
-    span = PortfolioMonthEnd.objects.aggregate(first=Min("month_end"), last=Max("month_end"))
-    return span["first"], span["last"]
+    """(first, last) month end the snapshots hold, or (None, None) before the first build."""
+    coverage = SnapshotCoverage.objects.order_by().values_list("first_month_end", "last_month_end").first()
+    return coverage or (None, None)
 
 
 def _execute(statement, params=()):
@@ -648,6 +652,8 @@ def snapshots_rebuild(*, since, until=None):
         PortfolioMonthEnd.objects.all().delete()
         PortfolioDayChange.objects.all().delete()
         _write_snapshots(None, first=first, since=first, month_ends=ends)
+        SnapshotCoverage.objects.all().delete()
+        SnapshotCoverage.objects.create(first_month_end=first, last_month_end=ends[-1])
     return ends
 
 
@@ -671,4 +677,5 @@ def snapshots_close_months(today=None):
             )
             added.append(end)
             last = end
+        SnapshotCoverage.objects.update(last_month_end=last)
     return added

@@ -1370,3 +1370,19 @@ class PortfolioDayChange(SnapshotFigures):
 
     def __str__(self):
         return f"{self.group_id}/{self.program_id} {self.on:%d/%m/%Y}"
+
+
+class SnapshotCoverage(models.Model):
+    """The month ends the snapshots hold (one row): every month end from `first_month_end` to `last_month_end` is
+    complete, and day changes are kept for every day after the first. Dates after the first are read from them."""
+
+    first_month_end = models.DateField(_("first month end"))
+    last_month_end = models.DateField(_("last month end"))
+    rebuilt_at = models.DateTimeField(_("rebuilt at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("snapshot coverage")
+        verbose_name_plural = _("snapshot coverage")
+
+    def __str__(self):
+        return f"{self.first_month_end:%d/%m/%Y}–{self.last_month_end:%d/%m/%Y}"

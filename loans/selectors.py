@@ -29,6 +29,7 @@ from loans.ledger import (
     flow_sums,
     month_ends,
     net_amount,
+    snapshot_span,
     with_derived_balances,
 )
 from loans.models import (  # noqa: E402
@@ -681,8 +682,11 @@ def _amounts_cached(user, by, on, **filters):
 
 
 def snapshot_month_end(on):
-    """The last snapshot month end before `on`, or None when no snapshot covers `on` (one indexed query)."""
-    return PortfolioMonthEnd.objects.filter(month_end__lt=on).aggregate(last=Max("month_end"))["last"]
+    """The last snapshot month end before `on`, or None when the snapshots do not cover `on` (one query)."""
+    first, last = snapshot_span()
+    if first is None or on <= first:
+        return None
+    return min(last, on.replace(day=1) - timedelta(days=1))
 
 
 SNAPSHOT_AMOUNTS = ("loans", "outstanding", "overdue", "frozen", "interest_arrears")

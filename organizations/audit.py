@@ -25,6 +25,7 @@ NOT_AUDITED = {
     "InterestArrearsEntry",
     "PortfolioMonthEnd",
     "PortfolioDayChange",
+    "SnapshotCoverage",
 }
 IGNORED_FIELDS = {"updated_at", "search_name"}
 
