@@ -451,15 +451,19 @@ WITH scoped AS (
     FROM state
     WINDOW prior AS (PARTITION BY loan_id ORDER BY day)
 ), by_program AS (
+    -- A household borrows under a program while it has a loan there with something outstanding: only the days its
+    -- number of such loans changes matter.
     SELECT group_id, program_id, household_id, day,
            CASE WHEN SUM(SUM(d_loans)) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day
                                              ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS borrowing
-    FROM changes GROUP BY group_id, program_id, household_id, day
+    FROM changes WHERE d_loans <> 0
+    GROUP BY group_id, program_id, household_id, day HAVING SUM(d_loans) <> 0
 ), by_group AS (
     SELECT group_id, household_id, day,
            CASE WHEN SUM(SUM(d_loans)) OVER (PARTITION BY group_id, household_id ORDER BY day
                                              ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS borrowing
-    FROM changes GROUP BY group_id, household_id, day
+    FROM changes WHERE d_loans <> 0
+    GROUP BY group_id, household_id, day HAVING SUM(d_loans) <> 0
 ), savings AS (
     SELECT m.group_id, p."on" AS day,
            SUM(CASE WHEN p.kind = 'savings_in' THEN p.amount WHEN p.kind = 'savings_out' THEN -p.amount
@@ -481,15 +485,19 @@ FROM (
            d_collected AS collected
     FROM changes
     UNION ALL
-    SELECT group_id, program_id, day, 0,
-           borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day),
-           0, 0, 0, 0, 0, 0, 0
-    FROM by_program
+    SELECT group_id, program_id, day, 0, d_households, 0, 0, 0, 0, 0, 0, 0 FROM (
+        SELECT group_id, program_id, day,
+               borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day)
+               AS d_households
+        FROM by_program
+    ) program_households WHERE d_households <> 0
     UNION ALL
-    SELECT group_id, 0, day, 0,
-           borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, household_id ORDER BY day),
-           0, 0, 0, 0, 0, 0, 0
-    FROM by_group
+    SELECT group_id, 0, day, 0, d_households, 0, 0, 0, 0, 0, 0, 0 FROM (
+        SELECT group_id, day,
+               borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, household_id ORDER BY day)
+               AS d_households
+        FROM by_group
+    ) group_households WHERE d_households <> 0
     UNION ALL
     SELECT group_id, 0, day, 0, 0, 0, 0, 0, 0, d_savings, 0, 0 FROM savings
 ) parts
@@ -605,7 +613,7 @@ def _write_snapshots(group_ids, *, first, since, month_ends):
     if connection.vendor == "postgresql":
         # One big statement: compiling it (JIT) costs more than running it, and its sorts fit in memory.
         _execute("SET LOCAL jit = off")
-        _execute("SET LOCAL work_mem = '64MB'")
+        _execute("SET LOCAL work_mem = '256MB'")
     _execute("DROP TABLE IF EXISTS snapshot_work")
     _execute(
         SNAPSHOT_WORK_SQL.format(**tables, loan_scope=loan_scope, membership_scope=membership_scope),
