@@ -657,8 +657,11 @@ def snapshots_rebuild(*, since, until=None):
     last = month_end_of(until.replace(day=1) - timedelta(days=1))
     ends = month_ends_between(first, max(first, last))
     with transaction.atomic():
-        PortfolioMonthEnd.objects.all().delete()
-        PortfolioDayChange.objects.all().delete()
+        if connection.vendor == "postgresql":
+            _execute(f"TRUNCATE {_tables()['month_end']}, {_tables()['day_change']}")
+        else:
+            PortfolioMonthEnd.objects.all().delete()
+            PortfolioDayChange.objects.all().delete()
         _write_snapshots(None, first=first, since=first, month_ends=ends)
         SnapshotCoverage.objects.all().delete()
         SnapshotCoverage.objects.create(first_month_end=first, last_month_end=ends[-1])

@@ -1317,11 +1317,22 @@ class SnapshotFigures(models.Model):
     """The figures of one group under one program (program empty: the group's own row, holding its households with
     outstanding loans across programs and its members' savings), as the ledger gives them."""
 
+    # Millions of rows are rewritten set-based from the ledger: no per-row foreign-key checks in the database.
     group = models.ForeignKey(
-        "organizations.SavingsGroup", on_delete=models.CASCADE, related_name="+", verbose_name=_("group")
+        "organizations.SavingsGroup",
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("group"),
     )
     program = models.ForeignKey(
-        LoanProgram, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("program")
+        LoanProgram,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("program"),
     )
     loans = models.IntegerField(_("number of loans"), default=0)
     households = models.IntegerField(_("households with outstanding loans"), default=0)
