@@ -211,3 +211,17 @@ def test_past_date_pages_keep_a_bounded_number_of_queries(
                     assert client.get(reverse("loans:report", args=[layout]), {"on": on}).status_code == 200
             with django_assert_max_num_queries(15):
                 assert client.get(reverse("loans:report_group", args=[group.pk]), {"on": on}).status_code == 200
+
+
+def test_a_household_moving_group_takes_its_savings_along_in_the_snapshots(
+    portfolio, household_a, front_supervisor, ward_officer_a, branch_a, monkeypatch
+):
+    from borrowers.services import household_move
+
+    snapshots_rebuild(since=date(2026, 1, 1))
+    new_group = SavingsGroupFactory(branch=branch_a)
+    LoanFactory(household=HouseholdFactory(group=new_group), amount=5_000_000, disbursed_on=date(2026, 2, 2))
+    household_move(household=household_a, group=new_group, on=date(2026, 11, 1), actor=ward_officer_a)
+    by_group = {row["group"]: row for row in portfolio_report(user=front_supervisor, on=date(2026, 5, 1), by=("group",))}
+    assert by_group[new_group.pk]["savings"] == 200_000
+    assert_snapshots_match_the_ledger(front_supervisor, [date(2026, 5, 1), TODAY], monkeypatch, breakdowns=[("group",)])
