@@ -380,8 +380,8 @@ def arrears_differences():
 # PortfolioMonthEnd holds every group's figures at each month end from the first one on; PortfolioDayChange holds what
 # changed on each later day. A day's figures are the last month end before it plus the changes since, so a report for
 # any covered date reads two small slices whatever the size of the ledger. Both tables are derived from postings,
-# overdue marks, status changes and arrears entries by one set-based statement (`_snapshot_work`), for all groups or
-# for the groups a change touched.
+# overdue marks, status changes and arrears entries by one set-based statement (SNAPSHOT_WORK_SQL), for all groups or
+# for the groups a change touched. Rows are written in date order, so a date's rows sit together on disk.
 
 SNAPSHOT_FIGURES = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears", "savings")
 
@@ -509,6 +509,7 @@ HAVING SUM(loans) <> 0 OR SUM(households) <> 0 OR SUM(outstanding) <> 0 OR SUM(o
 SNAPSHOT_DAYS_SQL = """
 INSERT INTO {day_change} (group_id, program_id, "on", {figures}, lent, collected)
 SELECT group_id, NULLIF(program_key, 0), day, {figures}, lent, collected FROM snapshot_work WHERE day >= %s
+ORDER BY day
 """
 
 SNAPSHOT_MONTHS_SQL = """
@@ -533,6 +534,7 @@ bucketed AS (
 INSERT INTO {month_end} (group_id, program_id, month_end, {figures}, lent_year, collected_year)
 SELECT group_id, NULLIF(program_key, 0), end_day, {figures}, lent_year, collected_year FROM grid
 WHERE keep = 1 AND ({any_figure} OR lent_year <> 0 OR collected_year <> 0)
+ORDER BY end_day
 """
 
 SNAPSHOT_ROLL_SQL = """
