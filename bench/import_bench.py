@@ -218,6 +218,11 @@ def remove_previous_runs():
             [ids],
         )
         cursor.execute("DELETE FROM borrowers_household WHERE import_batch_id = ANY(%s)", [ids])
+        for table in ("loans_groupbalance", "loans_groupprogrambalance", "organizations_groupgrade"):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE group_id IN (SELECT id FROM organizations_savingsgroup WHERE code LIKE %s)",
+                ["73%"],
+            )
         cursor.execute("DELETE FROM organizations_savingsgroup WHERE code LIKE %s", ["73%"])
         cursor.execute("DELETE FROM loans_importbatch WHERE id = ANY(%s)", [ids])
 

@@ -223,3 +223,6 @@ LOGGING = {
 IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 400 * 1024 * 1024)
 IMPORT_MAX_XLSX_ENTRIES = env_int("IMPORT_MAX_XLSX_ENTRIES", 200)
 IMPORT_RUN_MODE = env_str("IMPORT_RUN_MODE", "thread")
+# A job that shows no sign of life for this long (and holds no lock on its batch) died with its process; its batch is
+# then marked refused so the page stops waiting and the file can be imported again.
+IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 300)

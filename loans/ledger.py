@@ -1,6 +1,7 @@
 """Balances derived from postings and the schedule: the single source every report, cache and check uses."""
 
 import calendar
+from collections import defaultdict
 from datetime import date, timedelta
 
 from django.db import connection, transaction
@@ -324,13 +325,80 @@ def derived_portfolio(loans, on, by=()):
     return result
 
 
+MONTHLY_SQL = """
+    WITH events (loan_id, k, disbursed, repaid, scheduled) AS (
+        SELECT p.loan_id, {bucket_on},
+               CASE WHEN p.kind = %(disbursement)s THEN p.amount
+                    WHEN p.kind = %(reversal)s AND r.kind = %(disbursement)s THEN -p.amount ELSE 0 END,
+               CASE WHEN p.kind = %(principal)s THEN p.amount
+                    WHEN p.kind = %(reversal)s AND r.kind = %(principal)s THEN -p.amount ELSE 0 END,
+               0
+        FROM {posting} p LEFT JOIN {posting} r ON r.id = p.reverses_id
+        WHERE p.loan_id IS NOT NULL AND p."on" <= %(last)s AND p.kind IN (%(disbursement)s, %(principal)s, %(reversal)s)
+        UNION ALL
+        SELECT loan_id, {bucket_overdue}, 0, 0, principal FROM {instalment}
+        WHERE overdue_since IS NOT NULL AND overdue_since <= %(last)s
+    ), steps AS (
+        SELECT loan_id, k, SUM(disbursed) AS disbursed, SUM(repaid) AS repaid, SUM(scheduled) AS scheduled
+        FROM events GROUP BY loan_id, k
+    ), states AS (
+        SELECT loan_id, k, LEAD(k, 1, %(count)s) OVER w AS until_k,
+               SUM(disbursed) OVER w - SUM(repaid) OVER w AS outstanding,
+               SUM(scheduled) OVER w - SUM(repaid) OVER w AS overdue
+        FROM steps WINDOW w AS (PARTITION BY loan_id ORDER BY k)
+    )
+    SELECT s.k, s.until_k, g.branch_id, SUM(s.outstanding),
+           SUM(CASE WHEN s.overdue > 0 THEN s.overdue ELSE 0 END)
+    FROM states s JOIN {loan} l ON l.id = s.loan_id JOIN {group} g ON g.id = l.group_id
+    WHERE s.outstanding > 0
+    GROUP BY s.k, s.until_k, g.branch_id
+"""
+
+
+def _month_bucket(column, ends):
+    """SQL for the index of the first month end on or after `column` (0 for anything before the first one)."""
+    whens = " ".join(f"WHEN {column} <= %(end_{i})s THEN {i}" for i in range(len(ends) - 1))
+    return f"CASE {whens} ELSE {len(ends) - 1} END"
+
+
+def monthly_portfolio(ends):
+    """{(month end, branch id): (outstanding, overdue)} at each of `ends` (ascending), derived from postings and the
+    schedule exactly as `derived_portfolio` derives them for one date, in a single pass: each loan's balance only
+    changes at its own events, so it is computed once per month bucket with an event and held until the next one."""
+    quote = connection.ops.quote_name
+    statement = MONTHLY_SQL.format(
+        posting=quote(Posting._meta.db_table),
+        instalment=quote(RepaymentInstalment._meta.db_table),
+        loan=quote(Loan._meta.db_table),
+        group=quote(SavingsGroup._meta.db_table),
+        bucket_on=_month_bucket('p."on"', ends),
+        bucket_overdue=_month_bucket("overdue_since", ends),
+    )
+    params = {
+        "disbursement": Kind.DISBURSEMENT,
+        "principal": Kind.PRINCIPAL,
+        "reversal": Kind.REVERSAL,
+        "last": connection.ops.adapt_datefield_value(ends[-1]),
+        "count": len(ends),
+        **{f"end_{i}": connection.ops.adapt_datefield_value(end) for i, end in enumerate(ends)},
+    }
+    result = defaultdict(lambda: [0, 0])
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        for k, until_k, branch, outstanding, overdue in cursor.fetchall():
+            for index in range(k, until_k):
+                figures = result[(ends[index], branch)]
+                figures[0] += outstanding or 0
+                figures[1] += overdue or 0
+    return result
+
+
 def refresh_monthly_balances(today, count=12):
     """Rewrite the month-end outstanding and overdue per ward branch for the last `count` months, from postings."""
     rows = [
-        MonthlyBalance(month_end=month_end, branch_id=branch, outstanding=row["outstanding"], overdue=row["overdue"])
-        for month_end in month_ends(today, count)
-        for (branch,), row in derived_portfolio(Loan.objects.all(), month_end, ("branch",)).items()
-        if row["outstanding"] > 0
+        MonthlyBalance(month_end=month_end, branch_id=branch, outstanding=outstanding, overdue=overdue)
+        for (month_end, branch), (outstanding, overdue) in sorted(monthly_portfolio(month_ends(today, count)).items())
+        if outstanding > 0
     ]
     with transaction.atomic():
         MonthlyBalance.objects.all().delete()

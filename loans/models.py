@@ -121,6 +121,7 @@ class ImportBatch(models.Model):
     phase = models.CharField(_("step"), max_length=200, blank=True)
     progress_done = models.PositiveIntegerField(_("rows done"), default=0)
     progress_total = models.PositiveIntegerField(_("rows in the file"), default=0)
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True, editable=False)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     error_count = models.PositiveIntegerField(_("errors"), default=0)
     confirmed_by = models.ForeignKey(
@@ -368,11 +369,15 @@ class Loan(StatusPipeline):
     }
 
     number = models.CharField(_("loan number"), max_length=16, unique=True, validators=[loan_number_validator])
-    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="loans", verbose_name=_("household"))
+    # household and group: no index of their own, the (household, status) and (group, status) indexes serve them.
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="loans", verbose_name=_("household"), db_index=False
+    )
     program = models.ForeignKey(LoanProgram, on_delete=models.PROTECT, related_name="loans", verbose_name=_("program"))
     group = models.ForeignKey(
         "organizations.SavingsGroup",
         on_delete=models.PROTECT,
+        db_index=False,
         related_name="loans",
         verbose_name=_("group at disbursement"),
     )
@@ -456,7 +461,10 @@ class LoanStatusChange(StatusChange):
 class RepaymentInstalment(models.Model):
     """One principal instalment of a loan's schedule. close_day stamps `overdue_since` when it is missed."""
 
-    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="instalments", verbose_name=_("loan"))
+    # No index of its own: the unique (loan, seq) constraint's index serves it.
+    loan = models.ForeignKey(
+        Loan, on_delete=models.CASCADE, related_name="instalments", verbose_name=_("loan"), db_index=False
+    )
     seq = models.PositiveSmallIntegerField(_("instalment"))
     due_on = models.DateField(_("due date"))
     principal = MoneyField(_("principal due"))
@@ -495,8 +503,15 @@ class Posting(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="postings", verbose_name=_("household")
     )
+    # No index of its own: the (loan, kind) index serves it.
     loan = models.ForeignKey(
-        Loan, on_delete=models.PROTECT, null=True, blank=True, related_name="postings", verbose_name=_("loan")
+        Loan,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="postings",
+        verbose_name=_("loan"),
+        db_index=False,
     )
     amount = MoneyField(_("amount"))
     on = models.DateField(_("business date"))

@@ -53,6 +53,8 @@ ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 
 def to_code(value, width):
+    if value.__class__ is str and len(value) == width and value.isdigit():
+        return value  # the usual case, as the bank writes codes: text of the right width
     if isinstance(value, int) and not isinstance(value, bool):
         text = str(value).zfill(width)  # a number lost its leading zeros; the width gives them back
     elif isinstance(value, Decimal):
@@ -287,19 +289,7 @@ def converter(column):
     kind = column.kind
     if kind == "code":
         width = column.width
-        cache = {}
-
-        def convert(value):
-            # Codes repeat down a sheet (ward, group): convert each spelling once.
-            try:
-                return cache[value]
-            except KeyError:
-                result = cache[value] = to_code(value, width)
-                return result
-            except TypeError:
-                return to_code(value, width)
-
-        return convert
+        return lambda value: to_code(value, width)
     if kind == "date":
         cache = {}
 

@@ -4,20 +4,21 @@ Every status move goes through `LoanApplication.transition_to`, which records wh
 """
 
 import hashlib
-import io
 import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from borrowers.models import Household, fold_name
 from loans.interest import loan_period_interest
@@ -58,11 +59,11 @@ from loans.models import (
     ReviewMeeting,
     add_months,
     loan_number_validator,
-    schedule_rows,
 )
 from loans.money import format_vnd, is_whole_dong, to_decimal
 from loans.resources import GRADES, fold, parse_sheet
 from loans.spreadsheets import SpreadsheetError, read_rows
+from organizations.audit import audit_bulk, audit_context
 from organizations.errors import DomainError
 from organizations.models import GroupMembership, Organization, SavingsGroup, Ward
 
@@ -1596,6 +1597,14 @@ OPENING_NOTE = "Số dư đầu kỳ theo tệp ngân hàng"
 MAX_STORED_ERRORS = 2000
 MAX_STORED_CHANGES = 500
 LOOKUP_CHUNK = 20000
+ANALYZE_AFTER_ROWS = 10000
+ANALYZED_TABLES = [
+    Household._meta.db_table,
+    Loan._meta.db_table,
+    Posting._meta.db_table,
+    RepaymentInstalment._meta.db_table,
+    GroupMembership._meta.db_table,
+]
 
 
 # ---- upload ---------------------------------------------------------------------------------------------------
@@ -1655,10 +1664,10 @@ def import_confirm(*, batch, actor, run=True):
             raise DomainError(_("This file was already imported; nothing was changed."))
         batch.status = ImportBatch.Status.RUNNING
         batch.confirmed_by = actor
-        batch.confirmed_at = timezone.now()
+        batch.confirmed_at = batch.heartbeat_at = timezone.now()
         batch.progress_done = 0
         batch.phase = _("Waiting to be imported")
-        batch.save(update_fields=["status", "confirmed_by", "confirmed_at", "progress_done", "phase"])
+        batch.save(update_fields=["status", "confirmed_by", "confirmed_at", "heartbeat_at", "progress_done", "phase"])
     if run:
         start_job(batch.pk, "apply")
     return batch
@@ -1724,6 +1733,44 @@ def _fail(batch, errors):
     )
 
 
+JOB_STATUSES = (ImportBatch.Status.UPLOADED, ImportBatch.Status.RUNNING)
+
+
+def _stale(batch, now):
+    last = batch.heartbeat_at or batch.confirmed_at or batch.created_at
+    return now - last >= timedelta(seconds=settings.IMPORT_STALE_SECONDS)
+
+
+def import_recover_stale(*, batch, now=None):
+    """Mark refused a batch whose job died with its process (a restarted web server or worker), so the page stops
+    waiting and the file can be imported again. Nothing of such a job was saved: its writes were one transaction.
+
+    A job is alive while it shows progress within IMPORT_STALE_SECONDS, or while it holds its batch's row lock (the
+    apply step holds it until its commit; on SQLite, the database's write lock), however long it takes."""
+    now = now or timezone.now()
+    if batch.status not in JOB_STATUSES or not _stale(batch, now):
+        return batch
+    skip_locked = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+    try:
+        with transaction.atomic():
+            locked = (
+                ImportBatch.objects.select_for_update(**skip_locked)
+                .filter(pk=batch.pk, status__in=JOB_STATUSES)
+                .first()
+            )
+            # None: a job holds the lock, or the batch has moved on.
+            if locked is not None and _stale(locked, now):
+                message = _(
+                    "The import stopped without finishing: the process running it ended (for example when the server "
+                    "restarted). Nothing was saved; upload the file again to retry."
+                )
+                _fail(locked, [{"row": "", "column": "", "value": "", "message": message}])
+                log.warning("Import %s showed no sign of life since %s; marked refused", batch.pk, locked.heartbeat_at)
+    except OperationalError:  # SQLite: a job holds the database's write lock, so it is alive
+        pass
+    return ImportBatch.objects.get(pk=batch.pk)
+
+
 class Progress:
     """Writes progress to the batch row every few thousand rows, and to an optional callback (the command's bar)."""
 
@@ -1731,7 +1778,7 @@ class Progress:
         self.batch, self.callback, self.total = batch, callback, 0
 
     def phase(self, text, done=None, total=None):
-        values = {"phase": text}
+        values = {"phase": text, "heartbeat_at": timezone.now()}
         if done is not None:
             values["progress_done"] = done
         if total is not None:
@@ -1757,7 +1804,7 @@ def import_check(*, batch, progress=None):
         _fail(batch, plan.errors)
         return plan
     _remember(batch, plan.sheet)
-    ImportBatch.objects.filter(pk=batch.pk).update(
+    ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.UPLOADED).update(
         status=ImportBatch.Status.PREVIEWED,
         summary=plan.summary(),
         errors=[],
@@ -1778,7 +1825,9 @@ def import_apply(*, batch, progress=None):
         return plan
     tracker.phase(_("Writing to the ledger"), done=0, total=plan.data_rows)
     with transaction.atomic():
-        ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        # Held until the commit: while it is held, the job is known to be alive (see `import_recover_stale`).
+        if ImportBatch.objects.select_for_update().get(pk=batch.pk).status != ImportBatch.Status.RUNNING:
+            raise DomainError(_("This import was stopped; nothing was changed."))
         if ImportBatch.objects.filter(sha256=batch.sha256, status=ImportBatch.Status.DONE).exists():
             raise DomainError(_("This file was already imported; nothing was changed."))
         if connection.vendor == "postgresql":
@@ -1786,7 +1835,12 @@ def import_apply(*, batch, progress=None):
             # every row points only at rows written before it in this transaction.
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        written = plan.apply(tracker)
+        with audit_context(actor=batch.confirmed_by or batch.created_by, import_batch=batch, source=f"import {batch.pk}"):
+            written = plan.apply(tracker)
+        if connection.vendor == "postgresql" and plan.data_rows >= ANALYZE_AFTER_ROWS:
+            # The summaries below plan their joins on table statistics; after a large import those are far off.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in ANALYZED_TABLES)}")
         # The dashboard and reports read per-group and month-end summaries; an import changes both.
         refresh_portfolio_summary()
         ImportBatch.objects.filter(pk=batch.pk).update(
@@ -1843,6 +1897,19 @@ def _chunks(values, size=LOOKUP_CHUNK):
         yield values[start : start + size]
 
 
+def _matching(queryset, field, values):
+    """The rows of `queryset` whose `field` is one of `values`: one array parameter on PostgreSQL (a 20,000-item
+    IN list costs more to build than to run), chunks of IN lists elsewhere."""
+    values = list(values)
+    if not values:
+        return
+    if connection.vendor == "postgresql":
+        yield from queryset.filter(**{f"{field}__in": RawSQL("SELECT unnest(%s)", (values,))})
+        return
+    for part in _chunks(values):
+        yield from queryset.filter(**{f"{field}__in": part})
+
+
 def _money(value):
     return f"{int(value):,}".replace(",", ".")
 
@@ -1870,43 +1937,48 @@ COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 
 
 def _copy_line(row):
-    return "\t".join(
-        [
-            v.translate(COPY_ESCAPES)
-            if v.__class__ is str
-            else "\\N"
-            if v is None
-            else v.isoformat()
-            if v.__class__ is date
-            else str(v)
-            for v in row
-        ]
-    )
+    # str() of a date, datetime, Decimal or int is already what COPY reads.
+    return "\t".join([v.translate(COPY_ESCAPES) if v.__class__ is str else "\\N" if v is None else str(v) for v in row])
+
+
+class _CopyStream:
+    """The rows as COPY text, formatted as the server asks for it, so Python formats while PostgreSQL writes."""
+
+    def __init__(self, rows):
+        self.rows = iter(rows)
+
+    def read(self, size=-1):
+        lines, length = [], 0
+        for row in self.rows:
+            line = _copy_line(row)
+            lines.append(line)
+            length += len(line) + 1
+            if 0 < size <= length:
+                break
+        return "\n".join(lines) + "\n" if lines else ""
 
 
 def bulk_insert(model, columns, rows):
     """Insert plain tuples: PostgreSQL COPY, or executemany elsewhere. Values are already clean and whole đồng."""
-    if not rows:
-        return
     table = model._meta.db_table
+    quoted = ", ".join(f'"{c}"' for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            buffer = io.StringIO()
-            write = buffer.write
-            for row in rows:
-                write(_copy_line(row))
-                write("\n")
-            buffer.seek(0)
-            quoted = ", ".join(f'"{c}"' for c in columns)
-            cursor.cursor.copy_expert(f'COPY "{table}" ({quoted}) FROM STDIN', buffer)
-        else:
-            quoted = ", ".join(f'"{c}"' for c in columns)
-            marks = ", ".join(["%s"] * len(columns))
-            for part in _chunks(rows, 5000):
-                cursor.executemany(f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})', part)  # noqa: S608
+            cursor.cursor.copy_expert(f'COPY "{table}" ({quoted}) FROM STDIN', _CopyStream(rows), size=1 << 16)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        for part in _chunks(rows, 5000):
+            cursor.executemany(f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})', part)  # noqa: S608
 
 
 # ---- loan balances ----------------------------------------------------------------------------------------------
+
+
+ALREADY_ON_ROW = {
+    "loan_number": gettext_lazy("this loan number is already on row %(row)s"),
+    "voucher": gettext_lazy("this voucher number is already on row %(row)s"),
+    "group_code": gettext_lazy("this group code is already on row %(row)s"),
+}
 
 
 class BasePlan:
@@ -1923,6 +1995,26 @@ class BasePlan:
 
     def error(self, row, key, value, message):
         self.sheet.add_error(row, key, value, message)
+
+    def once(self, seen, number, key, value, message):
+        """Refuse a value that an earlier row already holds; `message` (lazy: this runs for every row) names that
+        row as %(row)s."""
+        previous = seen.setdefault(value, number)
+        if previous != number:
+            self.error(number, key, value, str(message) % {"row": previous})
+
+    def in_its_branch(self, number, row, group, ward):
+        """Whether an existing group belongs to the ward and organization that the row names."""
+        if group and ward and (group.branch.ward_id != ward.pk or group.branch.kind != row["org_code"]):
+            self.error(
+                number,
+                "group_code",
+                row["group_code"],
+                _("this group belongs to %(branch)s, not to the ward and organization on this row")
+                % {"branch": group.branch},
+            )
+            return False
+        return True
 
     def summary(self):
         return {
@@ -1962,6 +2054,21 @@ def _ensure_branch(branches, ward, kind):
     return branches[key]
 
 
+def _create_groups(groups, branches, wanted):
+    """Create the groups of `wanted` ((code, ward, organization kind, name or None), first one wins) that `groups`
+    (code -> group, updated here) does not hold, with their branches; returns how many were created."""
+    missing = {}
+    for code, ward, kind, name in wanted:
+        if code not in groups and code not in missing:
+            branch = _ensure_branch(branches, ward, kind)
+            missing[code] = SavingsGroup(code=code, name=(name or _("Group %(code)s") % {"code": code})[:200], branch=branch)
+    for group in SavingsGroup.objects.bulk_create(missing.values(), batch_size=2000):
+        groups[group.code] = group
+    if missing:
+        audit_bulk(SavingsGroup, objects=missing.values())
+    return len(missing)
+
+
 #: The columns an import writes for each posting, in the order its rows carry them.
 POSTING_COLUMNS = [
     "kind",
@@ -1999,15 +2106,7 @@ class LoanPlan(BasePlan):
                 self.error(number, "ward_code", row["ward_code"], _("this ward was merged into another one"))
             if row["program_code"] not in programs:
                 self.error(number, "program_code", row["program_code"], _("no loan program has this code"))
-            group = groups.get(row["group_code"])
-            if group and ward and (group.branch.ward_id != ward.pk or group.branch.kind != row["org_code"]):
-                self.error(
-                    number,
-                    "group_code",
-                    row["group_code"],
-                    _("this group belongs to %(branch)s, not to the ward and organization on this row")
-                    % {"branch": group.branch},
-                )
+            self.in_its_branch(number, row, groups.get(row["group_code"]), ward)
             if row["maturity_on"] <= row["disbursed_on"]:
                 self.error(
                     number,
@@ -2027,14 +2126,9 @@ class LoanPlan(BasePlan):
             for key in ("overdue", "frozen"):
                 if row[key] > row["outstanding"]:
                     self.error(number, key, row[key], _("is more than the outstanding balance"))
-            previous = seen_loans.setdefault(row["loan_number"], number)
-            if previous != number:
-                self.error(
-                    number,
-                    "loan_number",
-                    row["loan_number"],
-                    _("this loan number is already on row %(row)s") % {"row": previous},
-                )
+            self.once(
+                seen_loans, number, "loan_number", row["loan_number"], ALREADY_ON_ROW["loan_number"]
+            )
             known_id = customer_ids.setdefault(row["customer_code"], row["citizen_id"])
             if known_id != row["citizen_id"]:
                 self.error(
@@ -2056,23 +2150,23 @@ class LoanPlan(BasePlan):
         self.wards, self.programs, self.branches, self.groups = wards, programs, branches, groups
 
         # What the database already knows, looked up in a few set-based queries.
-        households = {}
-        for part in _chunks(customer_ids):
-            for h in Household.objects.filter(customer_code__in=part).only(
-                "pk", "customer_code", "citizen_id", "savings_balance"
-            ):
-                households[h.customer_code] = h
+        households = {
+            h.customer_code: h
+            for h in _matching(
+                Household.objects.only("pk", "customer_code", "citizen_id", "savings_balance"),
+                "customer_code",
+                customer_ids,
+            )
+        }
         new_ids = [cid for code, cid in customer_ids.items() if code not in households]
-        id_owners = {}
-        for part in _chunks(new_ids):
-            for h in Household.objects.filter(citizen_id__in=part).only("pk", "customer_code", "citizen_id"):
-                id_owners[h.citizen_id] = h
-        loans = {}
-        for part in _chunks(seen_loans):
-            for loan in (
-                Loan.objects.filter(number__in=part)
-                .select_related("household")
-                .only(
+        id_owners = {
+            h.citizen_id: h
+            for h in _matching(Household.objects.only("pk", "customer_code", "citizen_id"), "citizen_id", new_ids)
+        }
+        loans = {
+            loan.number: loan
+            for loan in _matching(
+                Loan.objects.select_related("household").only(
                     "pk",
                     "number",
                     "status",
@@ -2081,9 +2175,11 @@ class LoanPlan(BasePlan):
                     "interest_arrears",
                     "household__id",
                     "household__customer_code",
-                )
-            ):
-                loans[loan.number] = loan
+                ),
+                "number",
+                seen_loans,
+            )
+        }
         self.households, self.loans = households, loans
 
         savings_by_customer = defaultdict(int)
@@ -2149,195 +2245,110 @@ class LoanPlan(BasePlan):
                 self.unchanged += 1
 
     def apply(self, tracker):
-        batch, actor, now, today = (
-            self.batch,
-            self.batch.confirmed_by or self.batch.created_by,
-            timezone.now(),
-            self.today,
-        )
+        batch, actor, now = self.batch, self.batch.confirmed_by or self.batch.created_by, timezone.now()
         rows = self.sheet.rows
-        # Groups and branches the office does not have yet.
-        missing = {}
-        for _number, row in rows:
-            if row["group_code"] not in self.groups and row["group_code"] not in missing:
-                branch = _ensure_branch(self.branches, self.wards[row["ward_code"]], row["org_code"])
-                missing[row["group_code"]] = SavingsGroup(
-                    code=row["group_code"], name=_("Group %(code)s") % {"code": row["group_code"]}, branch=branch
-                )
-        for group in SavingsGroup.objects.bulk_create(missing.values(), batch_size=2000):
-            self.groups[group.code] = group
-        groups_created = len(missing)
-        # New households, with their group membership and opening savings.
+        groups_created = _create_groups(
+            self.groups,
+            self.branches,
+            ((row["group_code"], self.wards[row["ward_code"]], row["org_code"], None) for _number, row in rows),
+        )
+        # New households, then their loans: the only rows whose values come from the file. Everything that follows
+        # from them (memberships, schedules, opening postings) is derived inside the database below.
         new_rows = {}
         for _number, row in rows:
             if row["customer_code"] not in self.households and row["customer_code"] not in new_rows:
                 new_rows[row["customer_code"]] = row
         household_ids = dict(zip(new_rows, _reserve_ids(Household, len(new_rows)), strict=True))
-        household_rows, membership_rows, posting_rows = [], [], []
-        for code, row in new_rows.items():
-            ward = self.wards[row["ward_code"]]
-            group = self.groups[row["group_code"]]
-            savings = self.savings_by_customer[code]
-            pk = household_ids[code]
-            household_rows.append(
+        wards, groups, savings = self.wards, self.groups, self.savings_by_customer
+        folded = {}  # names repeat across a district: fold each spelling once
+
+        def search_name(name):
+            if name not in folded:
+                folded[name] = fold_name(name)[:200]
+            return folded[name]
+
+        bulk_insert(
+            Household,
+            HOUSEHOLD_COLUMNS,
+            (
                 (
-                    pk,
+                    household_ids[code],
                     code,
                     row["customer_name"][:200],
-                    fold_name(row["customer_name"])[:200],
+                    search_name(row["customer_name"]),
                     row["citizen_id"],
                     "",
-                    ward.name,
-                    ward.pk,
-                    group.branch_id,
+                    wards[row["ward_code"]].name,
+                    wards[row["ward_code"]].pk,
+                    groups[row["group_code"]].branch_id,
                     1,
                     Household.PolicyStatus.POOR,
                     row["disbursed_on"].year,
-                    savings,
+                    savings[code],
                     batch.pk,
                     now,
                     now,
                 )
-            )
-            membership_rows.append((group.pk, pk, row["disbursed_on"], ""))
-            if savings:
-                posting_rows.append(
-                    (Kind.SAVINGS_IN, pk, None, savings, today, None, None, OPENING_NOTE, actor.pk, batch.pk, now)
-                )
-        bulk_insert(
-            Household,
-            [
-                "id",
-                "customer_code",
-                "head_name",
-                "search_name",
-                "citizen_id",
-                "phone",
-                "address",
-                "ward_id",
-                "branch_id",
-                "members",
-                "policy_status",
-                "policy_list_year",
-                "savings_balance",
-                "import_batch_id",
-                "created_at",
-                "updated_at",
-            ],
-            household_rows,
+                for code, row in new_rows.items()
+            ),
         )
-        bulk_insert(GroupMembership, ["group_id", "household_id", "joined_on", "note"], membership_rows)
+        # A new household joins the group of its first loan in the file, on that loan's disbursement date.
+        bulk_insert(
+            GroupMembership,
+            ["group_id", "household_id", "joined_on", "note"],
+            (
+                (groups[row["group_code"]].pk, household_ids[code], row["disbursed_on"], "")
+                for code, row in new_rows.items()
+            ),
+        )
         tracker.phase(_("Writing to the ledger"), done=len(rows) // 4)
-
-        # New loans: the schedule, the disbursement, and principal already repaid as the opening balance.
-        new_loan_rows = [(n, r) for n, r in rows if r["loan_number"] not in self.loans]
+        new_loan_rows = [row for _number, row in rows if row["loan_number"] not in self.loans]
         loan_ids = _reserve_ids(Loan, len(new_loan_rows))
-        loan_rows, instalment_rows = [], []
-        for pk, (_number, row) in zip(loan_ids, new_loan_rows, strict=True):
-            program = self.programs[row["program_code"]]
-            household_id = household_ids.get(row["customer_code"]) or self.households[row["customer_code"]].pk
-            amount, outstanding, overdue = row["amount"], row["outstanding"], row["overdue"]
-            term = _months_between(row["disbursed_on"], row["maturity_on"])
-            status = Loan.Status.FROZEN if row["frozen"] else Loan.Status.ACTIVE
-            loan_rows.append(
+        programs, households = self.programs, self.households
+        bulk_insert(
+            Loan,
+            LOAN_COLUMNS,
+            (
                 (
                     pk,
                     row["loan_number"],
-                    household_id,
-                    program.pk,
-                    self.groups[row["group_code"]].pk,
-                    amount,
+                    household_ids.get(row["customer_code"]) or households[row["customer_code"]].pk,
+                    programs[row["program_code"]].pk,
+                    groups[row["group_code"]].pk,
+                    row["amount"],
                     row["disbursed_on"],
                     row["maturity_on"],
-                    term,
+                    _months_between(row["disbursed_on"], row["maturity_on"]),
                     Loan.Frequency.AT_MATURITY,
-                    program.annual_rate,
-                    program.overdue_multiplier,
-                    status,
-                    outstanding,
-                    overdue,
+                    programs[row["program_code"]].annual_rate,
+                    programs[row["program_code"]].overdue_multiplier,
+                    Loan.Status.FROZEN if row["frozen"] else Loan.Status.ACTIVE,
+                    row["outstanding"],
+                    row["overdue"],
                     row["interest_arrears"],
                     actor.pk,
                     batch.pk,
                     now,
                     now,
                 )
-            )
-            instalment_rows.extend(_instalments(pk, amount, outstanding, overdue, row, today))
-            posting_rows.append(
-                (
-                    Kind.DISBURSEMENT,
-                    household_id,
-                    pk,
-                    amount,
-                    row["disbursed_on"],
-                    None,
-                    None,
-                    OPENING_NOTE,
-                    actor.pk,
-                    batch.pk,
-                    now,
-                )
-            )
-            if outstanding < amount:
-                posting_rows.append(
-                    (
-                        Kind.PRINCIPAL,
-                        household_id,
-                        pk,
-                        amount - outstanding,
-                        today,
-                        None,
-                        None,
-                        OPENING_NOTE + ": gốc đã trả",
-                        actor.pk,
-                        batch.pk,
-                        now,
-                    )
-                )
-        bulk_insert(
-            Loan,
-            [
-                "id",
-                "number",
-                "household_id",
-                "program_id",
-                "group_id",
-                "amount",
-                "disbursed_on",
-                "maturity_on",
-                "term_months",
-                "frequency",
-                "annual_rate",
-                "overdue_multiplier",
-                "status",
-                "principal_outstanding",
-                "overdue_principal",
-                "interest_arrears",
-                "created_by_id",
-                "import_batch_id",
-                "created_at",
-                "updated_at",
-            ],
-            loan_rows,
+                for pk, row in zip(loan_ids, new_loan_rows, strict=True)
+            ),
         )
         # The bank's interest arrears are known from the day of the file on.
-        InterestArrearsEntry.objects.bulk_create(
-            [
-                InterestArrearsEntry(
-                    loan_id=row[0], on=today, amount=row[15], source=InterestArrearsEntry.Source.IMPORT
-                )
-                for row in loan_rows
-                if row[15]
-            ],
-            batch_size=5000,
+        bulk_insert(
+            InterestArrearsEntry,
+            ["loan_id", "on", "amount", "source", "created_at"],
+            (
+                (pk, self.today, row["interest_arrears"], InterestArrearsEntry.Source.IMPORT, now)
+                for pk, row in zip(loan_ids, new_loan_rows, strict=True)
+                if row["interest_arrears"]
+            ),
         )
         tracker.phase(_("Writing to the ledger"), done=len(rows) // 2)
-        bulk_insert(RepaymentInstalment, ["loan_id", "seq", "due_on", "principal", "overdue_since"], instalment_rows)
-        bulk_insert(Posting, POSTING_COLUMNS, posting_rows)
-        # New loans and households get their cached balances from the same figures as their postings (outstanding =
-        # amount - repaid, overdue = missed instalment - repaid, savings = the opening deposit), so `check_ledger`
-        # agrees without re-deriving 100,000 balances here; existing ones change only through reconciliation.
+        postings = _write_opening_entries(batch=batch, actor=actor, now=now, today=self.today)
+        # New loans and households carry the same figures as their postings (outstanding = amount - repaid, overdue
+        # = missed instalment - repaid, savings = the opening deposit), so `check_ledger` agrees without re-deriving
+        # 100,000 balances here; existing ones change only through reconciliation.
         # Where the bank and the ledger disagree, list it for an admin to accept or leave.
         ReconciliationItem.objects.bulk_create(
             [
@@ -2354,30 +2365,118 @@ class LoanPlan(BasePlan):
             ],
             batch_size=2000,
         )
+        audit_bulk(Household, ids=list(household_ids.values()), note=batch.file_name)
+        audit_bulk(Loan, ids=loan_ids, note=batch.file_name)
+        audit_bulk(Posting, count=postings, note=batch.file_name)
         return {
-            "households": len(household_rows),
-            "loans": len(loan_rows),
-            "postings": len(posting_rows),
+            "households": len(household_ids),
+            "loans": len(loan_ids),
+            "postings": postings,
             "groups_created": groups_created,
             "differences": len(self.differences),
         }
 
 
-def _instalments(loan_id, amount, outstanding, overdue, row, today):
-    """The loan's schedule (its instalments at maturity, as the bank's file has no frequency) with the bank's overdue
-    principal as an instalment already missed: the ledger's derived overdue then equals the bank's figure."""
-    rows = schedule_rows(amount, row["disbursed_on"], _months_between(row["disbursed_on"], row["maturity_on"]), 0)
-    if not overdue:
-        return [
-            (loan_id, seq, row["maturity_on"] if seq == len(rows) else due_on, principal, None)
-            for seq, due_on, principal in rows
-        ]
-    missed = amount - outstanding + overdue  # repaid principal counts against the missed instalments first
-    missed_on = min(today, row["maturity_on"])
-    result = [(loan_id, 1, missed_on, missed, missed_on)]
-    if amount - missed:
-        result.append((loan_id, 2, row["maturity_on"], amount - missed, None))
-    return result
+HOUSEHOLD_COLUMNS = [
+    "id",
+    "customer_code",
+    "head_name",
+    "search_name",
+    "citizen_id",
+    "phone",
+    "address",
+    "ward_id",
+    "branch_id",
+    "members",
+    "policy_status",
+    "policy_list_year",
+    "savings_balance",
+    "import_batch_id",
+    "created_at",
+    "updated_at",
+]
+LOAN_COLUMNS = [
+    "id",
+    "number",
+    "household_id",
+    "program_id",
+    "group_id",
+    "amount",
+    "disbursed_on",
+    "maturity_on",
+    "term_months",
+    "frequency",
+    "annual_rate",
+    "overdue_multiplier",
+    "status",
+    "principal_outstanding",
+    "overdue_principal",
+    "interest_arrears",
+    "created_by_id",
+    "import_batch_id",
+    "created_at",
+    "updated_at",
+]
+
+# What follows from the batch's new loans and households, written set-based from the rows just inserted. The file has
+# no repayment frequency, so a loan's schedule is one instalment at maturity; the bank's overdue principal becomes an
+# instalment already missed (the ledger's derived overdue then equals the bank's figure), the repaid principal
+# counting against it first. Plain SQL that PostgreSQL and SQLite both run.
+OPENING_SQL = [
+    """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since)
+       SELECT id, 1, maturity_on, amount, NULL FROM {loan}
+       WHERE import_batch_id = %(batch)s AND overdue_principal = 0""",
+    """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since)
+       SELECT id, 1, CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END,
+              amount - principal_outstanding + overdue_principal,
+              CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END
+       FROM {loan} WHERE import_batch_id = %(batch)s AND overdue_principal > 0""",
+    """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since)
+       SELECT id, 2, maturity_on, principal_outstanding - overdue_principal, NULL FROM {loan}
+       WHERE import_batch_id = %(batch)s AND overdue_principal > 0 AND principal_outstanding > overdue_principal""",
+    # The opening savings of each new household, the disbursement of each new loan, and what it has repaid.
+    """INSERT INTO {posting} ({posting_columns})
+       SELECT %(savings_in)s, id, NULL, savings_balance, %(today)s, NULL, NULL, %(note)s, %(actor)s, %(batch)s, %(now)s
+       FROM {household} WHERE import_batch_id = %(batch)s AND savings_balance > 0 ORDER BY id""",
+    """INSERT INTO {posting} ({posting_columns})
+       SELECT %(disbursement)s, household_id, id, amount, disbursed_on, NULL, NULL, %(note)s, %(actor)s, %(batch)s,
+              %(now)s
+       FROM {loan} WHERE import_batch_id = %(batch)s ORDER BY id""",
+    """INSERT INTO {posting} ({posting_columns})
+       SELECT %(principal)s, household_id, id, amount - principal_outstanding, %(today)s, NULL, NULL, %(repaid_note)s,
+              %(actor)s, %(batch)s, %(now)s
+       FROM {loan} WHERE import_batch_id = %(batch)s AND principal_outstanding < amount ORDER BY id""",
+]
+
+
+def _write_opening_entries(*, batch, actor, now, today):
+    """Schedules and opening postings of the batch's new households and loans; returns how many postings."""
+    quote, ops = connection.ops.quote_name, connection.ops
+    tables = {
+        "loan": quote(Loan._meta.db_table),
+        "household": quote(Household._meta.db_table),
+        "instalment": quote(RepaymentInstalment._meta.db_table),
+        "posting": quote(Posting._meta.db_table),
+        "posting_columns": ", ".join(quote(c) for c in POSTING_COLUMNS),
+    }
+    params = {
+        "batch": batch.pk,
+        "actor": actor.pk,
+        "today": ops.adapt_datefield_value(today),
+        "now": ops.adapt_datetimefield_value(now),
+        "note": OPENING_NOTE,
+        "repaid_note": OPENING_NOTE + ": gốc đã trả",
+        "savings_in": Kind.SAVINGS_IN,
+        "disbursement": Kind.DISBURSEMENT,
+        "principal": Kind.PRINCIPAL,
+    }
+    postings = 0
+    with connection.cursor() as cursor:
+        for statement in OPENING_SQL:
+            cursor.execute(statement.format(**tables), params)
+            if statement.lstrip().startswith("INSERT INTO {posting}"):
+                postings += cursor.rowcount
+    return postings
 
 
 # ---- transactions -------------------------------------------------------------------------------------------------
@@ -2388,12 +2487,7 @@ class TransactionPlan(BasePlan):
         rows = self.sheet.rows
         vouchers, loan_numbers, customer_codes = {}, set(), set()
         for number, row in rows:
-            voucher = row["voucher"]
-            previous = vouchers.setdefault(voucher, number)
-            if previous != number:
-                self.error(
-                    number, "voucher", voucher, _("this voucher number is already on row %(row)s") % {"row": previous}
-                )
+            self.once(vouchers, number, "voucher", row["voucher"], ALREADY_ON_ROW["voucher"])
             if row["loan_number"]:
                 loan_numbers.add(row["loan_number"])
             elif row["kind"] in Posting.LOAN_KINDS:
@@ -2405,16 +2499,11 @@ class TransactionPlan(BasePlan):
                 self.error(number, "on", row["on"].strftime("%d/%m/%Y"), _("the date is in the future"))
         if self.sheet.errors:
             return
-        loans, households, existing = {}, {}, {}
-        for part in _chunks(loan_numbers):
-            for loan in Loan.objects.filter(number__in=part).select_related("household"):
-                loans[loan.number] = loan
-        for part in _chunks(customer_codes):
-            for household in Household.objects.filter(customer_code__in=part):
-                households[household.customer_code] = household
-        for part in _chunks(vouchers):
-            for posting in Posting.objects.filter(voucher__in=part).select_related("loan"):
-                existing[posting.voucher] = posting
+        loans = {
+            loan.number: loan for loan in _matching(Loan.objects.select_related("household"), "number", loan_numbers)
+        }
+        households = {h.customer_code: h for h in _matching(Household.objects.all(), "customer_code", customer_codes)}
+        existing = {p.voucher: p for p in _matching(Posting.objects.select_related("loan"), "voucher", vouchers)}
         self.to_write = []
         loan_delta, savings_delta = defaultdict(int), defaultdict(int)
         for number, row in rows:
@@ -2545,14 +2634,7 @@ class GroupPlan(BasePlan):
         seen = {}
         self.updates = []
         for number, row in self.sheet.rows:
-            previous = seen.setdefault(row["group_code"], number)
-            if previous != number:
-                self.error(
-                    number,
-                    "group_code",
-                    row["group_code"],
-                    _("this group code is already on row %(row)s") % {"row": previous},
-                )
+            self.once(seen, number, "group_code", row["group_code"], ALREADY_ON_ROW["group_code"])
             ward = wards.get(row["ward_code"])
             if ward is None:
                 self.error(number, "ward_code", row["ward_code"], _("no ward has this code"))
@@ -2569,14 +2651,7 @@ class GroupPlan(BasePlan):
                     _("a group has at most %(max)s members") % {"max": SavingsGroup.MAX_MEMBERS},
                 )
             group = groups.get(row["group_code"])
-            if group and (group.branch.ward_id != ward.pk or group.branch.kind != row["org_code"]):
-                self.error(
-                    number,
-                    "group_code",
-                    row["group_code"],
-                    _("this group belongs to %(branch)s, not to the ward and organization on this row")
-                    % {"branch": group.branch},
-                )
+            if not self.in_its_branch(number, row, group, ward):
                 continue
             if group is None:
                 self.new += 1
@@ -2597,14 +2672,16 @@ class GroupPlan(BasePlan):
             self.updates.append((number, row, ward, group))
 
     def apply(self, tracker):
-        branches = _branch_lookup()
-        created = 0
+        groups = {row["group_code"]: group for _number, row, _ward, group in self.updates if group is not None}
+        created = _create_groups(
+            groups,
+            _branch_lookup(),
+            ((row["group_code"], ward, row["org_code"], row["group_name"]) for _number, row, ward, _group in self.updates),
+        )
         grades = []
-        for _number, row, ward, group in self.updates:
+        for _number, row, _ward, group in self.updates:
             if group is None:
-                branch = _ensure_branch(branches, ward, row["org_code"])
-                group = SavingsGroup.objects.create(code=row["group_code"], name=row["group_name"][:200], branch=branch)
-                created += 1
+                group = groups[row["group_code"]]
             elif group.name != row["group_name"]:
                 SavingsGroup.objects.filter(pk=group.pk).update(name=row["group_name"][:200])
             leader_name = row.get("leader_name") or ""
@@ -2685,14 +2762,13 @@ def reconciliation_accept(*, batch, item_ids, actor):
                 household = Household.objects.get(pk=item.household_id)
                 difference = int(item.bank_value) - int(household.savings_balance)
                 if difference:
-                    Posting.objects.create(
+                    _reconcile_posting(
+                        batch,
+                        actor,
+                        today,
                         kind=Kind.SAVINGS_IN if difference > 0 else Kind.SAVINGS_OUT,
                         household=household,
                         amount=abs(difference),
-                        on=today,
-                        note=RECONCILE_NOTE,
-                        created_by=actor,
-                        import_batch=batch,
                     )
                 refresh_household_savings([household.pk])
             if loan:
@@ -2703,20 +2779,18 @@ def reconciliation_accept(*, batch, item_ids, actor):
     return items
 
 
+def _reconcile_posting(batch, actor, on, **fields):
+    """A posting that brings the ledger to the bank's figure, linked to the import batch that showed the difference."""
+    return Posting.objects.create(on=on, note=RECONCILE_NOTE, created_by=actor, import_batch=batch, **fields)
+
+
 def _accept_outstanding(loan, bank, batch, actor, today):
     refresh_loan_balances([loan.pk])
     loan.refresh_from_db()
     difference = bank - int(loan.principal_outstanding)
     if difference < 0:
-        Posting.objects.create(
-            kind=Kind.PRINCIPAL,
-            household_id=loan.household_id,
-            loan=loan,
-            amount=-difference,
-            on=today,
-            note=RECONCILE_NOTE,
-            created_by=actor,
-            import_batch=batch,
+        _reconcile_posting(
+            batch, actor, today, kind=Kind.PRINCIPAL, household_id=loan.household_id, loan=loan, amount=-difference
         )
         return
     # The ledger shows less owed than the bank: reverse principal repayments, newest first, then re-post any excess.
@@ -2725,28 +2799,20 @@ def _accept_outstanding(loan, bank, batch, actor, today):
     for posting in repayments:
         if remaining <= 0:
             break
-        Posting.objects.create(
+        _reconcile_posting(
+            batch,
+            actor,
+            today,
             kind=Kind.REVERSAL,
             reverses=posting,
             household_id=loan.household_id,
             loan=loan,
             amount=posting.amount,
-            on=today,
-            note=RECONCILE_NOTE,
-            created_by=actor,
-            import_batch=batch,
         )
         remaining -= int(posting.amount)
     if remaining < 0:
-        Posting.objects.create(
-            kind=Kind.PRINCIPAL,
-            household_id=loan.household_id,
-            loan=loan,
-            amount=-remaining,
-            on=today,
-            note=RECONCILE_NOTE,
-            created_by=actor,
-            import_batch=batch,
+        _reconcile_posting(
+            batch, actor, today, kind=Kind.PRINCIPAL, household_id=loan.household_id, loan=loan, amount=-remaining
         )
     elif remaining > 0:
         raise DomainError(

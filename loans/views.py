@@ -95,6 +95,7 @@ from loans.services import (
     extension_months_used,
     group_inspection_record,
     import_confirm,
+    import_recover_stale,
     import_upload,
     loan_change_decide,
     loan_change_request,
@@ -1377,7 +1378,9 @@ def bank_import_list(request):
         else:
             messages.info(request, _("The file is stored; it is being checked."))
             return redirect("loans:bank_import_detail", pk=batch.pk)
-    batches = import_batches_for(request.user).select_related("created_by")[:30]
+    batches = [
+        import_recover_stale(batch=batch) for batch in import_batches_for(request.user).select_related("created_by")[:30]
+    ]
     return render(request, "loans/bank_import_list.html", {"form": form, "batches": batches})
 
 
@@ -1385,6 +1388,7 @@ def bank_import_list(request):
 @require_GET
 def bank_import_detail(request, pk):
     batch = get_object_or_404(import_batches_for(request.user), pk=pk)
+    batch = import_recover_stale(batch=batch)
     differences = households = None
     if batch.status == ImportBatch.Status.DONE:
         differences = ReconciliationItem.objects.filter(batch=batch).select_related("loan", "household", "accepted_by")[
@@ -1419,6 +1423,7 @@ WRITTEN_LABELS = {
 @require_GET
 def bank_import_progress(request, pk):
     batch = get_object_or_404(import_batches_for(request.user), pk=pk)
+    batch = import_recover_stale(batch=batch)
     response = render(request, "loans/_bank_import_progress.html", {"batch": batch})
     if batch.status not in (ImportBatch.Status.UPLOADED, ImportBatch.Status.RUNNING):
         response["HX-Refresh"] = "true"  # the job is over: show the whole result page

@@ -133,12 +133,13 @@ def _after_delete(sender, instance, **kwargs):
     _record(instance, "delete", {name: [value, None] for name, value in _values(instance).items()})
 
 
-def audit_bulk(model, *, action="bulk_create", objects=None, count=None, note=""):
+def audit_bulk(model, *, action="bulk_create", objects=None, ids=None, count=None, note=""):
     """One audit row for a bulk write: how many objects, their ids (first 1,000) and a note."""
     from organizations.models import AuditEvent
 
     actor, source, batch = _current()
-    ids = [obj.pk for obj in objects] if objects is not None else []
+    if ids is None:
+        ids = [obj.pk for obj in objects] if objects is not None else []
     AuditEvent.objects.create(
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
         action=action,

@@ -12,6 +12,7 @@ from tests.factories import (
     HouseholdFactory,
     SavingsGroupFactory,
     WardFactory,
+    install_reference_data,
     officer,
 )
 
@@ -136,12 +137,4 @@ def reference_data(request):
         request.getfixturevalue("transactional_db" if transactional else "db")
     else:
         return
-    import importlib
-
-    from django.apps import apps
-
-    from loans.defaults import install_default_programs
-
-    install_default_programs(apps.get_model("loans", "LoanProgram"))
-    for module in ("loans.migrations.0004_example_fee_rates", "organizations.migrations.0003_default_grading_criteria"):
-        importlib.import_module(module).install(apps, None)
+    install_reference_data()

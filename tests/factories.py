@@ -213,3 +213,16 @@ def approved_allocation(*, branch, amount, program_code="01", year=None, plan_am
     )
     AllocationEvent.objects.create(allocation=allocation, kind=AllocationEvent.Kind.APPROVED, amount=amount)
     return allocation
+
+
+def install_reference_data():
+    """Programs, example fee rates and grading criteria, as the data migrations install them (idempotent)."""
+    import importlib
+
+    from django.apps import apps
+
+    from loans.defaults import install_default_programs
+
+    install_default_programs(apps.get_model("loans", "LoanProgram"))
+    for module in ("loans.migrations.0004_example_fee_rates", "organizations.migrations.0003_default_grading_criteria"):
+        importlib.import_module(module).install(apps, None)

@@ -2,8 +2,9 @@
 
 import io
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -18,7 +19,7 @@ from loans.resources import fold, parse_sheet
 from loans.services import import_confirm, import_upload, reconciliation_accept
 from loans.spreadsheets import SpreadsheetError, read_rows
 from organizations.errors import DomainError
-from organizations.models import SavingsGroup
+from organizations.models import AuditEvent, SavingsGroup
 from tests.factories import LoanFactory
 
 pytestmark = pytest.mark.django_db
@@ -167,6 +168,27 @@ def test_loan_balances_with_title_block_total_row_and_text_amounts(admin_user, b
     assert Posting.objects.filter(import_batch=batch, kind=Posting.Kind.DISBURSEMENT).count() == 3
     assert Posting.objects.filter(import_batch=batch).exclude(import_batch=batch).count() == 0
     assert all(h.current_membership.group == group_a for h in Household.objects.filter(import_batch=batch))
+    # The opening entries follow from each row: the repaid principal, the opening savings, and the overdue principal
+    # as an instalment already missed.
+    postings = Posting.objects.filter(import_batch=batch)
+    assert sorted(postings.filter(kind=Posting.Kind.PRINCIPAL).values_list("amount", flat=True)) == [
+        5_000_000,
+        10_000_000,
+        10_000_000,
+    ]
+    assert sorted(postings.filter(kind=Posting.Kind.SAVINGS_IN).values_list("amount", flat=True)) == [100_000, 250_000]
+    assert batch.summary["written"]["postings"] == postings.count() == 8
+    schedule = list(third.instalments.order_by("seq").values_list("due_on", "principal", "overdue_since"))
+    assert schedule == [
+        (date(2026, 11, 10), 15_000_000, date(2026, 11, 10)),
+        (date(2029, 3, 20), 35_000_000, None),
+    ]
+    assert list(loans["7800000000000001"].instalments.values_list("due_on", "principal")) == [
+        (date(2029, 3, 20), 50_000_000)
+    ]
+    audited = AuditEvent.objects.filter(import_batch_id=batch.pk, action="bulk_create")
+    assert {event.changes["count"] for event in audited if event.content_type.model == "posting"} == {8}
+    assert {event.changes["count"] for event in audited if event.content_type.model == "household"} == {3}
     assert ledger_ok()
 
 
@@ -720,3 +742,92 @@ def test_the_background_thread_runs_the_job(settings, admin_user, group_a):
             break
         time.sleep(0.1)
     assert batch.status == ImportBatch.Status.PREVIEWED, batch.errors
+
+
+# ---- a job that died with its process ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", ["check", "apply"])
+def test_a_job_that_died_is_marked_refused_and_the_file_can_be_imported_again(
+    settings, client_for, admin_user, group_a, step
+):
+    settings.IMPORT_STALE_SECONDS = 300
+    content = loans_file([loan_row(1)])
+    batch = import_upload(kind="loans", file_name="a.xlsx", content=content, actor=admin_user, run=False)
+    if step == "apply":
+        from loans.services import run_job
+
+        batch = run_job(batch.pk, "check")
+        import_confirm(batch=batch, actor=admin_user, run=False)  # the process dies before the job starts
+    client = client_for(admin_user)
+    progress = reverse("loans:bank_import_progress", args=[batch.pk])
+    with time_machine.travel(batch.created_at + timedelta(minutes=4), tick=False):
+        # Recently started: still waiting for the job.
+        assert "HX-Refresh" not in client.get(progress)
+    with time_machine.travel(batch.created_at + timedelta(minutes=6), tick=False):
+        response = client.get(progress)
+    assert response["HX-Refresh"] == "true"
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.FAILED
+    assert "kết thúc" in batch.errors[0]["message"] and "tải tệp lên lại" in batch.errors[0]["message"]
+    assert not Loan.objects.exists()
+    # A job that comes back late does not write over the refusal.
+    if step == "apply":
+        from loans.services import run_job
+
+        assert run_job(batch.pk, "apply").status == ImportBatch.Status.FAILED
+        assert not Loan.objects.exists()
+    # The same file can be imported again.
+    again = run_import("loans", content, admin_user)
+    assert again.status == ImportBatch.Status.DONE and Loan.objects.count() == 1
+
+
+def test_a_job_that_shows_progress_is_not_taken_for_dead(settings, admin_user, group_a):
+    from loans.services import Progress, import_recover_stale
+
+    settings.IMPORT_STALE_SECONDS = 300
+    batch = import_upload(kind="loans", file_name="a.xlsx", content=loans_file([loan_row(1)]), actor=admin_user, run=False)
+    start = batch.created_at
+    with time_machine.travel(start + timedelta(minutes=30), tick=False):
+        Progress(batch).phase("Đang đọc tệp", done=0)
+    batch.refresh_from_db()
+    with time_machine.travel(start + timedelta(minutes=33), tick=False):
+        assert import_recover_stale(batch=batch).status == ImportBatch.Status.UPLOADED
+    with time_machine.travel(start + timedelta(minutes=36), tick=False):
+        assert import_recover_stale(batch=batch).status == ImportBatch.Status.FAILED
+
+
+# ---- the old .xls format ------------------------------------------------------------------------------------------
+
+XLS_FIXTURE = Path(__file__).parent / "fixtures" / "loan-balances.xls"  # written by fixtures/make_bank_xls.py
+
+
+def test_xls_with_title_block_total_row_numeric_codes_and_dates(admin_user, group_a):
+    content = XLS_FIXTURE.read_bytes()
+    assert content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a real Excel 97-2003 workbook
+    sheet = parse_sheet(read_rows(content, "du-no.xls"), "loans")
+    assert not sheet.errors
+    assert (sheet.header_row, sheet.total_row, sheet.data_rows) == (6, 9, 2)
+
+    batch = run_import("loans", content, admin_user, name="du-no.xls")
+
+    assert batch.status == ImportBatch.Status.DONE, batch.errors
+    first = Household.objects.get(import_batch=batch, head_name="Nguyễn Thị Lành")
+    assert (first.customer_code, first.citizen_id, first.savings_balance) == ("0610000001", "079572505201", 250_000)
+    loans = {loan.number: loan for loan in Loan.objects.filter(import_batch=batch)}
+    assert loans["7800000000000001"].disbursed_on == date(2024, 3, 20)  # a date cell
+    assert loans["7800000000000001"].program.code == "01"  # the program code 1 as a number
+    second = loans["7800000000000002"]
+    assert (second.disbursed_on, second.maturity_on) == (date(2024, 7, 5), date(2027, 7, 5))  # dd/mm/yyyy text
+    assert (second.principal_outstanding, second.overdue_principal, second.interest_arrears) == (
+        25_000_000,
+        5_000_000,
+        137_500,
+    )
+    assert second.household.customer_code == "0610000002"
+    assert ledger_ok()
+
+
+def test_xls_that_is_not_a_workbook_is_refused(admin_user):
+    with pytest.raises(SpreadsheetError):
+        list(read_rows(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "du-no.xls"))

@@ -222,3 +222,34 @@ def test_cached_month_and_year_flows_roll_over_without_a_refresh(household_a, fr
             monkeypatch.setattr(selectors, "uses_cached_balances", lambda on: False)
             assert portfolio_totals(user=front_supervisor, on=today) == cached
             monkeypatch.undo()
+
+
+@pytest.mark.django_db
+def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, household_b, frozen_today):
+    """The month-end summary is computed in one pass; it must agree with deriving each month end on its own, through
+    repayments, a reversed repayment, a missed instalment, a loan repaid in full and one disbursed inside the window."""
+    from loans.ledger import derived_portfolio, month_ends, monthly_portfolio
+
+    early = LoanFactory(household=household_a, amount=30_000_000, disbursed_on=date(2025, 6, 10))
+    late = LoanFactory(household=household_b, amount=20_000_000, disbursed_on=date(2026, 4, 20))
+    repaid = LoanFactory(household=household_b, amount=5_000_000, disbursed_on=date(2025, 12, 1))
+    first = Posting.objects.create(
+        kind="principal", household=household_a, loan=early, amount=4_000_000, on=date(2026, 2, 3)
+    )
+    Posting.objects.create(
+        kind="reversal", household=household_a, loan=early, amount=4_000_000, on=date(2026, 3, 5), reverses=first
+    )
+    Posting.objects.create(kind="principal", household=household_a, loan=early, amount=2_000_000, on=date(2026, 7, 1))
+    Posting.objects.create(kind="principal", household=household_b, loan=repaid, amount=5_000_000, on=date(2026, 5, 31))
+    instalment = late.instalments.order_by("seq").first()
+    instalment.overdue_since = date(2026, 8, 1)
+    instalment.save()
+    Posting.objects.create(kind="principal", household=household_b, loan=late, amount=500_000, on=date(2026, 9, 12))
+    ends = month_ends(TODAY)
+    fast = monthly_portfolio(ends)
+    for end in ends:
+        for (branch,), row in derived_portfolio(Loan.objects.all(), end, ("branch",)).items():
+            assert list(fast.pop((end, branch))) == [row["outstanding"], row["overdue"]], end
+    assert not {key: value for key, value in fast.items() if any(value)}
+    refresh_portfolio_summary(TODAY)
+    assert MonthlyBalance.objects.get(month_end=date(2026, 10, 31), branch=late.group.branch).overdue > 0

@@ -3,34 +3,9 @@
 A page added later without a login check fails here without anyone having to remember to list it.
 """
 
-import re
-
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"login", "logout", "set_language", "password_change_done"}
-SKIPPED_NAMESPACES = {"admin"}  # Django's admin has its own login
-
-
-def patterns(resolver=None, prefix="", namespace=None):
-    resolver = resolver or get_resolver()
-    for entry in resolver.url_patterns:
-        if isinstance(entry, URLResolver):
-            ns = entry.namespace or namespace
-            if ns in SKIPPED_NAMESPACES:
-                continue
-            yield from patterns(entry, prefix + str(entry.pattern), ns)
-        elif isinstance(entry, URLPattern):
-            yield namespace, entry.name, prefix + str(entry.pattern)
-
-
-def concrete(route):
-    """A real path for a route: every converter gets a value that parses (objects need not exist)."""
-    route = re.sub(r"<int:[^>]+>", "1", route)
-    route = re.sub(r"<(?:slug|str):[^>]+>", "x", route)
-    route = re.sub(r"<path:[^>]+>", "x", route)
-    return "/" + route.replace("^", "").replace("$", "")
-
+from tests.url_patterns import PUBLIC, concrete, patterns
 
 ROUTES = sorted({(ns, name, route) for ns, name, route in patterns() if name not in PUBLIC}, key=str)
 
