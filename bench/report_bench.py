@@ -5,11 +5,18 @@
 The database is emptied and rebuilt (it must be PostgreSQL and its name must contain "bench"). Data is filled with
 set-based SQL (generate_series): a national-scale slice of wards, branches, groups of about 30 borrowers, one loan per
 household, a disbursement, quarterly principal repayments, three monthly interest collections and a savings deposit
-per loan; 5 % of loans have an overdue instalment, 1 % are frozen, 3 % carry interest arrears. Then the summaries are
-refreshed the way the commands do it, and each page is fetched through Django's test client as the Front supervisor.
+per loan; 5 % of loans have an overdue instalment, 1 % were frozen 45 days ago, 3 % carry interest arrears since the
+collection 30 days ago. Then the summaries are refreshed the way the commands do it (the snapshots for past dates are
+rebuilt from the ledger once, as `rebuild_snapshots` does, and one backdated repayment is posted and refreshed as a
+collection sheet does), and each page is fetched through Django's test client as the Front supervisor, for today and
+for two past dates. At the small size the past-date totals are also derived from the postings and compared (at the
+large size too with --verify, which takes minutes).
+
+    --small 2000 --large 20000 --repeat 1     a quick run
 """
 
 import argparse
+import datetime
 import os
 import statistics
 import sys
@@ -31,7 +38,14 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from loans.ledger import refresh_group_balances, refresh_monthly_balances  # noqa: E402
+from loans import selectors  # noqa: E402
+from loans.ledger import (  # noqa: E402
+    refresh_group_balances,
+    refresh_loan_balances,
+    refresh_monthly_balances,
+    snapshots_rebuild,
+)
+from loans.models import Loan, PortfolioDayChange, PortfolioMonthEnd, Posting  # noqa: E402
 from loans.views import REPORTS  # noqa: E402
 from organizations.models import SavingsGroup  # noqa: E402
 
@@ -171,6 +185,18 @@ def fill_loans(first, last, today):
            SELECT 'savings_in', 100000, %(today)s::date - 60, '', now(), p.i, NULL FROM bench_plan p""",
         params,
     )
+    # Arrears left by the collection 30 days ago; freezes approved 45 days ago.
+    sql(
+        """INSERT INTO loans_interestarrearsentry (loan_id, "on", amount, source, created_at)
+           SELECT p.i, %(today)s::date - 30, 100000, 'collection', now() FROM bench_plan p WHERE p.arrears""",
+        params,
+    )
+    sql(
+        """INSERT INTO loans_loanstatuschange (loan_id, from_status, to_status, "on", at, note)
+           SELECT p.i, 'active', 'frozen', GREATEST(p.disbursed_on, %(today)s::date - 45), now(), ''
+           FROM bench_plan p WHERE p.frozen""",
+        params,
+    )
     sql("DROP TABLE bench_plan")
 
 
@@ -178,27 +204,82 @@ def analyze():
     sql("ANALYZE")
 
 
-def refresh(today):
+def timed(function, *args, **kwargs):
     started = time.perf_counter()
-    refresh_group_balances()
-    groups = time.perf_counter() - started
-    started = time.perf_counter()
-    refresh_monthly_balances(today)
-    return groups, time.perf_counter() - started
+    function(*args, **kwargs)
+    return time.perf_counter() - started
 
 
-def pages(client, on):
+def refresh(today, since):
+    """The summary refreshes, each timed: today's group summaries, the 12 month ends of the trend, the snapshots
+    rebuilt from the ledger, and a repayment backdated to `since` refreshed as a collection sheet refreshes it."""
+    times = {
+        # Once snapshots exist (the second size), this also refreshes every group's snapshots, as an import does.
+        "refresh_group_balances": timed(refresh_group_balances),
+        "refresh_monthly_balances": timed(refresh_monthly_balances, today),
+        "rebuild_snapshots from 01/01": timed(snapshots_rebuild, since=date_of_year_start(today)),
+    }
+    loan = Loan.objects.filter(principal_outstanding__gt=0, disbursed_on__lt=since).order_by("pk").first()
+    Posting.objects.create(kind="principal", household_id=loan.household_id, loan=loan, amount=1000, on=since)
+    times["backdated posting refresh"] = timed(refresh_loan_balances, [loan.pk], since=since)
+    return times
+
+
+def date_of_year_start(today):
+    return today.replace(month=1, day=1)
+
+
+def past_dates(today):
+    """The first of this month and the 15th four months back: both read the snapshots."""
+    month = today.month - 4 if today.month > 4 else today.month + 8
+    year = today.year if today.month > 4 else today.year - 1
+    earlier = datetime.date(year, month, 15)
+    if earlier < date_of_year_start(today):
+        earlier = date_of_year_start(today) + datetime.timedelta(days=14)
+    return [today.replace(day=1), earlier]
+
+
+def pages(client, today):
     group = SavingsGroup.objects.order_by("pk").select_related("branch").first()
     ward = group.branch.ward_id
-    past = on.replace(day=1).strftime("%d/%m/%Y")
-    urls = {"dashboard": reverse("organizations:home")}
-    for layout, spec in REPORTS.items():
-        urls[spec["code"]] = reverse("loans:report", args=[layout])
-    urls["01.1/BCTD .xlsx"] = reverse("loans:report", args=["bctd_01_1"]) + "?format=xlsx"
-    urls["ward drill-down"] = reverse("loans:report_ward", args=[ward])
-    urls["group drill-down"] = reverse("loans:report_group", args=[group.pk])
-    urls[f"01.1/BCTD on {past} (from postings)"] = reverse("loans:report", args=["bctd_01_1"]) + f"?on={past}"
+    urls = {}
+    for on in (None, *past_dates(today)):
+        suffix = "" if on is None else f" on {on:%d/%m/%Y}"
+        query = "" if on is None else f"?on={on:%d/%m/%Y}"
+        urls["dashboard" + suffix] = reverse("organizations:home") + query
+        for layout, spec in REPORTS.items():
+            urls[spec["code"] + suffix] = reverse("loans:report", args=[layout]) + query
+        urls["01.1/BCTD .xlsx" + suffix] = (
+            reverse("loans:report", args=["bctd_01_1"]) + (query + "&" if query else "?") + "format=xlsx"
+        )
+        urls["ward drill-down" + suffix] = reverse("loans:report_ward", args=[ward]) + query
+        urls["group drill-down" + suffix] = reverse("loans:report_group", args=[group.pk]) + query
     return urls
+
+
+TOTALS = ("outstanding", "overdue", "frozen", "interest_arrears", "savings", "households", "loans", "lent_month",
+          "lent_year", "collected_month", "collected_year")
+
+
+def past_totals(user, today, verify):
+    """Print each past date's totals from the snapshots and, with `verify`, check them against the postings."""
+    for on in past_dates(today):
+        snapshot = selectors.portfolio_report(user=user, on=on)[0]
+        figures = ", ".join(f"{name} {snapshot[name]:,}" for name in TOTALS)
+        print(f"  totals on {on:%d/%m/%Y} (snapshots): {figures}")
+        if not verify:
+            continue
+        original = selectors.snapshot_month_end
+        selectors.snapshot_month_end = lambda on: None
+        try:
+            started = time.perf_counter()
+            ledger = selectors.portfolio_report(user=user, on=on)[0]
+            took = time.perf_counter() - started
+        finally:
+            selectors.snapshot_month_end = original
+        same = all(snapshot[name] == ledger[name] for name in TOTALS)
+        print(f"  totals on {on:%d/%m/%Y} derived from postings in {took:.1f} s: "
+              f"{'identical' if same else 'DIFFERENT: ' + str({n: ledger[n] for n in TOTALS})}")
 
 
 def time_page(client, url, repeat):
@@ -216,6 +297,7 @@ def main():
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--verify", action="store_true", help="Also derive the large size's past totals from postings.")
     args = parser.parse_args()
     today = timezone.localdate()
     print(f"PostgreSQL {connection.settings_dict['NAME']}, today {today:%d/%m/%Y}")
@@ -233,24 +315,27 @@ def main():
         filled = size
         analyze()
         fill_time = time.perf_counter() - started
-        groups_time, monthly_time = refresh(today)
+        times = refresh(today, past_dates(today)[1])
         analyze()
+        print(f"\n{size:,} loans: filled in {fill_time:.1f} s; " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
         print(
-            f"\n{size:,} loans: filled in {fill_time:.1f} s; refresh_group_balances {groups_time:.1f} s, "
-            f"refresh_monthly_balances (12 month ends from postings) {monthly_time:.1f} s"
+            f"  snapshots: {PortfolioMonthEnd.objects.count():,} month-end rows, "
+            f"{PortfolioDayChange.objects.count():,} daily-change rows"
         )
+        past_totals(user, today, verify=size == args.small or args.verify)
         urls = pages(client, today)
         for name, url in urls.items():
             time_page(client, url, 1)  # warm up
             results.setdefault(name, {})[size] = time_page(client, url, args.repeat)
-            print(f"  {name:<40} {results[name][size] * 1000:8.0f} ms")
-    print(f"\n{'page':<40} {args.small:>10,} {args.large:>10,}   ratio  (median of {args.repeat}, ms)")
+            print(f"  {name:<48} {results[name][size] * 1000:8.0f} ms")
+    print(f"\n{'page':<48} {args.small:>10,} {args.large:>10,}   ratio  (median of {args.repeat}, ms)")
+    print("(pages 'on dd/mm/yyyy' are past dates read from the snapshots; the others are today)")
     for name, times in results.items():
         small, large = times.get(args.small), times.get(args.large)
         if small is None or large is None:
             continue
         flag = "" if large < 1 else "  > 1 s"
-        print(f"{name:<40} {small * 1000:>10.0f} {large * 1000:>10.0f} {large / small:>7.1f}{flag}")
+        print(f"{name:<48} {small * 1000:>10.0f} {large * 1000:>10.0f} {large / small:>7.1f}{flag}")
 
 
 if __name__ == "__main__":

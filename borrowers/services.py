@@ -155,7 +155,12 @@ def household_move(*, household, group, on, actor, note=""):
         current.note = (current.note + " " + note).strip()[:300] if note else current.note
         current.save(update_fields=["left_on", "note"])
     _check_room(group)
-    return GroupMembership.objects.create(group=group, household=household, joined_on=on, note=note[:300])
+    membership = GroupMembership.objects.create(group=group, household=household, joined_on=on, note=note[:300])
+    # A group's savings are its current members' savings, today and in the snapshots of past dates.
+    from loans.ledger import refresh_group_balances
+
+    refresh_group_balances([group.pk, *([current.group_id] if current is not None else [])])
+    return membership
 
 
 def _unreviewed_statuses():

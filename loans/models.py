@@ -1297,3 +1297,118 @@ class MonthlyBalance(models.Model):
 
     def __str__(self):
         return f"{self.branch_id} {self.month_end:%m/%Y}"
+
+
+class InterestArrearsEntry(models.Model):
+    """One change of a loan's interest arrears, dated on the business day it happened (append-only).
+
+    The loan keeps the current figure; the arrears as of an earlier day are that figure less the entries dated after
+    it, so a loan whose arrears came before these entries existed keeps them on every earlier day.
+    """
+
+    class Source(models.TextChoices):
+        COLLECTION = "collection", _("Collection sheet")
+        REVERSAL = "reversal", _("Reversal")
+        IMPORT = "import", _("Bank import")
+        RECONCILIATION = "reconciliation", _("Reconciliation with the bank")
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="arrears_entries", verbose_name=_("loan"))
+    on = models.DateField(_("business date"))
+    amount = models.DecimalField(_("change"), max_digits=18, decimal_places=0)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    created_at = models.DateTimeField(_("entered at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("interest arrears entry")
+        verbose_name_plural = _("interest arrears entries")
+        ordering = ["on", "pk"]
+        indexes = [models.Index(fields=["loan", "on"]), models.Index(fields=["on"])]
+
+    def __str__(self):
+        return f"{self.loan_id} {self.amount:+} {self.on:%d/%m/%Y}"
+
+
+class SnapshotFigures(models.Model):
+    """The figures of one group under one program (program empty: the group's own row, holding its households with
+    outstanding loans across programs and its members' savings), as the ledger gives them."""
+
+    # Millions of rows are rewritten set-based from the ledger: no per-row foreign-key checks in the database.
+    group = models.ForeignKey(
+        "organizations.SavingsGroup",
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("group"),
+    )
+    program = models.ForeignKey(
+        LoanProgram,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("program"),
+    )
+    loans = models.IntegerField(_("number of loans"), default=0)
+    households = models.IntegerField(_("households with outstanding loans"), default=0)
+    outstanding = models.DecimalField(_("outstanding"), max_digits=18, decimal_places=0, default=0)
+    overdue = models.DecimalField(_("overdue"), max_digits=18, decimal_places=0, default=0)
+    frozen = models.DecimalField(_("frozen"), max_digits=18, decimal_places=0, default=0)
+    interest_arrears = models.DecimalField(_("interest arrears"), max_digits=18, decimal_places=0, default=0)
+    savings = models.DecimalField(_("savings"), max_digits=18, decimal_places=0, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class PortfolioMonthEnd(SnapshotFigures):
+    """A group's figures at a month's end, with the lending and collections of that month's year so far.
+
+    Every month end on the table holds every group that has figures, so a past date reads the latest month end
+    before it plus the day changes since (`PortfolioDayChange`).
+    """
+
+    month_end = models.DateField(_("month end"))
+    lent_year = models.DecimalField(_("lent this year"), max_digits=18, decimal_places=0, default=0)
+    collected_year = models.DecimalField(_("collected this year"), max_digits=18, decimal_places=0, default=0)
+
+    class Meta:
+        verbose_name = _("month-end portfolio snapshot")
+        verbose_name_plural = _("month-end portfolio snapshots")
+        indexes = [models.Index(fields=["month_end"]), models.Index(fields=["group", "month_end"])]
+
+    def __str__(self):
+        return f"{self.group_id}/{self.program_id} {self.month_end:%d/%m/%Y}"
+
+
+class PortfolioDayChange(SnapshotFigures):
+    """How a group's figures changed on one business day (only days with a change), with that day's lending and
+    collections. Kept from the first month end on `PortfolioMonthEnd` onwards."""
+
+    on = models.DateField(_("business date"))
+    lent = models.DecimalField(_("lent"), max_digits=18, decimal_places=0, default=0)
+    collected = models.DecimalField(_("collected"), max_digits=18, decimal_places=0, default=0)
+
+    class Meta:
+        verbose_name = _("daily portfolio change")
+        verbose_name_plural = _("daily portfolio changes")
+        indexes = [models.Index(fields=["on"]), models.Index(fields=["group", "on"])]
+
+    def __str__(self):
+        return f"{self.group_id}/{self.program_id} {self.on:%d/%m/%Y}"
+
+
+class SnapshotCoverage(models.Model):
+    """The month ends the snapshots hold (one row): every month end from `first_month_end` to `last_month_end` is
+    complete, and day changes are kept for every day after the first. Dates after the first are read from them."""
+
+    first_month_end = models.DateField(_("first month end"))
+    last_month_end = models.DateField(_("last month end"))
+    rebuilt_at = models.DateTimeField(_("rebuilt at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("snapshot coverage")
+        verbose_name_plural = _("snapshot coverage")
+
+    def __str__(self):
+        return f"{self.first_month_end:%d/%m/%Y}–{self.last_month_end:%d/%m/%Y}"

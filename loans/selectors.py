@@ -5,7 +5,20 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import date, timedelta  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
-from django.db.models import Case, Count, DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value, When  # noqa: E402
+from django.db.models import (  # noqa: E402
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Greatest  # noqa: E402
 from django.utils import timezone
 
@@ -16,6 +29,7 @@ from loans.ledger import (
     flow_sums,
     month_ends,
     net_amount,
+    snapshot_span,
     with_derived_balances,
 )
 from loans.models import (  # noqa: E402
@@ -27,6 +41,8 @@ from loans.models import (  # noqa: E402
     LoanApplication,
     LoanChange,
     MonthlyBalance,
+    PortfolioDayChange,
+    PortfolioMonthEnd,
     Posting,
     RepaymentInstalment,
     add_months,
@@ -584,8 +600,9 @@ def import_batches_for(user):
 
 # --- Dashboard and report figures -------------------------------------------------------------------------------
 # Every dashboard and report figure comes from `portfolio_report`. For today (with no postings dated later) it reads
-# the per-group summaries kept by `refresh_loan_balances`; for another date it derives the same figures from the
-# postings. Both are a handful of aggregate queries, whatever the number of loans.
+# the per-group summaries kept by `refresh_loan_balances`; for another date it reads the snapshots (the last month
+# end before the date plus the day changes since), and only before the first snapshot does it derive the figures from
+# the postings. All three give the same figures in a handful of aggregate queries.
 
 #: Breakdown dimensions, as paths from a model with a `group` foreign key.
 DIMENSIONS = {
@@ -661,6 +678,63 @@ def _amounts_cached(user, by, on, **filters):
         entry = result.setdefault(key, {})
         entry["households"] = row["households"]
         entry["savings"] = row["savings"]
+    return result
+
+
+def snapshot_month_end(on):
+    """The last snapshot month end before `on`, or None when the snapshots do not cover `on` (one query)."""
+    first, last = snapshot_span()
+    if first is None or on <= first:
+        return None
+    return min(last, on.replace(day=1) - timedelta(days=1))
+
+
+SNAPSHOT_AMOUNTS = ("loans", "outstanding", "overdue", "frozen", "interest_arrears")
+
+
+def _snapshot_rows(queryset, by, **aggregates):
+    """{(key, whole): row}: `whole` is 1 for a group's own rows (households across programs, savings)."""
+    whole = Case(When(program__isnull=True, then=Value(1)), default=Value(0))
+    if "program" in by:
+        queryset = queryset.filter(program__isnull=False)
+    rows = queryset.values(**_dim_values(by), d_whole=whole).annotate(**aggregates)
+    return {(_key(row, by), row["d_whole"]): row for row in rows}
+
+
+def _amounts_from_snapshots(user, by, on, month_end, **filters):
+    """Figures as of `on`: the month end's rows plus the day changes after it, two aggregate queries."""
+    scope = _filters(user, "group__branch", **filters)
+    figures = (*SNAPSHOT_AMOUNTS, "households", "savings")
+    base = _snapshot_rows(
+        PortfolioMonthEnd.objects.filter(scope, month_end=month_end).order_by(),
+        by,
+        **{name: Sum(name) for name in (*figures, "lent_year", "collected_year")},
+    )
+    month_start, year_start = on.replace(day=1), on.replace(month=1, day=1)
+    changes = _snapshot_rows(
+        PortfolioDayChange.objects.filter(scope, on__gt=month_end, on__lte=on).order_by(),
+        by,
+        **{name: Sum(name) for name in figures},
+        lent_month=Sum("lent", filter=Q(on__gte=month_start)),
+        collected_month=Sum("collected", filter=Q(on__gte=month_start)),
+        lent_year=Sum("lent", filter=Q(on__gte=year_start)),
+        collected_year=Sum("collected", filter=Q(on__gte=year_start)),
+    )
+    same_year = month_end.year == on.year
+    result = {}
+    for source, rows in (("base", base), ("changes", changes)):
+        for (key, whole), row in rows.items():
+            entry = result.setdefault(key, {})
+            if whole:
+                names = ("households", "savings")
+            else:
+                names = (*SNAPSHOT_AMOUNTS, *(("households",) if "program" in by else ()), "lent_year", "collected_year")
+                if source == "changes":
+                    names = (*names, "lent_month", "collected_month")
+                elif not same_year:
+                    names = tuple(n for n in names if n not in ("lent_year", "collected_year"))
+            for name in names:
+                entry[name] = entry.get(name, 0) + (row[name] or 0)
     return result
 
 
@@ -758,6 +832,9 @@ def portfolio_report(*, user, on, by=(), organization=None, ward=None):
     if uses_cached_balances(on):
         amounts = _amounts_cached(user, by, on, **filters)
         flows = amounts
+    elif month_end := snapshot_month_end(on):
+        amounts = _amounts_from_snapshots(user, by, on, month_end, **filters)
+        flows = amounts
     else:
         amounts = _amounts_from_ledger(user, by, on, **filters)
         flows = _flows(user, by, on, **filters)
@@ -793,9 +870,9 @@ ADDITIVE = (*AMOUNTS, "savings", "loans", "households", *FLOWS, *GRADES, "groups
 
 
 def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None):
-    """The totals row. From cached balances every figure adds up across organizations (households are counted per
-    group), so rows already fetched by organization can be summed instead of querying again."""
-    if by_kind is not None and uses_cached_balances(on):
+    """The totals row. From cached balances and snapshots every figure adds up across organizations (households are
+    counted per group), so rows already fetched by organization can be summed instead of querying again."""
+    if by_kind is not None and (uses_cached_balances(on) or snapshot_month_end(on)):
         total = {"key": (), **{name: sum(row[name] for row in by_kind) for name in ADDITIVE}}
         total["overdue_ratio"] = overdue_ratio(total["overdue"], total["outstanding"])
         return total
@@ -870,6 +947,39 @@ def label_rows(rows, by):
     return rows
 
 
+def _arrears_on(on):
+    """A loan's interest arrears as of `on`: today's less the entries dated after `on` (none before it is lent)."""
+    from loans.models import InterestArrearsEntry
+
+    later = (
+        InterestArrearsEntry.objects.filter(loan=OuterRef("pk"), on__gt=on)
+        .order_by()
+        .values("loan")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    posted = Exists(Posting.objects.filter(loan=OuterRef("pk"), on__lte=on))
+    return Case(When(posted, then=F("interest_arrears") - Coalesce(Subquery(later), ZERO)), default=ZERO)
+
+
+def _frozen_shift_after(on):
+    """Freezes minus lifted freezes dated after `on`: taken off today's status to give the status on `on`."""
+    from loans.models import LoanStatusChange
+
+    frozen = Loan.Status.FROZEN
+    later = (
+        LoanStatusChange.objects.filter(Q(to_status=frozen) | Q(from_status=frozen), loan=OuterRef("pk"), on__gt=on)
+        .order_by()
+        .values("loan")
+        .annotate(
+            total=Sum(Case(When(to_status=frozen, then=Value(1)), default=Value(0)))
+            - Sum(Case(When(from_status=frozen, then=Value(1)), default=Value(0)))
+        )
+        .values("total")
+    )
+    return Coalesce(Subquery(later), Value(0))
+
+
 def group_households(*, group, on):
     """The group's current members and the households with loans in it, with their balances as of `on`."""
     from borrowers.models import Household
@@ -877,25 +987,34 @@ def group_households(*, group, on):
     cached = uses_cached_balances(on)
     loans = Loan.objects.filter(group=group).order_by()
     members = GroupMembership.objects.filter(group=group, left_on__isnull=True)
+    frozen_now = Case(When(status=Loan.Status.FROZEN, then=Value(1)), default=Value(0))
     if cached:
-        loans = loans.annotate(balance=F("principal_outstanding"), balance_overdue=F("overdue_principal"))
+        loans = loans.annotate(
+            balance=F("principal_outstanding"),
+            balance_overdue=F("overdue_principal"),
+            arrears=F("interest_arrears"),
+            frozen_flag=frozen_now,
+        )
         savings = dict(members.values_list("household", "household__savings_balance"))
     else:
         loans = with_derived_balances(loans, on).annotate(
-            balance=F("derived_outstanding"), balance_overdue=F("derived_overdue")
+            balance=F("derived_outstanding"),
+            balance_overdue=F("derived_overdue"),
+            arrears=_arrears_on(on),
+            frozen_flag=frozen_now - _frozen_shift_after(on),
         )
         savings = dict(members.annotate(total=_savings_on(on)).values_list("household", "total"))
     outstanding = Q(balance__gt=0)
     figures = {
         row["household"]: row
-        for row in loans.filter(outstanding | Q(interest_arrears__gt=0))
+        for row in loans.filter(outstanding | Q(arrears__gt=0))
         .values("household")
         .annotate(
             loans=Count("pk", filter=outstanding),
             outstanding=Sum("balance"),
             overdue=Sum("balance_overdue"),
-            frozen=Sum("balance", filter=Q(status=Loan.Status.FROZEN)),
-            interest_arrears=Sum("interest_arrears"),
+            frozen=Sum("balance", filter=Q(frozen_flag__gt=0)),
+            interest_arrears=Sum("arrears"),
         )
     }
     households = Household.objects.filter(pk__in=set(savings) | set(figures)).order_by("search_name", "pk")

@@ -25,10 +25,12 @@ from loans.interest import loan_period_interest
 from loans.ledger import (
     ZERO,
     net_amount,
+    record_arrears_changes,
     refresh_group_balances,
     refresh_household_savings,
     refresh_loan_balances,
     refresh_portfolio_summary,
+    snapshots_close_months,
     with_derived_balances,
 )
 from loans.models import (
@@ -43,6 +45,7 @@ from loans.models import (
     CollectionSheet,
     GroupInspection,
     ImportBatch,
+    InterestArrearsEntry,
     Loan,
     LoanApplication,
     LoanChange,
@@ -1142,6 +1145,7 @@ def _post_lines(sheet, actor):
     if errors:
         raise DomainError(" ".join(errors))
     note = _("13/TD %(group)s %(date)s") % {"group": sheet.group.code, "date": f"{sheet.collection_on:%d/%m/%Y}"}
+    arrears_before = {pk: loan.interest_arrears for pk, loan in loans.items()}
     postings, owners = [], []
     for line in lines:
         line_items = by_line[line.pk]
@@ -1177,8 +1181,14 @@ def _post_lines(sheet, actor):
         lines, ["status", "overdue_interest_paid", "current_interest_paid", "principal_paid"]
     )
     Loan.objects.bulk_update(list(loans.values()), ["interest_arrears"])
-    refresh_loan_balances(list(loans))
-    refresh_household_savings(list(households))
+    record_arrears_changes(
+        {pk: loan.interest_arrears - arrears_before[pk] for pk, loan in loans.items()},
+        on=sheet.collection_on,
+        source=InterestArrearsEntry.Source.COLLECTION,
+    )
+    # A sheet may be dated before today: the snapshots of past dates are corrected from its day on.
+    refresh_loan_balances(list(loans), since=sheet.collection_on)
+    refresh_household_savings(list(households), since=sheet.collection_on)
     for loan in Loan.objects.filter(
         pk__in=list(loans), status=Loan.Status.ACTIVE, principal_outstanding=0, interest_arrears=0
     ):
@@ -1225,14 +1235,15 @@ def _reverse(posting, reason, actor, on):
         if posting.kind in INTEREST_KINDS:
             # The interest is owed again: it goes back to the arrears the next sheet collects.
             Loan.objects.filter(pk=loan.pk).update(interest_arrears=F("interest_arrears") + posting.amount)
+            record_arrears_changes({loan.pk: posting.amount}, on=on, source=InterestArrearsEntry.Source.REVERSAL)
         if posting.kind in (PostingKind.PRINCIPAL, *INTEREST_KINDS) and loan.status == Loan.Status.CLOSED:
             Loan.objects.filter(pk=loan.pk).update(status=Loan.Status.ACTIVE, updated_at=timezone.now())
             LoanStatusChange.objects.create(
                 loan=loan, from_status=Loan.Status.CLOSED, to_status=Loan.Status.ACTIVE, actor=actor, on=on,
                 note=_("Reopened: a repayment was reversed (%(reason)s).") % {"reason": reason},
             )
-        refresh_loan_balances([loan.pk])
-    refresh_household_savings([household.pk])
+        refresh_loan_balances([loan.pk], since=min(on, posting.on))
+    refresh_household_savings([household.pk], since=min(on, posting.on))
     return reversal
 
 
@@ -1319,7 +1330,8 @@ def overdue_close_day(*, on):
             ~Q(principal_outstanding=F("derived_outstanding")) | ~Q(overdue_principal=F("derived_overdue"))
         )
         stale_ids = list(stale.values_list("pk", flat=True))
-        refresh_loan_balances(stale_ids)
+        refresh_loan_balances(stale_ids, since=on)
+        snapshots_close_months(max(on, timezone.localdate()))
     return marked, stale_ids
 
 
@@ -2355,6 +2367,16 @@ class LoanPlan(BasePlan):
                 for pk, row in zip(loan_ids, new_loan_rows, strict=True)
             ),
         )
+        # The bank's interest arrears are known from the day of the file on.
+        bulk_insert(
+            InterestArrearsEntry,
+            ["loan_id", "on", "amount", "source", "created_at"],
+            (
+                (pk, self.today, row["interest_arrears"], InterestArrearsEntry.Source.IMPORT, now)
+                for pk, row in zip(loan_ids, new_loan_rows, strict=True)
+                if row["interest_arrears"]
+            ),
+        )
         tracker.phase(_("Writing to the ledger"), done=len(rows) // 2)
         postings = _write_opening_entries(batch=batch, actor=actor, now=now, today=self.today)
         # New loans and households carry the same figures as their postings (outstanding = amount - repaid, overdue
@@ -2764,6 +2786,11 @@ def reconciliation_accept(*, batch, item_ids, actor):
                     loan.transition_to(Loan.Status.ACTIVE, actor=actor, note=RECONCILE_NOTE)
             elif item.figure == Figure.INTEREST_ARREARS:
                 Loan.objects.filter(pk=loan.pk).update(interest_arrears=item.bank_value)
+                record_arrears_changes(
+                    {loan.pk: item.bank_value - loan.interest_arrears},
+                    on=today,
+                    source=InterestArrearsEntry.Source.RECONCILIATION,
+                )
             elif item.figure == Figure.SAVINGS:
                 household = Household.objects.get(pk=item.household_id)
                 difference = int(item.bank_value) - int(household.savings_balance)

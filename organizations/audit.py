@@ -17,8 +17,16 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils.functional import Promise
 
 AUDITED_APPS = ("organizations", "borrowers", "loans")
-# Rows that are themselves history, or caches the ledger check already verifies.
-NOT_AUDITED = {"AuditEvent", "ApplicationStatusChange", "LoanStatusChange"}
+# Rows that are themselves history, or caches the ledger check already verifies (snapshots are rebuilt from it).
+NOT_AUDITED = {
+    "AuditEvent",
+    "ApplicationStatusChange",
+    "LoanStatusChange",
+    "InterestArrearsEntry",
+    "PortfolioMonthEnd",
+    "PortfolioDayChange",
+    "SnapshotCoverage",
+}
 IGNORED_FIELDS = {"updated_at", "search_name"}
 
 _context = contextvars.ContextVar("audit_context", default=None)

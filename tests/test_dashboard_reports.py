@@ -226,3 +226,80 @@ def test_xlsx_has_the_bank_title_block_vietnamese_headings_and_total(demo_user, 
             continue  # one ward; its agreement is checked in test_every_report_agrees_with_the_dashboard
         assert total[header.index("Dư nợ")] == dashboard["outstanding"]
         assert sum(row[header.index("Dư nợ")] for row in values[header_index + 1 : -1]) == dashboard["outstanding"]
+
+
+BREAKDOWNS = [(), ("kind",), ("ward",), ("program",), ("ward", "kind"), ("group",)]
+
+
+def ledger_report(monkeypatch, **kwargs):
+    """portfolio_report as if no snapshot existed, so every figure is derived from the postings."""
+    with monkeypatch.context() as patch:
+        patch.setattr(selectors, "snapshot_month_end", lambda on: None)
+        return portfolio_report(**kwargs)
+
+
+def test_past_dates_read_from_snapshots_equal_the_ledger_on_the_demo_district(demo_user, frozen_today, monkeypatch):
+    front = demo_user("front")
+    key = lambda row: row["key"]  # noqa: E731
+    for on in (TODAY - timedelta(days=75), date(2026, 10, 31), date(2026, 11, 1), date(2026, 6, 15),
+               date(2026, 1, 1), TODAY - timedelta(days=1)):
+        assert selectors.snapshot_month_end(on) is not None, on
+        for by in BREAKDOWNS:
+            snapshot = sorted(portfolio_report(user=front, on=on, by=by), key=key)
+            assert snapshot == sorted(ledger_report(monkeypatch, user=front, on=on, by=by), key=key), (on, by)
+        figures = portfolio_by_organization(on=on)
+        for row in portfolio_report(user=front, on=on, by=("kind",)):
+            assert (row["outstanding"], row["overdue"], row["households"]) == tuple(
+                figures[row["kind"]][name] for name in ("outstanding", "overdue", "households")
+            ), on
+
+
+def test_a_backdated_collection_sheet_corrects_past_reports_and_their_interest_arrears(
+    demo_user, client, frozen_today, monkeypatch
+):
+    from loans.models import InterestArrearsEntry
+    from loans.services import collection_sheet_create, collection_sheet_post, collection_sheet_save
+
+    front = demo_user("front")
+    on, later = TODAY - timedelta(days=20), TODAY - timedelta(days=10)
+    group = Loan.objects.filter(principal_outstanding__gt=0, disbursed_on__lt=on).order_by("pk").first().group
+    before = {day: portfolio_report(user=front, on=day)[0] for day in (on - timedelta(days=1), on, later)}
+
+    sheet = collection_sheet_create(group=group, on=on, actor=front)
+    first, *others = sheet.lines.order_by("position")
+    # The first household pays its interest and 500,000 of principal; the others pay nothing yet.
+    entries = {first.pk: (first.overdue_interest_due + first.current_interest_due + 500_000, 0, 0)}
+    entries.update({line.pk: (0, 0, 0) for line in others})
+    collection_sheet_save(sheet=sheet, entries=entries, actor=front)
+    collection_sheet_post(sheet=sheet, actor=front)
+    left_unpaid = sum(line.overdue_interest_due + line.current_interest_due for line in others)
+    assert left_unpaid > 0
+    assert sum(InterestArrearsEntry.objects.filter(on=on).values_list("amount", flat=True)) == left_unpaid
+
+    assert portfolio_report(user=front, on=on - timedelta(days=1))[0] == before[on - timedelta(days=1)]
+    for day in (on, later):
+        after = portfolio_report(user=front, on=day)[0]
+        assert after["outstanding"] == before[day]["outstanding"] - 500_000
+        assert after["interest_arrears"] == before[day]["interest_arrears"] + left_unpaid
+        # The sheet is dated 31/10: it counts in October's collections and in the year's.
+        month_added = entries[first.pk][0] if day.month == on.month else 0
+        assert after["collected_month"] == before[day]["collected_month"] + month_added
+        assert after["collected_year"] == before[day]["collected_year"] + entries[first.pk][0]
+        assert after == ledger_report(monkeypatch, user=front, on=day)[0]
+    client.force_login(front)
+    rows = [line["row"] for line in client.get(report_url("bc0438", on=later.strftime("%d/%m/%Y"))).context["rows"]]
+    assert sum(row["interest_arrears"] for row in rows) == before[later]["interest_arrears"] + left_unpaid
+    assert sum(row["outstanding"] for row in rows) == before[later]["outstanding"] - 500_000
+    call_command("check_ledger", stdout=io.StringIO())
+
+
+def test_past_date_pages_keep_the_query_bound_on_the_demo_district(
+    demo_user, client, frozen_today, django_assert_max_num_queries
+):
+    client.force_login(demo_user("front"))
+    past = (TODAY - timedelta(days=75)).strftime("%d/%m/%Y")
+    with django_assert_max_num_queries(40):
+        assert client.get(reverse("organizations:home"), {"on": past}).status_code == 200
+    for layout in REPORTS:
+        with django_assert_max_num_queries(25):
+            assert client.get(report_url(layout, on=past)).status_code == 200

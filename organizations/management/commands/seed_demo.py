@@ -7,11 +7,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from borrowers.models import Household, fold_name
 from loans.demo import seed_capital
-from loans.ledger import refresh_household_savings, refresh_loan_balances, refresh_portfolio_summary
+from loans.ledger import (
+    refresh_household_savings,
+    refresh_loan_balances,
+    refresh_portfolio_summary,
+    snapshots_rebuild,
+)
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
 from loans.money import round_vnd
 from organizations.audit import audit_bulk, audit_context
@@ -159,6 +165,8 @@ class Command(BaseCommand):
         with transaction.atomic(), audit_context(source="command: seed_demo"):
             DemoDistrict(random.Random(seed), timezone.localdate(), self.stdout).build()
             refresh_portfolio_summary()
+            first = Posting.objects.aggregate(first=Min("on"))["first"] or timezone.localdate()
+            snapshots_rebuild(since=first)
         self.stdout.write(self.style.SUCCESS("Demo district Quận 12 is ready."))
 
 

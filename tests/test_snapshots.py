@@ -1,0 +1,227 @@
+"""Snapshots for past dates: they give the ledger's figures for every day, follow backdated postings, reversals,
+freezes and interest arrears, roll month ends forward, and keep past-date pages to a bounded number of queries."""
+
+import io
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import translation
+
+from loans import selectors
+from loans.ledger import (
+    refresh_group_balances,
+    refresh_loan_balances,
+    snapshot_span,
+    snapshots_close_months,
+    snapshots_rebuild,
+)
+from loans.models import InterestArrearsEntry, Loan, PortfolioDayChange, PortfolioMonthEnd, Posting
+from loans.selectors import portfolio_report, snapshot_month_end
+from loans.services import collection_sheet_create, collection_sheet_post, collection_sheet_save, posting_reverse
+from loans.views import REPORTS
+from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory
+
+TODAY = date(2026, 11, 20)
+BREAKDOWNS = [(), ("kind",), ("ward",), ("program",), ("ward", "kind"), ("group",)]
+
+
+@pytest.fixture(autouse=True)
+def frozen_today():
+    with time_machine.travel(TODAY, tick=False), translation.override("en"):
+        yield
+
+
+def from_ledger(monkeypatch, **kwargs):
+    """portfolio_report as if no snapshot existed: every figure derived from the postings."""
+    with monkeypatch.context() as patch:
+        patch.setattr(selectors, "snapshot_month_end", lambda on: None)
+        return portfolio_report(**kwargs)
+
+
+def assert_snapshots_match_the_ledger(user, days, monkeypatch, breakdowns=BREAKDOWNS):
+    for on in days:
+        assert snapshot_month_end(on) is not None, on
+        for by in breakdowns:
+            snapshot = sorted(portfolio_report(user=user, on=on, by=by), key=lambda row: row["key"])
+            ledger = sorted(from_ledger(monkeypatch, user=user, on=on, by=by), key=lambda row: row["key"])
+            assert snapshot == ledger, (on, by)
+
+
+def snapshot_rows():
+    """Both snapshot tables as comparable tuples."""
+    figures = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears", "savings")
+    months = PortfolioMonthEnd.objects.values_list(
+        "group", "program", "month_end", *figures, "lent_year", "collected_year"
+    )
+    days = PortfolioDayChange.objects.values_list("group", "program", "on", *figures, "lent", "collected")
+    return sorted(months, key=str), sorted(days, key=str)
+
+
+def post_sheet(group, on, actor, amounts):
+    sheet = collection_sheet_create(group=group, on=on, actor=actor)
+    lines = {line.household_id: line.pk for line in sheet.lines.all()}
+    collection_sheet_save(sheet=sheet, entries={lines[h.pk]: v for h, v in amounts.items()}, actor=actor)
+    return collection_sheet_post(sheet=sheet, actor=actor)
+
+
+@pytest.fixture
+def portfolio(household_a, household_b, group_a, ward_officer_a, front_supervisor):
+    """Two wards' loans with an overdue instalment, a freeze and its end, a backdated collection that leaves
+    interest arrears, a reversed interest payment and savings, spread over the year."""
+    loan = LoanFactory(household=household_a, amount=30_000_000, disbursed_on=date(2025, 11, 10), frequency=3)
+    second = LoanFactory(household=household_a, amount=10_000_000, disbursed_on=date(2026, 4, 2))
+    other = LoanFactory(household=household_b, amount=12_000_000, disbursed_on=date(2026, 1, 5))
+    first = loan.instalments.order_by("seq").first()
+    first.overdue_since = first.due_on + timedelta(days=1)
+    first.save()
+    Posting.objects.create(kind="savings_in", household=household_a, amount=200_000, on=date(2026, 3, 3))
+    Posting.objects.create(kind="principal", household=household_b, loan=other, amount=2_000_000, on=date(2026, 6, 5))
+    refresh_loan_balances([loan.pk, other.pk])
+    other.transition_to(Loan.Status.FROZEN, actor=ward_officer_a, on=date(2026, 7, 1))
+    other.transition_to(Loan.Status.ACTIVE, actor=ward_officer_a, on=date(2026, 9, 15))
+    second.transition_to(Loan.Status.FROZEN, actor=ward_officer_a, on=date(2026, 10, 1))
+    refresh_group_balances([group_a.pk, other.group_id])
+    # 100,000 paid of the interest due on 20/08: the rest stays in arrears from that day.
+    sheet = post_sheet(group_a, date(2026, 8, 20), ward_officer_a, {household_a: (100_000, 50_000, 0)})
+    interest = sheet.lines.get().postings.filter(kind__in=("interest", "overdue_interest")).first()
+    posting_reverse(posting=interest, reason="Nhập nhầm", actor=ward_officer_a, on=date(2026, 9, 2))
+    return {"loan": loan, "second": second, "other": other, "sheet": sheet}
+
+
+def test_every_past_day_reads_the_ledger_figures_from_the_snapshots(portfolio, front_supervisor, monkeypatch):
+    snapshots_rebuild(since=date(2026, 1, 1))
+    assert snapshot_span() == (date(2025, 12, 31), date(2026, 10, 31))
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(0, (TODAY - date(2026, 1, 1)).days + 1, 3)]
+    assert_snapshots_match_the_ledger(front_supervisor, [*days, TODAY], monkeypatch, breakdowns=[(), ("group",)])
+    assert_snapshots_match_the_ledger(front_supervisor, [date(2026, 8, 31), date(2026, 10, 1)], monkeypatch)
+
+
+def test_interest_arrears_and_freezes_are_taken_as_of_the_date(portfolio, front_supervisor):
+    snapshots_rebuild(since=date(2026, 1, 1))
+    arrears_now = sum(Loan.objects.values_list("interest_arrears", flat=True))
+    left_by_sheet = sum(InterestArrearsEntry.objects.filter(source="collection").values_list("amount", flat=True))
+    reversed_interest = InterestArrearsEntry.objects.get(source="reversal").amount
+    assert reversed_interest == portfolio["sheet"].lines.get().postings.filter(kind="reversal").get().amount
+
+    def totals(on):
+        return portfolio_report(user=front_supervisor, on=on)[0]
+
+    assert totals(date(2026, 8, 19))["interest_arrears"] == 0
+    assert totals(date(2026, 9, 1))["interest_arrears"] == left_by_sheet > 0
+    assert totals(date(2026, 9, 2))["interest_arrears"] == left_by_sheet + reversed_interest == arrears_now
+    assert totals(TODAY)["interest_arrears"] == arrears_now
+    assert totals(date(2026, 6, 30))["frozen"] == 0
+    assert totals(date(2026, 7, 1))["frozen"] == 10_000_000  # the other loan, after its 2,000,000 repayment
+    assert totals(date(2026, 9, 15))["frozen"] == 0
+    assert totals(date(2026, 10, 1))["frozen"] == 10_000_000  # the second loan
+    assert totals(date(2026, 3, 2))["savings"] == 0 and totals(date(2026, 3, 3))["savings"] == 200_000
+
+
+def test_a_backdated_posting_corrects_the_snapshots_from_its_day_on(
+    portfolio, front_supervisor, ward_officer_a, client_for, monkeypatch
+):
+    snapshots_rebuild(since=date(2026, 1, 1))
+    before = {on: portfolio_report(user=front_supervisor, on=on)[0] for on in (date(2026, 5, 31), date(2026, 6, 1))}
+    loan = portfolio["loan"]
+    # A repayment recorded today for 01/06, and a reversal of the 05/06 repayment of the other loan.
+    Posting.objects.create(kind="principal", household=loan.household, loan=loan, amount=3_000_000, on=date(2026, 6, 1))
+    refresh_loan_balances([loan.pk], since=date(2026, 6, 1))
+    repayment = Posting.objects.get(loan=portfolio["other"], kind="principal")
+    posting_reverse(posting=repayment, reason="Sai số tiền", actor=ward_officer_a, on=date(2026, 6, 10))
+
+    assert portfolio_report(user=front_supervisor, on=date(2026, 5, 31))[0] == before[date(2026, 5, 31)]
+    june = portfolio_report(user=front_supervisor, on=date(2026, 6, 1))[0]
+    assert june["outstanding"] == before[date(2026, 6, 1)]["outstanding"] - 3_000_000
+    assert june["collected_month"] == before[date(2026, 6, 1)]["collected_month"] + 3_000_000
+    page = reverse("loans:report", args=["bctd_01_1"])
+    rows = [line["row"] for line in client_for(front_supervisor).get(page, {"on": "20/06/2026"}).context["rows"]]
+    ledger = from_ledger(monkeypatch, user=front_supervisor, on=date(2026, 6, 20))[0]
+    # The 2,000,000 repaid on 05/06 and reversed on 10/06 is outstanding again on 20/06, as on 01/06.
+    assert sum(row["outstanding"] for row in rows) == ledger["outstanding"] == june["outstanding"]
+    assert from_ledger(monkeypatch, user=front_supervisor, on=date(2026, 6, 5))[0]["outstanding"] == (
+        portfolio_report(user=front_supervisor, on=date(2026, 6, 5))[0]["outstanding"]
+    ) == june["outstanding"] - 2_000_000
+    assert_snapshots_match_the_ledger(
+        front_supervisor, [date(2026, 6, 1), date(2026, 6, 9), date(2026, 6, 10), date(2026, 7, 31), TODAY], monkeypatch
+    )
+    # What the commands wrote is exactly what a rebuild from the ledger writes.
+    written = snapshot_rows()
+    snapshots_rebuild(since=date(2026, 1, 1))
+    assert snapshot_rows() == written
+
+
+def test_month_ends_roll_forward_like_a_rebuild(portfolio):
+    snapshots_rebuild(since=date(2026, 1, 1), until=date(2026, 8, 10))
+    assert snapshot_span() == (date(2025, 12, 31), date(2026, 7, 31))
+    assert snapshots_close_months(TODAY) == [date(2026, 8, 31), date(2026, 9, 30), date(2026, 10, 31)]
+    assert snapshots_close_months(TODAY) == []
+    rolled = snapshot_rows()
+    snapshots_rebuild(since=date(2026, 1, 1))
+    assert snapshot_rows() == rolled
+
+
+def test_dates_before_the_first_snapshot_are_derived_from_the_ledger(portfolio, front_supervisor):
+    assert snapshot_month_end(date(2026, 3, 1)) is None  # nothing built yet: every past date uses the ledger
+    expected = {on: portfolio_report(user=front_supervisor, on=on) for on in (date(2025, 12, 20), date(2026, 3, 1))}
+    snapshots_rebuild(since=date(2026, 6, 1))  # covers the whole year of `since`
+    assert snapshot_month_end(date(2025, 12, 20)) is None and snapshot_month_end(date(2025, 12, 31)) is None
+    assert snapshot_month_end(date(2026, 1, 1)) == date(2025, 12, 31)
+    assert snapshot_month_end(date(2026, 3, 1)) == date(2026, 2, 28)
+    assert {on: portfolio_report(user=front_supervisor, on=on) for on in expected} == expected
+    assert expected[date(2025, 12, 20)][0]["outstanding"] == 30_000_000
+
+
+def test_rebuild_command_reports_what_it_built(portfolio):
+    out = io.StringIO()
+    call_command("rebuild_snapshots", "--since", "01/01/2026", stdout=out)
+    assert "Snapshots cover 01/01/2026 onwards: 11 month end(s)" in out.getvalue()
+    assert PortfolioMonthEnd.objects.filter(month_end=date(2026, 10, 31)).exists()
+    call_command("rebuild_snapshots", stdout=out)  # from the first posting's year
+    assert snapshot_span()[0] == date(2024, 12, 31)
+
+
+def test_check_ledger_refuses_arrears_entries_that_exceed_the_arrears(portfolio):
+    call_command("check_ledger", stdout=io.StringIO())
+    InterestArrearsEntry.objects.create(loan=portfolio["other"], on=date(2026, 5, 1), amount=70_000, source="import")
+    with pytest.raises(CommandError, match="interest arrears entries"):
+        call_command("check_ledger", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_past_date_pages_keep_a_bounded_number_of_queries(
+    client_for, front_supervisor, branch_a, django_assert_max_num_queries
+):
+    client = client_for(front_supervisor)
+    LoanFactory(household=HouseholdFactory(group=SavingsGroupFactory(branch=branch_a)), disbursed_on=date(2026, 2, 1))
+    snapshots_rebuild(since=date(2026, 1, 1))
+    for _round in range(2):
+        for _ in range(5):
+            group = SavingsGroupFactory(branch=branch_a)
+            for _ in range(3):
+                LoanFactory(household=HouseholdFactory(group=group), amount=10_000_000, disbursed_on=date(2026, 3, 9))
+        for on in ("15/03/2026", "01/11/2026"):
+            with django_assert_max_num_queries(40):
+                response = client.get(reverse("organizations:home"), {"on": on})
+            assert response.context["totals"]["outstanding"] > 0
+            for layout in REPORTS:
+                with django_assert_max_num_queries(25):
+                    assert client.get(reverse("loans:report", args=[layout]), {"on": on}).status_code == 200
+            with django_assert_max_num_queries(15):
+                assert client.get(reverse("loans:report_group", args=[group.pk]), {"on": on}).status_code == 200
+
+
+def test_a_household_moving_group_takes_its_savings_along_in_the_snapshots(
+    portfolio, household_a, front_supervisor, ward_officer_a, branch_a, monkeypatch
+):
+    from borrowers.services import household_move
+
+    snapshots_rebuild(since=date(2026, 1, 1))
+    new_group = SavingsGroupFactory(branch=branch_a)
+    LoanFactory(household=HouseholdFactory(group=new_group), amount=5_000_000, disbursed_on=date(2026, 2, 2))
+    household_move(household=household_a, group=new_group, on=date(2026, 11, 1), actor=ward_officer_a)
+    by_group = {row["group"]: row for row in portfolio_report(user=front_supervisor, on=date(2026, 5, 1), by=("group",))}
+    assert by_group[new_group.pk]["savings"] == 200_000
+    assert_snapshots_match_the_ledger(front_supervisor, [date(2026, 5, 1), TODAY], monkeypatch, breakdowns=[("group",)])
