@@ -405,10 +405,13 @@ def refresh_monthly_balances(today, count=12):
         MonthlyBalance.objects.bulk_create(rows, batch_size=5000)
 
 
-def refresh_portfolio_summary(today=None):
-    """Rebuild every summary table the dashboard and reports read. Commands that change data call this."""
+def refresh_portfolio_summary(today=None, group_ids=None, since=None):
+    """Rebuild every summary table the dashboard and reports read. Commands that change data call this.
+
+    `group_ids` and `since` narrow the per-group figures and snapshots to the groups a change touched, from the
+    first day it touched (None: every group, every day)."""
     today = today or timezone.localdate()
-    refresh_group_balances(today=today)
+    refresh_group_balances(group_ids, today=today, since=since)
     snapshots_close_months(today)
     refresh_monthly_balances(today)
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, close_old_connections, connection, transaction
-from django.db.models import F, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -1874,8 +1874,14 @@ def import_apply(*, batch, progress=None):
             # The summaries below plan their joins on table statistics; after a large import those are far off.
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in ANALYZED_TABLES)}")
-        # The dashboard and reports read per-group and month-end summaries; an import changes both.
-        refresh_portfolio_summary()
+        # The dashboard and reports read per-group and month-end summaries; an import changes both, for the groups
+        # of the loans and households it posted to, from the earliest day it posted on.
+        posted = Posting.objects.filter(import_batch=batch)
+        touched = set(Loan.objects.filter(pk__in=posted.values("loan")).values_list("group", flat=True))
+        touched |= set(
+            GroupMembership.objects.filter(household__in=posted.values("household")).values_list("group", flat=True)
+        )
+        refresh_portfolio_summary(group_ids=list(touched), since=posted.aggregate(first=Min("on"))["first"])
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=ImportBatch.Status.DONE,
             summary={**plan.summary(), "written": written},

@@ -225,3 +225,32 @@ def test_a_household_moving_group_takes_its_savings_along_in_the_snapshots(
     by_group = {row["group"]: row for row in portfolio_report(user=front_supervisor, on=date(2026, 5, 1), by=("group",))}
     assert by_group[new_group.pk]["savings"] == 200_000
     assert_snapshots_match_the_ledger(front_supervisor, [date(2026, 5, 1), TODAY], monkeypatch, breakdowns=[("group",)])
+
+
+def test_an_import_brings_the_snapshots_of_its_groups_up_to_date(portfolio, admin_user, front_supervisor, settings,
+                                                                   monkeypatch):
+    """A loan-balance file creates loans disbursed months ago and a transaction file posts to an existing loan on
+    an earlier day: past dates show both, and what the imports wrote equals a rebuild from the ledger."""
+    from tests.test_bank_import import loan_row, loans_file, run_import, tx_file
+
+    settings.IMPORT_RUN_MODE = "inline"
+    snapshots_rebuild(since=date(2026, 1, 1))
+    before = portfolio_report(user=front_supervisor, on=date(2026, 5, 31))[0]
+    group = portfolio["loan"].group
+    row = loan_row(1, ward=group.branch.ward.code, org=group.branch.kind, group=group.code, amount=20_000_000,
+                   outstanding=20_000_000, savings=0)
+    row[11:13] = ["02/05/2026", "02/05/2029"]
+    imported = run_import("loans", loans_file([row]), admin_user)
+    assert imported.status == imported.Status.DONE, imported.summary
+    loan = Loan.objects.get(import_batch=imported)
+    # The bank's file says 20,000,000 outstanding today; 1,000,000 of it was repaid on 03/05 by the second file.
+    posted = run_import("transactions", tx_file([["03/05/2026", "GD0001", loan.number, loan.household.customer_code,
+                                                  "Thu nợ gốc", 1_000_000, ""]]), admin_user)
+    assert posted.status == posted.Status.DONE, posted.summary
+    may = portfolio_report(user=front_supervisor, on=date(2026, 5, 31))[0]
+    assert may["outstanding"] == before["outstanding"] + 20_000_000 - 1_000_000
+    assert_snapshots_match_the_ledger(front_supervisor, [date(2026, 5, 1), date(2026, 5, 3), date(2026, 8, 31)],
+                                      monkeypatch, breakdowns=[(), ("group",)])
+    written = snapshot_rows()
+    snapshots_rebuild(since=date(2026, 1, 1))
+    assert snapshot_rows() == written
