@@ -122,11 +122,16 @@ def pg_connect(url, name=None):
 
 
 def reset_database(url, name):
-    with pg_connect(url, "postgres") as admin, admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        exists = cursor.fetchone() is not None
-        if not exists:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+    # Not `with connection:`, which opens a transaction even in autocommit mode, and CREATE DATABASE refuses one.
+    admin = pg_connect(url, "postgres")
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            exists = cursor.fetchone() is not None
+            if not exists:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.close()
     if exists:
         connection = pg_connect(url)
         with connection.cursor() as cursor:
