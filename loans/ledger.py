@@ -83,26 +83,38 @@ def with_derived_savings(households, on=None):
     return households.annotate(derived_savings=F("derived_savings_in") - F("derived_savings_out"))
 
 
+def refresh_balances(*, loan_ids=(), household_ids=(), since=None):
+    """Rewrite the cached balances of these loans and the savings of these households from the ledger (one statement
+    each), then their groups' summaries and snapshots once (from `since`, the earliest business date that changed,
+    when the caller knows it)."""
+    loan_ids, household_ids = list(loan_ids), list(household_ids)
+    groups = set()
+    if loan_ids:
+        derived = with_derived_balances(Loan.objects.filter(pk=OuterRef("pk")))
+        Loan.objects.filter(pk__in=loan_ids).update(
+            principal_outstanding=Subquery(derived.values("derived_outstanding")[:1]),
+            overdue_principal=Subquery(derived.values("derived_overdue")[:1]),
+        )
+        groups.update(Loan.objects.filter(pk__in=loan_ids).values_list("group", flat=True))
+    if household_ids:
+        derived = with_derived_savings(Household.objects.filter(pk=OuterRef("pk")))
+        Household.objects.filter(pk__in=household_ids).update(
+            savings_balance=Subquery(derived.values("derived_savings")[:1])
+        )
+        groups.update(
+            GroupMembership.objects.filter(household__in=household_ids, left_on__isnull=True).values_list(
+                "group", flat=True
+            )
+        )
+    refresh_group_balances(sorted(groups), since=since)
+
+
 def refresh_loan_balances(loan_ids, since=None):
-    """Rewrite the cached balances of these loans from the ledger, in one statement, and their groups' summaries and
-    snapshots (from `since`, the earliest business date that changed, when the caller knows it)."""
-    derived = with_derived_balances(Loan.objects.filter(pk=OuterRef("pk")))
-    Loan.objects.filter(pk__in=loan_ids).update(
-        principal_outstanding=Subquery(derived.values("derived_outstanding")[:1]),
-        overdue_principal=Subquery(derived.values("derived_overdue")[:1]),
-    )
-    refresh_group_balances(Loan.objects.filter(pk__in=loan_ids).values("group"), since=since)
+    refresh_balances(loan_ids=loan_ids, since=since)
 
 
 def refresh_household_savings(household_ids, since=None):
-    derived = with_derived_savings(Household.objects.filter(pk=OuterRef("pk")))
-    Household.objects.filter(pk__in=household_ids).update(
-        savings_balance=Subquery(derived.values("derived_savings")[:1])
-    )
-    refresh_group_balances(
-        GroupMembership.objects.filter(household__in=household_ids, left_on__isnull=True).values("group"),
-        since=since,
-    )
+    refresh_balances(household_ids=household_ids, since=since)
 
 
 def ledger_differences():

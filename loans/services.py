@@ -26,6 +26,7 @@ from loans.ledger import (
     ZERO,
     net_amount,
     record_arrears_changes,
+    refresh_balances,
     refresh_group_balances,
     refresh_household_savings,
     refresh_loan_balances,
@@ -1194,8 +1195,7 @@ def _post_lines(sheet, actor):
         source=InterestArrearsEntry.Source.COLLECTION,
     )
     # A sheet may be dated before today: the snapshots of past dates are corrected from its day on.
-    refresh_loan_balances(list(loans), since=sheet.collection_on)
-    refresh_household_savings(list(households), since=sheet.collection_on)
+    refresh_balances(loan_ids=loans, household_ids=households, since=sheet.collection_on)
     for loan in Loan.objects.filter(
         pk__in=list(loans), status=Loan.Status.ACTIVE, principal_outstanding=0, interest_arrears=0
     ):
@@ -1249,8 +1249,7 @@ def _reverse(posting, reason, actor, on):
                 loan=loan, from_status=Loan.Status.CLOSED, to_status=Loan.Status.ACTIVE, actor=actor, on=on,
                 note=_("Reopened: a repayment was reversed (%(reason)s).") % {"reason": reason},
             )
-        refresh_loan_balances([loan.pk], since=min(on, posting.on))
-    refresh_household_savings([household.pk], since=min(on, posting.on))
+    refresh_balances(loan_ids=[loan.pk] if loan else [], household_ids=[household.pk], since=min(on, posting.on))
     return reversal
 
 
@@ -2665,8 +2664,7 @@ class TransactionPlan(BasePlan):
             else:
                 loan_ids.add(loan.pk)
         bulk_insert(Posting, POSTING_COLUMNS, posting_rows)
-        refresh_loan_balances(list(loan_ids))
-        refresh_household_savings(list(household_ids))
+        refresh_balances(loan_ids=loan_ids, household_ids=household_ids)
         return {"postings": len(posting_rows)}
 
 

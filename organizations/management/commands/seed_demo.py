@@ -12,12 +12,7 @@ from django.utils import timezone
 
 from borrowers.models import Household, fold_name
 from loans.demo import seed_capital
-from loans.ledger import (
-    refresh_household_savings,
-    refresh_loan_balances,
-    refresh_portfolio_summary,
-    snapshots_rebuild,
-)
+from loans.ledger import refresh_balances, refresh_portfolio_summary, snapshots_rebuild
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
 from loans.money import round_vnd
 from organizations.audit import audit_bulk, audit_context
@@ -327,8 +322,7 @@ class DemoDistrict:
         Posting.objects.bulk_create(postings + savings, batch_size=2000)
         audit_bulk(Loan, objects=loans, note="seed_demo")
         audit_bulk(Posting, count=len(postings) + len(savings), note="seed_demo")
-        refresh_loan_balances([loan.pk for loan in loans])
-        refresh_household_savings({posting.household_id for posting in savings})
+        refresh_balances(loan_ids=[loan.pk for loan in loans], household_ids={p.household_id for p in savings})
 
     def plan_loan(self, number, household, group, program, outstanding):
         """A loan whose paid instalments leave exactly `outstanding`, with no instalment yet missed."""
