@@ -6,6 +6,7 @@ transactions, which must find those loans.
 """
 
 import io
+import os
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +25,17 @@ from tests.factories import BranchFactory, WardFactory
 
 pytestmark = pytest.mark.django_db
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+def _samples_folder():
+    """`shared/samples` beside the project (or beside any folder above it), or where UYTHAC_SAMPLES points."""
+    if os.environ.get("UYTHAC_SAMPLES"):
+        return Path(os.environ["UYTHAC_SAMPLES"])
+    for folder in Path(__file__).resolve().parents[1:]:
+        if (folder / "shared" / "samples").is_dir():
+            return folder / "shared" / "samples"
+    return Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+SAMPLES = _samples_folder()
 
 
 @pytest.fixture(autouse=True)
