@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import translation
 
 from loans import services
@@ -159,7 +160,9 @@ def test_approving_a_request_charges_the_allocation(loan_list, allocation, distr
     assert loan_list.status == LoanList.Status.SUBMITTED  # one request still waits
 
 
-def test_withdrawing_an_approved_request_returns_its_capital(loan_list, allocation, district_staff, ward_officer_a):
+def test_withdrawing_an_approved_request_returns_its_capital(
+    loan_list, allocation, district_staff, ward_officer_a, client_for
+):
     first, second = first_two(loan_list)
     services.application_approve(application=first, amount=25_000_000, actor=district_staff)
     services.application_approve(application=second, amount=20_000_000, actor=district_staff)
@@ -169,6 +172,8 @@ def test_withdrawing_an_approved_request_returns_its_capital(loan_list, allocati
     event = allocation.events.get(kind=AllocationEvent.Kind.RELEASED)
     assert event.amount == 25_000_000 and event.actor == ward_officer_a
     assert "Gia đình không vay nữa" in event.note
+    page = client_for(district_staff).get(reverse("loans:allocation_detail", args=[allocation.pk])).content.decode()
+    assert "Hoàn lại do rút đề nghị vay · 25.000.000 ₫" in page
     # A withdrawn request cannot be withdrawn again, so its capital is returned only once.
     with pytest.raises(DomainError):
         services.application_withdraw(application=first, reason="Lần nữa", actor=ward_officer_a)

@@ -357,3 +357,12 @@ def test_end_freezes_command(loan, ward_officer_a, district_staff, capsys):
 
     with pytest.raises(CommandError, match="dd/mm/yyyy"):
         call_command("end_freezes", "--date", "2027-05-06")
+
+
+def test_the_loan_page_says_how_far_a_lifted_freeze_moved_the_schedule(client_for, loan, ward_officer_a,
+                                                                       district_staff):
+    change = request(loan, Kind.FREEZE, ward_officer_a, date(2026, 5, 4), months=36)
+    loan_change_decide(change=change, approve=True, actor=district_staff, on=date(2026, 5, 6))
+    loan_freeze_end(change=change, actor=district_staff, on=date(2027, 1, 1))
+    page = client_for(ward_officer_a).get(reverse("loans:loan_detail", args=[loan.pk])).content.decode()
+    assert "lịch trả nợ lùi lại: ngày đáo hạn 15/01/2029 → 15/09/2029" in page
