@@ -1,0 +1,1 @@
+"""The bank's spreadsheets: reading them, checking them against the ledger, importing, reconciling and exporting."""

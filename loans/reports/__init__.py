@@ -1,0 +1,1 @@
+"""Dashboard and report figures: the bank's report layouts by ward, organization, group and program."""
