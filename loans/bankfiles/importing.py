@@ -1,0 +1,328 @@
+"""Importing the bank's spreadsheets: upload, check (preview), apply all or nothing, and the job that runs them.
+
+One path serves the upload page and `manage.py import_bank`. Rows are cleaned in `loans/resources.py`; here they are
+checked against the database with a few set-based look-ups, then written in bulk (COPY on PostgreSQL)."""
+
+import hashlib
+import logging
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import OperationalError, close_old_connections, connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from borrowers.models import Household
+from loans.bankfiles.group_plan import GroupPlan
+from loans.bankfiles.loan_plan import LoanPlan
+from loans.bankfiles.transaction_plan import TransactionPlan
+from loans.ledger import refresh_portfolio_summary
+from loans.models import ImportBatch, Loan, Posting, RepaymentInstalment
+from loans.resources import parse_sheet
+from loans.spreadsheets import SpreadsheetError, read_rows
+from organizations.audit import audit_context
+from organizations.errors import DomainError
+from organizations.models import GroupMembership
+
+log = logging.getLogger(__name__)
+MAX_STORED_ERRORS = 2000
+ANALYZE_AFTER_ROWS = 10000
+ANALYZED_TABLES = [
+    Household._meta.db_table,
+    Loan._meta.db_table,
+    Posting._meta.db_table,
+    RepaymentInstalment._meta.db_table,
+    GroupMembership._meta.db_table,
+]
+
+
+# ---- upload ---------------------------------------------------------------------------------------------------
+
+
+def _when(moment):
+    return timezone.localtime(moment).strftime("%H:%M %d/%m/%Y")
+
+
+def import_upload(*, kind, file_name, content, actor, run=True):
+    """Store the file in the database and start checking it. Refuses oversize files and files already imported."""
+    if kind not in ImportBatch.Kind.values:
+        raise DomainError(_("Choose what the file holds: loan balances, transactions or groups."))
+    if not content:
+        raise DomainError(_("The file is empty."))
+    limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    if len(content) > limit:
+        raise DomainError(
+            _("The file is %(size)s MB; files up to %(limit)s MB are accepted.")
+            % {"size": round(len(content) / 1024 / 1024, 1), "limit": limit // (1024 * 1024)}
+        )
+    if not file_name.lower().endswith((".xlsx", ".xlsm", ".xls", ".csv")):
+        raise DomainError(_("Upload an .xlsx, .xls or .csv file."))
+    digest = hashlib.sha256(content).hexdigest()
+    earlier = (
+        ImportBatch.objects.filter(sha256=digest, status=ImportBatch.Status.DONE).select_related("created_by").first()
+    )
+    if earlier:
+        who = earlier.confirmed_by or earlier.created_by
+        raise DomainError(
+            _("This file was already imported at %(when)s by %(who)s (import no. %(id)s); nothing was changed.")
+            % {
+                "when": _when(earlier.finished_at or earlier.created_at),
+                "who": who.get_full_name() or who.username,
+                "id": earlier.pk,
+            }
+        )
+    batch = ImportBatch.objects.create(
+        kind=kind,
+        file_name=file_name[:255],
+        sha256=digest,
+        content=content,
+        created_by=actor,
+        phase=_("Waiting to be checked"),
+    )
+    if run:
+        start_job(batch.pk, "check")
+    return batch
+
+
+def import_confirm(*, batch, actor, run=True):
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != ImportBatch.Status.PREVIEWED:
+            raise DomainError(_("Only a checked file without errors can be imported."))
+        if ImportBatch.objects.filter(sha256=batch.sha256, status=ImportBatch.Status.DONE).exists():
+            raise DomainError(_("This file was already imported; nothing was changed."))
+        batch.status = ImportBatch.Status.RUNNING
+        batch.confirmed_by = actor
+        batch.confirmed_at = batch.heartbeat_at = timezone.now()
+        batch.progress_done = 0
+        batch.phase = _("Waiting to be imported")
+        batch.save(update_fields=["status", "confirmed_by", "confirmed_at", "heartbeat_at", "progress_done", "phase"])
+    if run:
+        start_job(batch.pk, "apply")
+    return batch
+
+
+# ---- running the job without holding the request -------------------------------------------------------------
+
+
+def start_job(batch_id, step):
+    """Run `step` of the batch: in a thread once the surrounding transaction commits, or inline."""
+    # An in-memory SQLite database (the test database) cannot be shared by two threads while one of them writes.
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    if settings.IMPORT_RUN_MODE == "inline" or in_memory:
+        run_job(batch_id, step)
+        return
+
+    def launch():
+        threading.Thread(target=_thread_job, args=(batch_id, step), daemon=True, name=f"import-{batch_id}").start()
+
+    transaction.on_commit(launch)
+
+
+def _thread_job(batch_id, step):
+    try:
+        run_job(batch_id, step)
+    finally:
+        close_old_connections()
+        connection.close()
+
+
+def run_job(batch_id, step, progress=None):
+    batch = ImportBatch.objects.get(pk=batch_id)
+    try:
+        if step == "check":
+            import_check(batch=batch, progress=progress)
+        else:
+            import_apply(batch=batch, progress=progress)
+    except (DomainError, SpreadsheetError) as error:
+        _fail(batch, [{"row": "", "column": "", "value": "", "message": str(error)}])
+    except Exception:  # the page must show a refusal, never hang on a crashed job
+        log.exception("Import %s failed", batch_id)
+        _fail(
+            batch,
+            [
+                {
+                    "row": "",
+                    "column": "",
+                    "value": "",
+                    "message": _("The import stopped on an unexpected error; nothing was saved."),
+                }
+            ],
+        )
+    return ImportBatch.objects.get(pk=batch_id)
+
+
+def _fail(batch, errors):
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.FAILED,
+        errors=errors[:MAX_STORED_ERRORS],
+        error_count=len(errors),
+        phase=_("Refused"),
+        finished_at=timezone.now(),
+    )
+
+
+JOB_STATUSES = (ImportBatch.Status.UPLOADED, ImportBatch.Status.RUNNING)
+
+
+def _stale(batch, now):
+    last = batch.heartbeat_at or batch.confirmed_at or batch.created_at
+    return now - last >= timedelta(seconds=settings.IMPORT_STALE_SECONDS)
+
+
+def import_recover_stale(*, batch, now=None):
+    """Mark refused a batch whose job died with its process (a restarted web server or worker), so the page stops
+    waiting and the file can be imported again. Nothing of such a job was saved: its writes were one transaction.
+
+    A job is alive while it shows progress within IMPORT_STALE_SECONDS, or while it holds its batch's row lock (the
+    apply step holds it until its commit; on SQLite, the database's write lock), however long it takes."""
+    now = now or timezone.now()
+    if batch.status not in JOB_STATUSES or not _stale(batch, now):
+        return batch
+    skip_locked = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+    try:
+        with transaction.atomic():
+            locked = (
+                ImportBatch.objects.select_for_update(**skip_locked)
+                .filter(pk=batch.pk, status__in=JOB_STATUSES)
+                .first()
+            )
+            # None: a job holds the lock, or the batch has moved on.
+            if locked is not None and _stale(locked, now):
+                message = _(
+                    "The import stopped without finishing: the process running it ended (for example when the server "
+                    "restarted). Nothing was saved; upload the file again to retry."
+                )
+                _fail(locked, [{"row": "", "column": "", "value": "", "message": message}])
+                log.warning("Import %s showed no sign of life since %s; marked refused", batch.pk, locked.heartbeat_at)
+    except OperationalError:  # SQLite: a job holds the database's write lock, so it is alive
+        pass
+    return ImportBatch.objects.get(pk=batch.pk)
+
+
+class Progress:
+    """Writes progress to the batch row every few thousand rows, and to an optional callback (the command's bar)."""
+
+    def __init__(self, batch, callback=None):
+        self.batch, self.callback, self.total = batch, callback, 0
+
+    def phase(self, text, done=None, total=None):
+        values = {"phase": text, "heartbeat_at": timezone.now()}
+        if done is not None:
+            values["progress_done"] = done
+        if total is not None:
+            values["progress_total"] = self.total = total
+        # Outside the import's transaction when run in a thread, so the page sees it live.
+        ImportBatch.objects.filter(pk=self.batch.pk).update(**values)
+        if self.callback:
+            self.callback(text, done or 0, total or self.total)
+
+    def rows(self, done):
+        self.phase(self.batch.phase or "", done=done)
+
+
+# ---- checking and applying --------------------------------------------------------------------------------------
+
+
+def import_check(*, batch, progress=None):
+    """Read and check the whole file; record counts, changes side by side and every error. Writes no business data."""
+    tracker = Progress(batch, progress)
+    tracker.phase(_("Reading the file"), done=0)
+    plan = _plan(batch, tracker)
+    if plan.errors:
+        _fail(batch, plan.errors)
+        return plan
+    _remember(batch, plan.sheet)
+    ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.UPLOADED).update(
+        status=ImportBatch.Status.PREVIEWED,
+        summary=plan.summary(),
+        errors=[],
+        error_count=0,
+        phase=_("Checked: ready to import"),
+        progress_done=plan.data_rows,
+        progress_total=plan.data_rows,
+    )
+    return plan
+
+
+def import_apply(*, batch, progress=None):
+    """Check again (the database may have moved since the preview), then write everything or nothing."""
+    tracker = Progress(batch, progress)
+    plan = _plan(batch, tracker)
+    if plan.errors:
+        _fail(batch, plan.errors)
+        return plan
+    tracker.phase(_("Writing to the ledger"), done=0, total=plan.data_rows)
+    with transaction.atomic():
+        # Held until the commit: while it is held, the job is known to be alive (see `import_recover_stale`).
+        if ImportBatch.objects.select_for_update().get(pk=batch.pk).status != ImportBatch.Status.RUNNING:
+            raise DomainError(_("This import was stopped; nothing was changed."))
+        if ImportBatch.objects.filter(sha256=batch.sha256, status=ImportBatch.Status.DONE).exists():
+            raise DomainError(_("This file was already imported; nothing was changed."))
+        if connection.vendor == "postgresql":
+            # Check foreign keys as rows arrive rather than queueing a million deferred checks for the commit;
+            # every row points only at rows written before it in this transaction.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        with audit_context(actor=batch.confirmed_by or batch.created_by, import_batch=batch, source=f"import {batch.pk}"):
+            written = plan.apply(tracker)
+        if connection.vendor == "postgresql" and plan.data_rows >= ANALYZE_AFTER_ROWS:
+            # The summaries below plan their joins on table statistics; after a large import those are far off.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in ANALYZED_TABLES)}")
+        # The dashboard and reports read per-group and month-end summaries; an import changes both, for the groups
+        # of the loans and households it posted to, from the earliest day it posted on.
+        posted = Posting.objects.filter(import_batch=batch)
+        touched = set(Loan.objects.filter(pk__in=posted.values("loan")).values_list("group", flat=True))
+        touched |= set(
+            GroupMembership.objects.filter(household__in=posted.values("household")).values_list("group", flat=True)
+        )
+        refresh_portfolio_summary(group_ids=list(touched), since=posted.aggregate(first=Min("on"))["first"])
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=ImportBatch.Status.DONE,
+            summary={**plan.summary(), "written": written},
+            phase=_("Imported"),
+            progress_done=plan.data_rows,
+            progress_total=plan.data_rows,
+            finished_at=timezone.now(),
+        )
+    return plan
+
+
+# The last file read and cleaned by this process. The file never changes (its SHA-256 is its identity), so the
+# confirm step reuses it instead of reading the sheet again; the database checks always run again.
+_parsed = {}
+_parsed_lock = threading.Lock()
+
+
+def _parse(batch, tracker):
+    key = (batch.pk, batch.sha256)
+    with _parsed_lock:
+        sheet = _parsed.pop(key, None)
+    if sheet is not None:
+        return sheet
+    rows = read_rows(bytes(batch.content), batch.file_name)
+    return parse_sheet(rows, batch.kind, progress=tracker.rows)
+
+
+def _remember(batch, sheet):
+    with _parsed_lock:
+        _parsed.clear()
+        _parsed[(batch.pk, batch.sha256)] = sheet
+
+
+def _plan(batch, tracker):
+    sheet = _parse(batch, tracker)
+    tracker.phase(_("Checking against the ledger"), done=sheet.data_rows, total=sheet.data_rows)
+    planner = {"loans": LoanPlan, "transactions": TransactionPlan, "groups": GroupPlan}[batch.kind]
+    plan = planner(batch=batch, sheet=sheet)
+    if not sheet.errors and not sheet.data_rows:
+        sheet.errors.append(
+            {"row": "", "column": "", "value": "", "message": _("The file has a header row but no data rows.")}
+        )
+    if not sheet.errors:
+        plan.check()
+    plan.errors = sorted(sheet.errors, key=lambda e: e["row"] if isinstance(e["row"], int) else 0)
+    return plan

@@ -1,0 +1,130 @@
+"""What every import plan shares: BasePlan, and creating the branches and groups a file names."""
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from organizations.audit import audit_bulk
+from organizations.models import Organization, SavingsGroup
+
+MAX_STORED_CHANGES = 500
+
+
+def _money(value):
+    return f"{int(value):,}".replace(",", ".")
+
+
+ALREADY_ON_ROW = {
+    "loan_number": gettext_lazy("this loan number is already on row %(row)s"),
+    "voucher": gettext_lazy("this voucher number is already on row %(row)s"),
+    "group_code": gettext_lazy("this group code is already on row %(row)s"),
+}
+
+
+class BasePlan:
+    def __init__(self, *, batch, sheet):
+        self.batch, self.sheet = batch, sheet
+        self.errors = []
+        self.new = self.changed = self.unchanged = 0
+        self.changes = []  # side by side: row, key, figure, ledger, bank
+        self.today = timezone.localdate()
+
+    @property
+    def data_rows(self):
+        return self.sheet.data_rows
+
+    def error(self, row, key, value, message):
+        self.sheet.add_error(row, key, value, message)
+
+    def once(self, seen, number, key, value, message):
+        """Refuse a value that an earlier row already holds; `message` (lazy: this runs for every row) names that
+        row as %(row)s."""
+        previous = seen.setdefault(value, number)
+        if previous != number:
+            self.error(number, key, value, str(message) % {"row": previous})
+
+    def in_its_branch(self, number, row, group, ward):
+        """Whether an existing group belongs to the ward and organization that the row names."""
+        if group and ward and (group.branch.ward_id != ward.pk or group.branch.kind != row["org_code"]):
+            self.error(
+                number,
+                "group_code",
+                row["group_code"],
+                _("this group belongs to %(branch)s, not to the ward and organization on this row")
+                % {"branch": group.branch},
+            )
+            return False
+        return True
+
+    def summary(self):
+        return {
+            "rows": self.sheet.data_rows,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "invalid": len(self.sheet.invalid_rows),
+            "header_row": self.sheet.header_row,
+            "total_row": self.sheet.total_row,
+            "changes": self.changes[:MAX_STORED_CHANGES],
+            "change_count": len(self.changes),
+        }
+
+
+def _branch_lookup():
+    branches = {(b.ward_id, b.kind): b for b in Organization.objects.filter(level=Organization.Level.WARD)}
+    return branches
+
+
+def _ensure_branch(branches, ward, kind):
+    """The organization's ward branch, created (with its district body) when the bank's file is the first to name it."""
+    key = (ward.pk, kind)
+    if key not in branches:
+        label = Organization.Kind(kind).label
+        district, _created = Organization.objects.get_or_create(
+            area=ward.area, kind=kind, level=Organization.Level.DISTRICT, defaults={"name": str(label)}
+        )
+        branches[key] = Organization.objects.create(
+            area=ward.area,
+            kind=kind,
+            level=Organization.Level.WARD,
+            ward=ward,
+            parent=district,
+            name=f"{label} – {ward.name}",
+        )
+    return branches[key]
+
+
+def _create_groups(groups, branches, wanted):
+    """Create the groups of `wanted` ((code, ward, organization kind, name or None), first one wins) that `groups`
+    (code -> group, updated here) does not hold, with their branches; returns how many were created."""
+    missing = {}
+    for code, ward, kind, name in wanted:
+        if code not in groups and code not in missing:
+            branch = _ensure_branch(branches, ward, kind)
+            missing[code] = SavingsGroup(code=code, name=(name or _("Group %(code)s") % {"code": code})[:200], branch=branch)
+    for group in SavingsGroup.objects.bulk_create(missing.values(), batch_size=2000):
+        groups[group.code] = group
+    if missing:
+        audit_bulk(SavingsGroup, objects=missing.values())
+    return len(missing)
+
+
+#: The columns an import writes for each posting, in the order its rows carry them.
+POSTING_COLUMNS = [
+    "kind",
+    "household_id",
+    "loan_id",
+    "amount",
+    "on",
+    "voucher",
+    "reverses_id",
+    "note",
+    "created_by_id",
+    "import_batch_id",
+    "created_at",
+]
+
+
+def _months_between(start, end):
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return max(1, months)

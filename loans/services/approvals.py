@@ -1,0 +1,150 @@
+"""District approval of submitted requests and 03/TD lists, against the ward's capital allocation."""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loans.models import CapitalAllocation, CapitalUse, LoanApplication, LoanList
+from loans.money import format_vnd
+from loans.services.common import _require_reason, _whole_positive
+from organizations.errors import DomainError
+
+AppStatus = LoanApplication.Status
+
+
+# --- District approval of submitted requests ---------------------------------------------------------------------
+
+
+def allocation_for(application, year):
+    return (
+        CapitalAllocation.objects.filter(
+            plan__program=application.program_id,
+            plan__year=year,
+            branch=application.group.branch_id,
+            status=CapitalAllocation.Status.APPROVED,
+        )
+        .select_related("plan__program", "branch")
+        .first()
+    )
+
+
+def _check_checker(application, actor):
+    loan_list = application.loan_list
+    if loan_list is not None and loan_list.submitted_by_id == actor.pk:
+        raise DomainError(_("You submitted this 03/TD list, so someone else must approve it."))
+
+
+def _close_list_if_decided(loan_list):
+    if loan_list is None:
+        return
+    if not loan_list.applications.filter(status=AppStatus.SUBMITTED).exists():
+        LoanList.objects.filter(pk=loan_list.pk, status=LoanList.Status.SUBMITTED).update(
+            status=LoanList.Status.DECIDED
+        )
+
+
+def _approve(application, amount, actor, today):
+    application = LoanApplication.objects.select_for_update(of=("self",)).select_related("group", "loan_list").get(
+        pk=application.pk
+    )
+    name = application.household.head_name
+    if application.status != AppStatus.SUBMITTED:
+        raise DomainError(
+            _("The request of %(name)s is “%(status)s”; only submitted requests can be approved.")
+            % {"name": name, "status": application.get_status_display()}
+        )
+    _check_checker(application, actor)
+    amount = _whole_positive(amount)
+    if amount > application.amount_requested:
+        raise DomainError(
+            _("%(name)s asked for %(requested)s; the approved amount cannot be more.")
+            % {"name": name, "requested": format_vnd(application.amount_requested)},
+            field="amount",
+        )
+    found = allocation_for(application, today.year)
+    if found is None:
+        raise DomainError(
+            _("%(branch)s has no approved %(year)s allocation for program %(program)s.")
+            % {"branch": application.group.branch, "year": today.year, "program": application.program.code}
+        )
+    # The row lock serialises approvals against one allocation: the second waits and sees the first's charge.
+    allocation = CapitalAllocation.objects.select_for_update(of=("self",)).get(pk=found.pk)
+    if amount > allocation.remaining:
+        raise DomainError(
+            _("Approving %(amount)s for %(name)s would exceed the allocation of %(branch)s: only %(free)s is left.")
+            % {"amount": format_vnd(amount), "name": name, "branch": found.branch,
+               "free": format_vnd(allocation.remaining)},
+            field="amount",
+        )
+    CapitalAllocation.objects.filter(pk=allocation.pk).update(amount_committed=F("amount_committed") + amount)
+    CapitalUse.objects.create(application=application, allocation=allocation, amount_approved=amount, approved_by=actor)
+    application.amount_approved = amount
+    application.save(update_fields=["amount_approved", "updated_at"])
+    application.transition_to(
+        AppStatus.APPROVED, actor=actor, on=today,
+        note=_("Approved %(amount)s") % {"amount": format_vnd(amount)},
+    )
+    return application
+
+
+def application_approve(*, application, amount, actor):
+    """District staff approve one submitted request, charging the branch's allocation for the program and year."""
+    today = timezone.localdate()
+    with transaction.atomic():
+        application = _approve(application, amount, actor, today)
+        _close_list_if_decided(application.loan_list)
+        return application
+
+
+def application_reject(*, application, reason, actor):
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        application = (
+            LoanApplication.objects.select_for_update(of=("self",)).select_related("loan_list").get(pk=application.pk)
+        )
+        if application.status != AppStatus.SUBMITTED:
+            raise DomainError(_("Only submitted requests can be rejected."))
+        _check_checker(application, actor)
+        application.rejection_reason = reason
+        application.save(update_fields=["rejection_reason", "updated_at"])
+        application.transition_to(AppStatus.REJECTED, actor=actor, note=reason)
+        _close_list_if_decided(application.loan_list)
+        return application
+
+
+def loan_list_approve(*, loan_list, amounts, actor, rejections=None):
+    """Decide a whole 03/TD list at once: `amounts` {application id: amount}, `rejections` {application id: reason}.
+
+    All or nothing: one refusal leaves every request of the list as it was.
+    """
+    rejections = rejections or {}
+    today = timezone.localdate()
+    with transaction.atomic():
+        loan_list = LoanList.objects.select_for_update(of=("self",)).get(pk=loan_list.pk)
+        if loan_list.status != LoanList.Status.SUBMITTED:
+            raise DomainError(_("Only a submitted 03/TD list can be approved."))
+        if loan_list.submitted_by_id == actor.pk:
+            raise DomainError(_("You submitted this 03/TD list, so someone else must approve it."))
+        pending = list(
+            loan_list.applications.filter(status=AppStatus.SUBMITTED)
+            .select_related("household", "program", "group")
+            .order_by("pk")
+        )
+        if not pending:
+            raise DomainError(_("No request on this list is waiting for a decision."))
+        for application in pending:
+            if application.pk in rejections:
+                reason = _require_reason(rejections[application.pk], field=f"reason_{application.pk}")
+                application.rejection_reason = reason
+                application.save(update_fields=["rejection_reason", "updated_at"])
+                application.transition_to(AppStatus.REJECTED, actor=actor, note=reason, on=today)
+            elif application.pk in amounts:
+                try:
+                    _approve(application, amounts[application.pk], actor, today)
+                except DomainError as error:
+                    error.field = f"amount_{application.pk}"
+                    raise
+        _close_list_if_decided(loan_list)
+        loan_list.refresh_from_db()
+        return loan_list

@@ -1,0 +1,142 @@
+"""Disbursing approved requests: the loan, its schedule and its disbursement posting."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loans.ledger import refresh_loan_balances
+from loans.models import (
+    CapitalAllocation,
+    CapitalUse,
+    Loan,
+    LoanApplication,
+    Posting,
+    add_months,
+    loan_number_validator,
+)
+from loans.money import format_vnd
+from loans.services.common import _whole_positive
+from organizations.errors import DomainError
+
+AppStatus = LoanApplication.Status
+
+
+# --- Disbursement --------------------------------------------------------------------------------------------------
+
+
+def loan_disburse(*, application, loan_number, on, amount, term_months, frequency, actor):
+    """Giải ngân: create the loan with its schedule and disbursement posting, and close the request."""
+    loan_number = (loan_number or "").strip()
+    try:
+        loan_number_validator(loan_number)
+    except Exception:
+        raise DomainError(_("A bank loan number (số khế ước) has exactly 16 digits."), field="loan_number") from None
+    amount = _whole_positive(amount)
+    if on is None:
+        raise DomainError(_("Enter the disbursement date."), field="on")
+    if on > timezone.localdate():
+        raise DomainError(_("The disbursement date cannot be in the future."), field="on")
+    frequency = int(frequency)
+    if frequency not in Loan.Frequency.values:
+        raise DomainError(_("Choose a repayment frequency."), field="frequency")
+    with transaction.atomic():
+        application = (
+            LoanApplication.objects.select_for_update(of=("self",))
+            .select_related("household", "program", "group")
+            .get(pk=application.pk)
+        )
+        name = application.household.head_name
+        if application.status == AppStatus.DISBURSED or Loan.objects.filter(application=application).exists():
+            raise DomainError(_("The loan of %(name)s is already disbursed.") % {"name": name})
+        if application.status != AppStatus.APPROVED:
+            raise DomainError(
+                _("The request of %(name)s is “%(status)s”; only approved requests are disbursed.")
+                % {"name": name, "status": application.get_status_display()}
+            )
+        if amount > application.amount_approved:
+            raise DomainError(
+                _("%(name)s was approved for %(approved)s; the disbursement cannot be more.")
+                % {"name": name, "approved": format_vnd(application.amount_approved)},
+                field="amount",
+            )
+        program = application.program
+        term_months = int(term_months or 0)
+        if not 1 <= term_months <= program.max_term_months:
+            raise DomainError(
+                _("The term is 1 to %(max)s months for this program.") % {"max": program.max_term_months},
+                field="term_months",
+            )
+        if Loan.objects.filter(number=loan_number).exists():
+            raise DomainError(
+                _("Loan number %(number)s is already used by another loan.") % {"number": loan_number},
+                field="loan_number",
+            )
+        try:
+            with transaction.atomic():
+                loan = Loan.objects.create(
+                    number=loan_number,
+                    household=application.household,
+                    program=program,
+                    group=application.group,
+                    application=application,
+                    amount=amount,
+                    disbursed_on=on,
+                    maturity_on=add_months(on, term_months),
+                    term_months=term_months,
+                    frequency=frequency,
+                    annual_rate=program.annual_rate,
+                    overdue_multiplier=program.overdue_multiplier,
+                    created_by=actor,
+                )
+        except IntegrityError:
+            raise DomainError(
+                _("Loan number %(number)s is already used by another loan.") % {"number": loan_number},
+                field="loan_number",
+            ) from None
+        loan.instalments.bulk_create(loan.build_schedule())
+        Posting.objects.create(
+            kind=Posting.Kind.DISBURSEMENT, household=application.household, loan=loan, amount=amount, on=on,
+            created_by=actor, note=_("Disbursement of loan %(number)s") % {"number": loan_number},
+        )
+        use = CapitalUse.objects.select_for_update(of=("self",)).filter(application=application).first()
+        if use is not None:
+            allocation = CapitalAllocation.objects.select_for_update(of=("self",)).get(pk=use.allocation_id)
+            released = use.amount_approved - amount
+            CapitalAllocation.objects.filter(pk=allocation.pk).update(
+                amount_committed=F("amount_committed") - released, amount_disbursed=F("amount_disbursed") + amount
+            )
+            use.amount_disbursed = amount
+            use.save(update_fields=["amount_disbursed"])
+        application.transition_to(
+            AppStatus.DISBURSED, actor=actor, on=on,
+            note=_("Loan %(number)s, %(amount)s") % {"number": loan_number, "amount": format_vnd(amount)},
+        )
+        refresh_loan_balances([loan.pk])
+        loan.refresh_from_db()
+        return loan
+
+
+def loans_disburse(*, items, on, actor):
+    """Disburse several approved requests of one transaction day, all or nothing.
+
+    `items` is a list of dicts with application, loan_number, amount, term_months, frequency. A refusal names the
+    row it concerns in `DomainError.field` as "<index>-<field>".
+    """
+    if not items:
+        raise DomainError(_("Choose at least one request to disburse."))
+    numbers = [item["loan_number"].strip() for item in items]
+    for index, number in enumerate(numbers):
+        if numbers.index(number) != index:
+            raise DomainError(
+                _("Loan number %(number)s is entered twice.") % {"number": number}, field=f"{index}-loan_number"
+            )
+    loans = []
+    with transaction.atomic():
+        for index, item in enumerate(items):
+            try:
+                loans.append(loan_disburse(on=on, actor=actor, **item))
+            except DomainError as error:
+                error.field = f"{index}-{error.field or '__all__'}"
+                raise
+    return loans
