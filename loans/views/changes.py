@@ -20,9 +20,9 @@ from loans.services import (
     loan_change_request,
     loan_freeze_end,
 )
-from loans.views.common import _form_error
 from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
+from organizations.forms import apply_domain_error
 
 
 @require_http_methods(["GET", "POST"])
@@ -50,7 +50,7 @@ def loan_change_request_view(request, pk, kind):
                 instalment=instalment, new_due_on=data.get("new_due_on"), months=data.get("months"),
             )
         except DomainError as error:
-            _form_error(form, error)
+            apply_domain_error(form, error)
         else:
             messages.success(request, _("The request was sent to district staff for approval."))
             return redirect("loans:loan_detail", pk=loan.pk)

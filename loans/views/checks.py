@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from loans.forms import GroupInspectionForm, LoanUseCheckForm
 from loans.selectors import loan_use_todo, loans_for
 from loans.services import group_inspection_record, loan_use_check_record
-from loans.views.common import _form_error
 from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
+from organizations.forms import apply_domain_error
 from organizations.selectors import branches_for, groups_for
 
 
@@ -51,7 +51,7 @@ def loan_use_check_record_view(request, pk):
         try:
             loan_use_check_record(loan=loan, actor=request.user, **form.cleaned_data)
         except DomainError as error:
-            _form_error(form, error)
+            apply_domain_error(form, error)
         else:
             messages.success(request, _("Loan-use check recorded for loan %(loan)s.") % {"loan": loan.number})
             return redirect(f"{reverse('loans:loan_use_checks')}?branch={loan.household.branch_id}")
@@ -67,7 +67,7 @@ def group_inspection_record_view(request, pk):
         try:
             group_inspection_record(group=group, actor=request.user, **form.cleaned_data)
         except DomainError as error:
-            _form_error(form, error)
+            apply_domain_error(form, error)
         else:
             messages.success(request, _("Inspection of group %(group)s recorded.") % {"group": group})
             return redirect(f"{reverse('loans:loan_use_checks')}?branch={group.branch_id}")

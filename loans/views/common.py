@@ -17,7 +17,3 @@ def _history_prefetch():
     return Prefetch(
         "status_changes", queryset=ApplicationStatusChange.objects.select_related("actor").order_by("at", "pk")
     )
-
-
-def _form_error(form, error):
-    form.add_error(error.field if error.field in form.fields else None, error.message)
