@@ -1,0 +1,169 @@
+"""Pages for the bank's spreadsheets: importing them and exporting the ledger in the bank's layouts."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from borrowers.models import Household
+from loans.forms import BankFileUploadForm
+from loans.models import ImportBatch, ReconciliationItem
+from loans.resources import export_layout
+from loans.selectors import bank_export_rows, import_batches_for, user_can_import
+from loans.services import import_confirm, import_recover_stale, import_upload, reconciliation_accept
+from loans.xlsx import csv_response, xlsx_response
+from organizations.access import ALL_ROLES, role_required
+from organizations.errors import DomainError
+
+
+def import_permission_required(view):
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not user_can_import(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@import_permission_required
+@require_http_methods(["GET", "POST"])
+def bank_import_list(request):
+    form = BankFileUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            batch = import_upload(
+                kind=form.cleaned_data["kind"], file_name=upload.name, content=upload.read(), actor=request.user
+            )
+        except DomainError as error:
+            form.add_error("file", str(error))
+        else:
+            messages.info(request, _("The file is stored; it is being checked."))
+            return redirect("loans:bank_import_detail", pk=batch.pk)
+    batches = [
+        import_recover_stale(batch=batch) for batch in import_batches_for(request.user).select_related("created_by")[:30]
+    ]
+    return render(request, "loans/bank_import_list.html", {"form": form, "batches": batches})
+
+
+@import_permission_required
+@require_GET
+def bank_import_detail(request, pk):
+    batch = get_object_or_404(import_batches_for(request.user), pk=pk)
+    batch = import_recover_stale(batch=batch)
+    differences = households = None
+    if batch.status == ImportBatch.Status.DONE:
+        differences = ReconciliationItem.objects.filter(batch=batch).select_related("loan", "household", "accepted_by")[
+            :500
+        ]
+        households = Household.objects.filter(import_batch=batch).select_related("ward", "branch").order_by("pk")[:100]
+    written = [(WRITTEN_LABELS.get(key, key), value) for key, value in batch.summary.get("written", {}).items()]
+    return render(
+        request,
+        "loans/bank_import_detail.html",
+        {
+            "batch": batch,
+            "differences": differences,
+            "households": households,
+            "errors": batch.errors[:300],
+            "written": written,
+        },
+    )
+
+
+WRITTEN_LABELS = {
+    "households": gettext_lazy("households created"),
+    "loans": gettext_lazy("loans created"),
+    "postings": gettext_lazy("postings written"),
+    "groups_created": gettext_lazy("groups created"),
+    "differences": gettext_lazy("differences with the bank"),
+    "grades": gettext_lazy("group grades recorded"),
+}
+
+
+@import_permission_required
+@require_GET
+def bank_import_progress(request, pk):
+    batch = get_object_or_404(import_batches_for(request.user), pk=pk)
+    batch = import_recover_stale(batch=batch)
+    response = render(request, "loans/_bank_import_progress.html", {"batch": batch})
+    if batch.status not in (ImportBatch.Status.UPLOADED, ImportBatch.Status.RUNNING):
+        response["HX-Refresh"] = "true"  # the job is over: show the whole result page
+    return response
+
+
+@import_permission_required
+@require_POST
+def bank_import_confirm(request, pk):
+    batch = get_object_or_404(import_batches_for(request.user), pk=pk)
+    try:
+        import_confirm(batch=batch, actor=request.user)
+    except DomainError as error:
+        messages.error(request, str(error))
+    else:
+        messages.info(request, _("The import has started."))
+    return redirect("loans:bank_import_detail", pk=batch.pk)
+
+
+@import_permission_required
+@require_POST
+def bank_import_accept(request, pk):
+    batch = get_object_or_404(import_batches_for(request.user), pk=pk)
+    ids = [value for value in request.POST.getlist("item") if value.isdigit()]
+    try:
+        items = reconciliation_accept(batch=batch, item_ids=ids, actor=request.user)
+    except DomainError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, _("The bank's figures were accepted for %(count)s difference(s).") % {"count": len(items)}
+        )
+    return redirect("loans:bank_import_detail", pk=batch.pk)
+
+
+@import_permission_required
+@require_GET
+def bank_import_errors(request, pk):
+    batch = get_object_or_404(import_batches_for(request.user), pk=pk)
+    rows = [[e["row"], e["column"], e["value"], e["message"]] for e in batch.errors]
+    return xlsx_response(
+        f"loi-nhap-{batch.pk}.xlsx",
+        title_lines=[_("Errors in %(file)s") % {"file": batch.file_name}, _("Nothing from this file was imported.")],
+        headers=[_("Row"), _("Column"), _("Value"), _("Reason")],
+        rows=rows,
+        sheet_title="Errors",
+    )
+
+
+EXPORT_KINDS = ("loans", "transactions", "groups", "households")
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def bank_export_page(request):
+    return render(request, "loans/bank_export.html", {"kinds": EXPORT_KINDS})
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def bank_export(request, kind, fmt):
+    if kind not in EXPORT_KINDS or fmt not in ("xlsx", "csv"):
+        raise Http404
+    layout = export_layout(kind, bank_export_rows(kind, request.user), title_date=timezone.localdate())
+    name = f"{kind}-{timezone.localdate():%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        rows = layout["rows"] + ([layout["total_row"]] if layout["total_row"] else [])
+        return csv_response(name, headers=layout["headers"], rows=rows)
+    return xlsx_response(name, **layout)
+
+
+"""The bank's report layouts (01.1/BCTD, 01.2/BCTD, BC0438, LEN_31) and the ward and group drill-down pages."""

@@ -1,0 +1,162 @@
+"""District approval of requests and 03/TD lists, the approval queue and the 04/TD approval notice."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from loans import selectors, services
+from loans.forms import ApproveForm, ListDecisionForm, RejectForm
+from loans.models import CapitalAllocation, LoanApplication
+from loans.views.common import _history_prefetch
+from loans.xlsx import xlsx_response
+from organizations.access import ALL_ROLES, DISTRICT_WORK, role_required
+from organizations.errors import DomainError
+
+
+@require_GET
+@role_required(*DISTRICT_WORK)
+def approval_queue(request):
+    lists = list(selectors.approval_queue(request.user))
+    groups = {}
+    for loan_list in lists:
+        branch = loan_list.group.branch
+        groups.setdefault((branch.ward, branch), []).append(loan_list)
+    return render(request, "loans/approval_queue.html", {
+        "groups": [(ward, branch, items) for (ward, branch), items in groups.items()],
+        "count": len(lists),
+    })
+
+
+def _list_applications(loan_list):
+    return (
+        loan_list.applications.select_related("household", "program", "group", "capital_use__allocation")
+        .prefetch_related(_history_prefetch())
+        .order_by("household__search_name", "pk")
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*DISTRICT_WORK)
+def loan_list_review(request, pk):
+    loan_list = get_object_or_404(selectors.loan_lists_for(request.user), pk=pk)
+    applications = list(_list_applications(loan_list))
+    pending = [a for a in applications if a.status == LoanApplication.Status.SUBMITTED]
+    form = ListDecisionForm(request.POST or None, applications=pending)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.loan_list_approve(
+                loan_list=loan_list, amounts=form.amounts, rejections=form.rejections, actor=request.user
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("The decisions on the 03/TD list are recorded."))
+            return redirect("loans:loan_list_review", pk=pk)
+    year = timezone.localdate().year
+    branch = loan_list.group.branch
+    allocations = {
+        a.plan.program_id: a
+        for a in CapitalAllocation.objects.filter(
+            branch=branch, plan__year=year, status=CapitalAllocation.Status.APPROVED
+        ).select_related("plan__program")
+    }
+    return render(request, "loans/loan_list_review.html", {
+        "loan_list": loan_list, "applications": applications, "form": form, "pending": pending,
+        "allocations": sorted(allocations.values(), key=lambda a: a.plan.program.code),
+        "self_submitted": loan_list.submitted_by_id == request.user.pk,
+        "statuses": LoanApplication.Status.choices,
+    })
+
+
+@require_POST
+@role_required(*DISTRICT_WORK)
+def application_approve(request, pk):
+    application = get_object_or_404(selectors.applications_for(request.user), pk=pk)
+    form = ApproveForm(request.POST)
+    if form.is_valid():
+        try:
+            services.application_approve(application=application, amount=form.cleaned_data["amount"],
+                                         actor=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("The request of %(name)s is approved.") % {"name": application.household})
+    else:
+        messages.error(request, " ".join(form.errors["amount"]))
+    return _back_to_list(application)
+
+
+@require_POST
+@role_required(*DISTRICT_WORK)
+def application_reject(request, pk):
+    application = get_object_or_404(selectors.applications_for(request.user), pk=pk)
+    form = RejectForm(request.POST)
+    if form.is_valid():
+        try:
+            services.application_reject(application=application, reason=form.cleaned_data["reason"],
+                                        actor=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("The request of %(name)s is rejected.") % {"name": application.household})
+    else:
+        messages.error(request, _("Give the reason for rejecting this request."))
+    return _back_to_list(application)
+
+
+def _back_to_list(application):
+    if application.loan_list_id:
+        return redirect("loans:loan_list_review", pk=application.loan_list_id)
+    return redirect("loans:approval_queue")
+
+
+NOTICE_HEADERS = [
+    _("No."), _("Head of household"), _("Citizen ID"), _("Program"), _("Amount requested"), _("Amount approved"),
+    _("Term (months)"), _("Decision"), _("Reason"),
+]
+
+
+@require_GET
+@role_required(*ALL_ROLES)
+def approval_notice(request, pk):
+    """Thông báo 04/TD: the district's decision on each request of a 03/TD list."""
+    loan_list = get_object_or_404(selectors.loan_lists_for(request.user), pk=pk)
+    decided = [
+        a for a in _list_applications(loan_list)
+        if a.status in (LoanApplication.Status.APPROVED, LoanApplication.Status.REJECTED,
+                        LoanApplication.Status.DISBURSED)
+    ]
+    approved_total = sum(a.amount_approved or 0 for a in decided)
+    branch = loan_list.group.branch
+    decided_on = max(
+        (c.on for a in decided for c in a.status_changes.all()
+         if c.to_status in (LoanApplication.Status.APPROVED, LoanApplication.Status.REJECTED)),
+        default=None,
+    )
+    if request.GET.get("format") == "xlsx":
+        rows = [
+            [i, a.household.head_name, a.household.citizen_id, a.program.code, a.amount_requested,
+             a.amount_approved or 0, a.term_months,
+             str(_("Approved") if a.amount_approved else _("Rejected")), a.rejection_reason]
+            for i, a in enumerate(decided, start=1)
+        ]
+        return xlsx_response(
+            f"04TD-{loan_list.group.code}-{loan_list.pk}.xlsx",
+            title_lines=[
+                branch.parent.name, _("NOTICE OF LOAN APPROVAL (Form 04/TD)"),
+                f"{loan_list.group} – {branch.ward}",
+                _("as of %(date)s") % {"date": f"{decided_on or timezone.localdate():%d/%m/%Y}"},
+            ],
+            headers=NOTICE_HEADERS,
+            rows=rows,
+            total_row=["", _("Total"), "", "", sum(a.amount_requested for a in decided), approved_total, "", "", ""],
+            sheet_title="04-TD",
+            amount_columns=(4, 5),
+        )
+    return render(request, "loans/approval_notice.html", {
+        "loan_list": loan_list, "applications": decided, "approved_total": approved_total, "branch": branch,
+        "decided_on": decided_on, "requested_total": sum(a.amount_requested for a in decided),
+        "approved_count": sum(1 for a in decided if a.amount_approved),
+    })

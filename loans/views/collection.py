@@ -1,0 +1,287 @@
+"""Ward pages for the 13/TD collection sheet: sheets, their lines, posting and reversals."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Prefetch, Q, Sum
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from loans.forms import CollectionEntryForm, CollectionSheetCreateForm, ReversalForm
+from loans.models import CollectionItem, CollectionLine
+from loans.selectors import collection_sheets_for, group_totals, postings_for
+from loans.services import (
+    collection_line_reverse,
+    collection_sheet_create,
+    collection_sheet_post,
+    collection_sheet_save,
+    posting_reverse,
+)
+from loans.xlsx import xlsx_response
+from organizations.access import WARD_WORK, has_role, role_required
+from organizations.errors import DomainError
+from organizations.selectors import groups_for
+
+SHEET_TOTALS = {
+    "interest_due": Sum("lines__overdue_interest_due") + Sum("lines__current_interest_due"),
+    "principal_due": Sum("lines__principal_due"),
+    "collected": Sum("lines__amount_paid", filter=~Q(lines__status=CollectionLine.Status.OPEN)),
+    "entered": Sum("lines__amount_paid"),
+    "savings_in": Sum("lines__savings_in"),
+    "line_count": Count("lines"),
+}
+
+
+def _items_prefetch():
+    """A line's loans in the order the money is applied, each with its number and program."""
+    return Prefetch(
+        "items",
+        queryset=CollectionItem.objects.select_related("loan", "loan__program").order_by(
+            "loan__disbursed_on", "loan__number"
+        ),
+    )
+
+
+def _sheet_lines(sheet):
+    return list(sheet.lines.select_related("household").prefetch_related(_items_prefetch()))
+
+
+def _line_totals(lines):
+    fields = (
+        "overdue_interest_due", "current_interest_due", "principal_due", "total_due", "amount_paid",
+        "overdue_interest_paid", "current_interest_paid", "principal_paid", "savings_before", "savings_in",
+        "savings_out", "savings_after",
+    )
+    totals = {field: sum(getattr(line, field) for line in lines) for field in fields}
+    totals["outstanding"] = sum(item.outstanding for line in lines for item in line.items.all())
+    totals["outstanding_after"] = totals["outstanding"] - totals["principal_paid"]
+    return totals
+
+
+@login_required
+@require_GET
+def collection_sheet_list(request):
+    groups = groups_for(request.user).order_by("code")
+    sheets = collection_sheets_for(request.user).annotate(**SHEET_TOTALS)
+    group = None
+    if request.GET.get("group"):
+        if not request.GET["group"].isdigit():
+            raise Http404
+        group = get_object_or_404(groups, pk=request.GET["group"])
+        sheets = sheets.filter(group=group)
+    can_post = has_role(request.user, *WARD_WORK)
+    form = CollectionSheetCreateForm(groups=groups, initial={"group": group}) if can_post else None
+    return render(
+        request,
+        "loans/collection_sheet_list.html",
+        {
+            "sheets": sheets[:200],
+            "groups": groups,
+            "group": group,
+            "group_totals": group_totals(group) if group else None,
+            "form": form,
+            "can_post": can_post,
+        },
+    )
+
+
+@require_POST
+@role_required(*WARD_WORK)
+def collection_sheet_create_view(request):
+    groups = groups_for(request.user)
+    form = CollectionSheetCreateForm(request.POST, groups=groups)
+    if form.is_valid():
+        try:
+            sheet = collection_sheet_create(
+                group=form.cleaned_data["group"], on=form.cleaned_data["collection_on"], actor=request.user
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            count = sheet.lines.count()
+            messages.success(request, _("Collection sheet prepared: %(count)s households.") % {"count": count})
+            return redirect("loans:collection_sheet_detail", pk=sheet.pk)
+    return render(
+        request,
+        "loans/collection_sheet_list.html",
+        {
+            "sheets": collection_sheets_for(request.user).annotate(**SHEET_TOTALS)[:200],
+            "groups": groups.order_by("code"),
+            "form": form,
+            "can_post": True,
+        },
+        status=400,
+    )
+
+
+@login_required
+@require_GET
+def collection_sheet_detail(request, pk):
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    lines = _sheet_lines(sheet)
+    can_post = has_role(request.user, *WARD_WORK)
+    form = CollectionEntryForm(lines=lines) if sheet.is_draft and can_post else None
+    return _render_sheet(request, sheet, lines, form, can_post)
+
+
+def _render_sheet(request, sheet, lines, form, can_post, status=200):
+    return render(
+        request,
+        "loans/collection_sheet_detail.html",
+        {
+            "sheet": sheet,
+            "lines": lines,
+            "rows": form.rows() if form else None,
+            "form": form,
+            "totals": _line_totals(lines),
+            "group_totals": group_totals(sheet.group),
+            "can_post": can_post,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@role_required(*WARD_WORK)
+def collection_sheet_fill(request, pk):
+    """One POST for the whole page: save the entered amounts, and post them if asked to."""
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    if not sheet.is_draft:
+        messages.info(request, _("This sheet was already posted; nothing was posted twice."))
+        return redirect("loans:collection_sheet_detail", pk=sheet.pk)
+    lines = _sheet_lines(sheet)
+    form = CollectionEntryForm(request.POST, lines=lines)
+    if not form.is_valid():
+        messages.error(request, _("Some amounts are not valid; they are marked below. Nothing was saved."))
+        return _render_sheet(request, sheet, lines, form, True, status=400)
+    try:
+        if request.POST.get("action") == "post":
+            # The amounts go in with the posting, under its lock: a colleague's save cannot slip in between.
+            collection_sheet_post(sheet=sheet, entries=form.entries(), actor=request.user)
+            messages.success(request, _("The sheet is posted. Balances are updated."))
+        else:
+            collection_sheet_save(sheet=sheet, entries=form.entries(), actor=request.user)
+            messages.success(request, _("Amounts saved. The sheet is not posted yet."))
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("loans:collection_sheet_detail", pk=sheet.pk)
+
+
+def _sheet_heading(sheet):
+    group = sheet.group
+    return {
+        "issuer": group.branch.parent.name if group.branch.parent_id else "",
+        "issuer_unit": group.branch.name,
+    }
+
+
+@login_required
+@require_GET
+def collection_sheet_print(request, pk):
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    lines = _sheet_lines(sheet)
+    return render(
+        request,
+        "loans/collection_sheet_print.html",
+        {"sheet": sheet, "lines": lines, "totals": _line_totals(lines), **_sheet_heading(sheet)},
+    )
+
+
+@login_required
+@require_GET
+def collection_sheet_xlsx(request, pk):
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    lines = _sheet_lines(sheet)
+    totals = _line_totals(lines)
+    headers = [
+        _("No."), _("Customer code"), _("Head of household"), _("Loan numbers"), _("Outstanding"),
+        _("Overdue interest due"), _("Current interest due"), _("Principal due"), _("Overdue interest collected"),
+        _("Current interest collected"), _("Principal collected"), _("Savings deposit"), _("Savings withdrawal"),
+        _("Savings balance"),
+    ]
+    rows = [
+        [
+            index, line.household.customer_code or "", line.household.head_name,
+            ", ".join(item.loan.number for item in line.items.all()),
+            sum(item.outstanding for item in line.items.all()), line.overdue_interest_due, line.current_interest_due,
+            line.principal_due, line.overdue_interest_paid, line.current_interest_paid, line.principal_paid,
+            line.savings_in, line.savings_out, line.savings_after,
+        ]
+        for index, line in enumerate(lines, start=1)
+    ]
+    total_row = [
+        _("Total"), "", "", "", totals["outstanding"], totals["overdue_interest_due"], totals["current_interest_due"],
+        totals["principal_due"], totals["overdue_interest_paid"], totals["current_interest_paid"],
+        totals["principal_paid"], totals["savings_in"], totals["savings_out"], totals["savings_after"],
+    ]
+    heading = _sheet_heading(sheet)
+    status = "" if not sheet.is_draft else _(" (draft, not posted)")
+    return xlsx_response(
+        f"13TD_{sheet.group.code}_{sheet.collection_on:%Y%m%d}.xlsx",
+        title_lines=[
+            heading["issuer"], heading["issuer_unit"],
+            _("LIST OF INTEREST AND SAVINGS COLLECTED (13/TD)") + status,
+            _("%(group)s – collection day %(date)s")
+            % {"group": sheet.group, "date": f"{sheet.collection_on:%d/%m/%Y}"},
+        ],
+        headers=headers,
+        rows=rows,
+        total_row=total_row,
+        sheet_title="13TD",
+        amount_columns=range(4, 14),
+    )
+
+
+@login_required
+@require_GET
+def collection_line_detail(request, pk, line_pk):
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    line = get_object_or_404(sheet.lines.select_related("household", "reversed_by").prefetch_related(_items_prefetch()),
+                             pk=line_pk)
+    postings = line.postings.select_related("loan", "reverses", "created_by").annotate(
+        reversal_count=Count("reversed_by")
+    ).order_by("pk")
+    return render(
+        request,
+        "loans/collection_line_detail.html",
+        {"sheet": sheet, "line": line, "postings": postings, "form": ReversalForm(),
+         "can_post": has_role(request.user, *WARD_WORK)},
+    )
+
+
+@require_POST
+@role_required(*WARD_WORK)
+def collection_line_reverse_view(request, pk, line_pk):
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    line = get_object_or_404(sheet.lines, pk=line_pk)
+    form = ReversalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the reason for the reversal."))
+    else:
+        try:
+            collection_line_reverse(line=line, reason=form.cleaned_data["reason"], actor=request.user)
+            messages.success(request, _("The line is reversed; the household's balances are restored."))
+        except DomainError as error:
+            messages.error(request, error.message)
+    return redirect("loans:collection_line_detail", pk=sheet.pk, line_pk=line.pk)
+
+
+@require_POST
+@role_required(*WARD_WORK)
+def posting_reverse_view(request, pk):
+    posting = get_object_or_404(postings_for(request.user), pk=pk)
+    form = ReversalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the reason for the reversal."))
+    else:
+        try:
+            posting_reverse(posting=posting, reason=form.cleaned_data["reason"], actor=request.user)
+            messages.success(request, _("The posting is reversed."))
+        except DomainError as error:
+            messages.error(request, error.message)
+    line = posting.collection_lines.first()
+    if line is not None:
+        return redirect("loans:collection_line_detail", pk=line.sheet_id, line_pk=line.pk)
+    return redirect(reverse("loans:collection_sheet_list"))

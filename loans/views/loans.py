@@ -1,0 +1,52 @@
+"""The loan page: its schedule, history, changes and checks."""
+
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from loans.forms import LoanChangeDecisionForm
+from loans.models import LoanApplication, LoanChange
+from loans.selectors import loans_for
+from loans.services import extension_limit_months, extension_months_used, unpaid_instalments
+from loans.views.common import _history_prefetch
+from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, has_role, role_required
+
+
+@require_GET
+@role_required(*ALL_ROLES)
+def loan_detail(request, pk):
+    loan = get_object_or_404(
+        loans_for(request.user).select_related("household__branch", "group__branch__ward", "application", "created_by"),
+        pk=pk,
+    )
+    unpaid = {i.pk for i in unpaid_instalments(loan)}
+    instalments = list(loan.instalments.order_by("due_on", "seq"))
+    for instalment in instalments:
+        instalment.is_paid = instalment.pk not in unpaid
+    changes = loan.changes.select_related("instalment", "requested_by", "decided_by").order_by("-requested_on", "-pk")
+    pending = next((c for c in changes if c.is_pending), None)
+    limit = extension_limit_months(loan)
+    context = {
+        "loan": loan,
+        "instalments": instalments,
+        "changes": changes,
+        "pending": pending,
+        "status_changes": loan.status_changes.select_related("actor"),
+        "use_checks": loan.use_checks.select_related("checked_by"),
+        "can_request": has_role(request.user, *WARD_WORK) and pending is None,
+        "can_check": has_role(request.user, *WARD_WORK),
+        "can_decide": has_role(request.user, *DISTRICT_WORK),
+        "extension_limit": limit,
+        "extension_left": max(0, limit - extension_months_used(loan)),
+        "kinds": LoanChange.Kind,
+        "today": timezone.localdate(),
+        "decision_form": LoanChangeDecisionForm(),
+        "schedule_total": sum(i.principal for i in instalments),
+        "application": (
+            LoanApplication.objects.prefetch_related(_history_prefetch()).get(pk=loan.application_id)
+            if loan.application_id
+            else None
+        ),
+        "statuses": LoanApplication.Status.choices,
+    }
+    return render(request, "loans/loan_detail.html", context)
