@@ -1,0 +1,460 @@
+"""Dashboard and report figures: portfolio rows by kind, ward, branch, program and group, as of any date."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from loans.ledger import (
+    ZERO,
+    derived_portfolio,
+    flow_postings,
+    flow_sums,
+    month_ends,
+    net_amount,
+    snapshot_span,
+    with_derived_balances,
+)
+from loans.models import (
+    GroupBalance,
+    GroupProgramBalance,
+    Loan,
+    MonthlyBalance,
+    PortfolioDayChange,
+    PortfolioMonthEnd,
+    Posting,
+)
+from organizations.models import GroupMembership, SavingsGroup
+from organizations.selectors import branch_scope
+
+# Every dashboard and report figure comes from `portfolio_report`. For today (with no postings dated later) it reads
+# the per-group summaries kept by `refresh_loan_balances`; for another date it reads the snapshots (the last month
+# end before the date plus the day changes since), and only before the first snapshot does it derive the figures from
+# the postings. All three give the same figures in a handful of aggregate queries.
+
+#: Breakdown dimensions, as paths from a model with a `group` foreign key.
+DIMENSIONS = {
+    "kind": "group__branch__kind",
+    "ward": "group__branch__ward",
+    "branch": "group__branch",
+    "program": "program",
+    "group": "group",
+}
+AMOUNTS = ("outstanding", "overdue", "frozen", "interest_arrears")
+FLOWS = ("lent_month", "lent_year", "collected_month", "collected_year")
+GRADES = ("good", "fair", "average", "weak")
+
+
+def uses_cached_balances(on):
+    """True when figures as of `on` may come from the cached balances: `on` is today and nothing is posted later."""
+    today = timezone.localdate()
+    return on == today and not Posting.objects.filter(on__gt=today).exists()
+
+
+def _dim_values(by, prefix=""):
+    """values() keyword arguments that name each dimension `d_<name>` (avoids clashes with model fields)."""
+    paths = {}
+    for name in by:
+        path = DIMENSIONS[name]
+        if prefix == "groups:":
+            path = "pk" if path == "group" else path.removeprefix("group__")
+        else:
+            path = prefix + path
+        paths[f"d_{name}"] = F(path)
+    return paths
+
+
+def _filters(user, prefix, *, organization=None, ward=None):
+    """Scope Q over the branch reached by `prefix` ("group__branch", "loan__group__branch", "branch")."""
+    q = branch_scope(user, prefix)
+    if organization:
+        q &= Q(**{f"{prefix}__kind": organization})
+    if ward:
+        q &= Q(**{f"{prefix}__ward": ward})
+    return q
+
+
+def _key(row, by):
+    return tuple(row[f"d_{name}"] for name in by)
+
+
+def _grouped(queryset, by, prefix="", **aggregates):
+    """{key: row} of `aggregates` per combination of the `by` dimensions (one row keyed () when by is empty)."""
+    if not by:
+        return {(): queryset.aggregate(**aggregates)}
+    rows = queryset.values(**_dim_values(by, prefix)).annotate(**aggregates)
+    return {_key(row, by): row for row in rows}
+
+
+def _amounts_cached(user, by, on, **filters):
+    scope = _filters(user, "group__branch", **filters)
+    result = _grouped(
+        GroupProgramBalance.objects.filter(scope).order_by(),
+        by,
+        loans=Sum("loans"),
+        households=Sum("households"),
+        **{name: Sum(name) for name in AMOUNTS},
+        **_cached_flows(on),
+    )
+    if "program" in by:
+        # Savings belong to households, not programs; households are counted per program.
+        return result
+    groups = _grouped(
+        GroupBalance.objects.filter(scope).order_by(), by, households=Sum("households"), savings=Sum("savings")
+    )
+    for key, row in groups.items():
+        entry = result.setdefault(key, {})
+        entry["households"] = row["households"]
+        entry["savings"] = row["savings"]
+    return result
+
+
+def snapshot_month_end(on):
+    """The last snapshot month end before `on`, or None when the snapshots do not cover `on` (one query)."""
+    first, last = snapshot_span()
+    if first is None or on <= first:
+        return None
+    return min(last, on.replace(day=1) - timedelta(days=1))
+
+
+SNAPSHOT_AMOUNTS = ("loans", "outstanding", "overdue", "frozen", "interest_arrears")
+
+
+def _snapshot_rows(queryset, by, **aggregates):
+    """{(key, whole): row}: `whole` is 1 for a group's own rows (households across programs, savings)."""
+    whole = Case(When(program__isnull=True, then=Value(1)), default=Value(0))
+    if "program" in by:
+        queryset = queryset.filter(program__isnull=False)
+    rows = queryset.values(**_dim_values(by), d_whole=whole).annotate(**aggregates)
+    return {(_key(row, by), row["d_whole"]): row for row in rows}
+
+
+def _amounts_from_snapshots(user, by, on, month_end, **filters):
+    """Figures as of `on`: the month end's rows plus the day changes after it, two aggregate queries."""
+    scope = _filters(user, "group__branch", **filters)
+    figures = (*SNAPSHOT_AMOUNTS, "households", "savings")
+    base = _snapshot_rows(
+        PortfolioMonthEnd.objects.filter(scope, month_end=month_end).order_by(),
+        by,
+        **{name: Sum(name) for name in (*figures, "lent_year", "collected_year")},
+    )
+    month_start, year_start = on.replace(day=1), on.replace(month=1, day=1)
+    changes = _snapshot_rows(
+        PortfolioDayChange.objects.filter(scope, on__gt=month_end, on__lte=on).order_by(),
+        by,
+        **{name: Sum(name) for name in figures},
+        lent_month=Sum("lent", filter=Q(on__gte=month_start)),
+        collected_month=Sum("collected", filter=Q(on__gte=month_start)),
+        lent_year=Sum("lent", filter=Q(on__gte=year_start)),
+        collected_year=Sum("collected", filter=Q(on__gte=year_start)),
+    )
+    same_year = month_end.year == on.year
+    result = {}
+    for source, rows in (("base", base), ("changes", changes)):
+        for (key, whole), row in rows.items():
+            entry = result.setdefault(key, {})
+            if whole:
+                names = ("households", "savings")
+            else:
+                names = (*SNAPSHOT_AMOUNTS, *(("households",) if "program" in by else ()), "lent_year", "collected_year")
+                if source == "changes":
+                    names = (*names, "lent_month", "collected_month")
+                elif not same_year:
+                    names = tuple(n for n in names if n not in ("lent_year", "collected_year"))
+            for name in names:
+                entry[name] = entry.get(name, 0) + (row[name] or 0)
+    return result
+
+
+def _savings_on(on):
+    postings = Posting.objects.filter(household=OuterRef("household"), on__lte=on)
+    total = (
+        postings.order_by()
+        .values("household")
+        .annotate(total=Sum(net_amount(Posting.Kind.SAVINGS_IN)) - Sum(net_amount(Posting.Kind.SAVINGS_OUT)))
+        .values("total")
+    )
+    return Coalesce(Subquery(total), ZERO)
+
+
+def _amounts_from_ledger(user, by, on, **filters):
+    scope = _filters(user, "group__branch", **filters)
+    result = derived_portfolio(Loan.objects.filter(scope), on, by)
+    if "program" in by:
+        return result
+    # Savings of the households now in a group, from their savings postings: one join, no per-household subquery.
+    member = "household__memberships__"
+    savings_kinds = (Posting.Kind.SAVINGS_IN, Posting.Kind.SAVINGS_OUT)
+    postings = Posting.objects.filter(
+        _filters(user, f"{member}group__branch", **filters),
+        Q(kind__in=savings_kinds) | Q(kind=Posting.Kind.REVERSAL, reverses__kind__in=savings_kinds),
+        **{f"{member}left_on__isnull": True},
+        on__lte=on,
+    ).order_by()
+    savings = _grouped(
+        postings,
+        by,
+        member,
+        savings=Sum(net_amount(Posting.Kind.SAVINGS_IN)) - Sum(net_amount(Posting.Kind.SAVINGS_OUT)),
+    )
+    for key, row in savings.items():
+        result.setdefault(key, {})["savings"] = row["savings"]
+    return result
+
+
+def _flows(user, by, on, **filters):
+    """Lending and collections in on's month and year, from the postings (for a date other than today)."""
+    postings = flow_postings(Posting.objects.filter(_filters(user, "loan__group__branch", **filters)), on)
+    return _grouped(postings, by, "loan__", **flow_sums(on.replace(day=1)))
+
+
+def _cached_flows(on):
+    """Sums of the refreshed month and year flows, counting a row's month (year) only if it is on's month (year)."""
+    this_month = Q(flows_on__gte=on.replace(day=1))
+    this_year = Q(flows_on__gte=on.replace(month=1, day=1))
+    return {
+        name: Sum(Case(When(period, then=F(name)), default=ZERO))
+        for name, period in (
+            ("lent_month", this_month),
+            ("lent_year", this_year),
+            ("collected_month", this_month),
+            ("collected_year", this_year),
+        )
+    }
+
+
+def _group_counts(user, by, **filters):
+    if "program" in by:
+        return {}
+    groups = SavingsGroup.objects.filter(_filters(user, "branch", **filters), status=SavingsGroup.Status.ACTIVE)
+    return {key: row["groups"] for key, row in _grouped(groups.order_by(), by, "groups:", groups=Count("pk")).items()}
+
+
+def group_grade_counts(*, user, on, by=(), organization=None, ward=None):
+    """{key: {"good", "fair", "average", "weak"}}: groups by their latest grade up to on's month, in one query."""
+    from organizations.models import GroupGrade
+
+    if "program" in by:  # a group's grade is not split by program
+        return {}
+    month = on.replace(day=1)
+    latest = GroupGrade.objects.filter(group=OuterRef("group"), month__lte=month).order_by("-month").values("month")[:1]
+    grades = GroupGrade.objects.filter(_filters(user, "group__branch", organization=organization, ward=ward)).filter(
+        month__lte=month, month=Subquery(latest)
+    )
+    counts = {grade: Count("pk", filter=Q(grade=grade)) for grade in GRADES}
+    if not by:
+        return {(): grades.aggregate(**counts)}
+    rows = grades.order_by().values(**_dim_values(by)).annotate(**counts)
+    return {_key(row, by): row for row in rows}
+
+
+def portfolio_report(*, user, on, by=(), organization=None, ward=None):
+    """Rows of figures as of `on` within the user's scope, one per combination of the `by` dimensions.
+
+    Each row has `key` (the dimension values), the amounts (outstanding, overdue, frozen, interest_arrears, savings),
+    loans, households, groups, the month's and year's flows and the group grade counts, as whole numbers.
+    With by=() there is one row: the totals.
+    """
+    by = tuple(by)
+    filters = {"organization": organization, "ward": ward}
+    if uses_cached_balances(on):
+        amounts = _amounts_cached(user, by, on, **filters)
+        flows = amounts
+    elif month_end := snapshot_month_end(on):
+        amounts = _amounts_from_snapshots(user, by, on, month_end, **filters)
+        flows = amounts
+    else:
+        amounts = _amounts_from_ledger(user, by, on, **filters)
+        flows = _flows(user, by, on, **filters)
+    groups = _group_counts(user, by, **filters)
+    grades = group_grade_counts(user=user, on=on, by=by, **filters)
+    keys = set(amounts) | set(flows) | set(groups)
+    if not by:
+        keys = {()}
+    rows = []
+    for key in keys:
+        amount, flow, grade = amounts.get(key, {}), flows.get(key, {}), grades.get(key, {})
+        row = {"key": key, **dict(zip(by, key, strict=True))}
+        for name in (*AMOUNTS, "savings", "loans", "households"):
+            row[name] = int(amount.get(name) or 0)
+        for name in FLOWS:
+            row[name] = int(flow.get(name) or 0)
+        for name in GRADES:
+            row[name] = int(grade.get(name) or 0)
+        row["groups"] = groups.get(key, 0)
+        row["overdue_ratio"] = overdue_ratio(row["overdue"], row["outstanding"])
+        rows.append(row)
+    return rows
+
+
+def overdue_ratio(overdue, outstanding):
+    """Overdue ÷ outstanding in percent, as a Decimal with two places (None when nothing is outstanding)."""
+    if not outstanding:
+        return None
+    return (Decimal(overdue) * 100 / Decimal(outstanding)).quantize(Decimal("0.01"))
+
+
+ADDITIVE = (*AMOUNTS, "savings", "loans", "households", *FLOWS, *GRADES, "groups")
+
+
+def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None):
+    """The totals row. From cached balances and snapshots every figure adds up across organizations (households are
+    counted per group), so rows already fetched by organization can be summed instead of querying again."""
+    if by_kind is not None and (uses_cached_balances(on) or snapshot_month_end(on)):
+        total = {"key": (), **{name: sum(row[name] for row in by_kind) for name in ADDITIVE}}
+        total["overdue_ratio"] = overdue_ratio(total["overdue"], total["outstanding"])
+        return total
+    return portfolio_report(user=user, on=on, organization=organization, ward=ward)[0]
+
+
+def portfolio_trend(*, user, today, organization=None, ward=None, current=None):
+    """Outstanding and overdue per organization at the last 12 month ends (from MonthlyBalance) and today.
+
+    `current` may pass today's rows by organization when the caller already has them.
+    """
+    ends = month_ends(today)
+    rows = (
+        MonthlyBalance.objects.filter(
+            _filters(user, "branch", organization=organization, ward=ward), month_end__in=ends
+        )
+        .order_by()
+        .values("month_end", kind=F("branch__kind"))
+        .annotate(outstanding=Sum("outstanding"), overdue=Sum("overdue"))
+    )
+    points = {(row["month_end"], row["kind"]): row for row in rows}
+    if current is None:
+        current = portfolio_report(user=user, on=today, by=("kind",), organization=organization, ward=ward)
+    for row in current:
+        points[today, row["kind"]] = row
+    kinds = sorted({kind for _day, kind in points})
+    days = [*ends, today]
+    series = []
+    for kind in kinds:
+        values = [points.get((day, kind), {}) for day in days]
+        series.append(
+            {
+                "kind": kind,
+                "outstanding": [int(v.get("outstanding") or 0) for v in values],
+                "overdue": [int(v.get("overdue") or 0) for v in values],
+            }
+        )
+    return {"days": days, "series": series}
+
+
+def label_rows(rows, by):
+    """Add readable names for each dimension (one query per dimension) and sort the rows by their codes."""
+    from loans.models import LoanProgram
+    from organizations.models import Organization, Ward
+
+    kinds = dict(Organization.Kind.choices)
+    lookups = {}
+    if "ward" in by:
+        lookups["ward"] = {w.pk: w for w in Ward.objects.filter(pk__in={r["ward"] for r in rows})}
+    if "program" in by:
+        lookups["program"] = {p.pk: p for p in LoanProgram.objects.filter(pk__in={r["program"] for r in rows})}
+    if "group" in by:
+        lookups["group"] = {
+            g.pk: g
+            for g in SavingsGroup.objects.filter(pk__in={r["group"] for r in rows}).select_related(
+                "leader", "branch__ward"
+            )
+        }
+    for row in rows:
+        if "kind" in by:
+            row["kind_name"] = kinds.get(row["kind"], row["kind"])
+        for name, objects in lookups.items():
+            row[f"{name}_obj"] = objects.get(row[name])
+    order = {
+        "kind": lambda r: r["kind"] or "",
+        "ward": lambda r: r["ward_obj"].code if r.get("ward_obj") else "",
+        "program": lambda r: r["program_obj"].code if r.get("program_obj") else "",
+        "group": lambda r: r["group_obj"].code if r.get("group_obj") else "",
+        "branch": lambda r: r["branch"] or 0,
+    }
+    rows.sort(key=lambda r: tuple(order[name](r) for name in by))
+    return rows
+
+
+def _arrears_on(on):
+    """A loan's interest arrears as of `on`: today's less the entries dated after `on` (none before it is lent)."""
+    from loans.models import InterestArrearsEntry
+
+    later = (
+        InterestArrearsEntry.objects.filter(loan=OuterRef("pk"), on__gt=on)
+        .order_by()
+        .values("loan")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    posted = Exists(Posting.objects.filter(loan=OuterRef("pk"), on__lte=on))
+    return Case(When(posted, then=F("interest_arrears") - Coalesce(Subquery(later), ZERO)), default=ZERO)
+
+
+def _frozen_shift_after(on):
+    """Freezes minus lifted freezes dated after `on`: taken off today's status to give the status on `on`."""
+    from loans.models import LoanStatusChange
+
+    frozen = Loan.Status.FROZEN
+    later = (
+        LoanStatusChange.objects.filter(Q(to_status=frozen) | Q(from_status=frozen), loan=OuterRef("pk"), on__gt=on)
+        .order_by()
+        .values("loan")
+        .annotate(
+            total=Sum(Case(When(to_status=frozen, then=Value(1)), default=Value(0)))
+            - Sum(Case(When(from_status=frozen, then=Value(1)), default=Value(0)))
+        )
+        .values("total")
+    )
+    return Coalesce(Subquery(later), Value(0))
+
+
+def group_households(*, group, on):
+    """The group's current members and the households with loans in it, with their balances as of `on`."""
+    from borrowers.models import Household
+
+    cached = uses_cached_balances(on)
+    loans = Loan.objects.filter(group=group).order_by()
+    members = GroupMembership.objects.filter(group=group, left_on__isnull=True)
+    frozen_now = Case(When(status=Loan.Status.FROZEN, then=Value(1)), default=Value(0))
+    if cached:
+        loans = loans.annotate(
+            balance=F("principal_outstanding"),
+            balance_overdue=F("overdue_principal"),
+            arrears=F("interest_arrears"),
+            frozen_flag=frozen_now,
+        )
+        savings = dict(members.values_list("household", "household__savings_balance"))
+    else:
+        loans = with_derived_balances(loans, on).annotate(
+            balance=F("derived_outstanding"),
+            balance_overdue=F("derived_overdue"),
+            arrears=_arrears_on(on),
+            frozen_flag=frozen_now - _frozen_shift_after(on),
+        )
+        savings = dict(members.annotate(total=_savings_on(on)).values_list("household", "total"))
+    outstanding = Q(balance__gt=0)
+    figures = {
+        row["household"]: row
+        for row in loans.filter(outstanding | Q(arrears__gt=0))
+        .values("household")
+        .annotate(
+            loans=Count("pk", filter=outstanding),
+            outstanding=Sum("balance"),
+            overdue=Sum("balance_overdue"),
+            frozen=Sum("balance", filter=Q(frozen_flag__gt=0)),
+            interest_arrears=Sum("arrears"),
+        )
+    }
+    households = Household.objects.filter(pk__in=set(savings) | set(figures)).order_by("search_name", "pk")
+    return [
+        {
+            "household": household,
+            "is_member": household.pk in savings,
+            "loans": figures.get(household.pk, {}).get("loans") or 0,
+            **{name: int(figures.get(household.pk, {}).get(name) or 0) for name in AMOUNTS},
+            "savings": int(savings.get(household.pk) or 0),
+        }
+        for household in households
+    ]

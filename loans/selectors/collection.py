@@ -1,0 +1,35 @@
+"""Scoped reads of 13/TD collection sheets and a group's figures for the collection day."""
+
+from django.db.models import Count, Q, Sum
+
+from loans.models import Loan
+from organizations.selectors import branch_scope
+
+
+def collection_sheets_for(user):
+    from loans.models import CollectionSheet
+
+    return CollectionSheet.objects.filter(branch_scope(user, "group__branch")).select_related(
+        "group", "group__branch", "group__branch__ward"
+    )
+
+
+def group_totals(group):
+    """A group's figures from the cached balances of its current members: what the collection day changes."""
+    from borrowers.models import Household
+
+    members = Household.objects.filter(memberships__group=group, memberships__left_on__isnull=True)
+    open_loans = Loan.objects.filter(household__in=members.values("pk")).exclude(
+        status__in=[Loan.Status.CLOSED, Loan.Status.WRITTEN_OFF]
+    )
+    totals = open_loans.aggregate(
+        outstanding=Sum("principal_outstanding", default=0),
+        overdue=Sum("overdue_principal", default=0),
+        arrears=Sum("interest_arrears", default=0),
+        households=Count("household", distinct=True, filter=Q(principal_outstanding__gt=0)),
+    )
+    totals["savings"] = members.aggregate(savings=Sum("savings_balance", default=0))["savings"]
+    totals["members"] = members.count()
+    outstanding = totals["outstanding"]
+    totals["overdue_ratio"] = (totals["overdue"] * 100 / outstanding) if outstanding else 0
+    return totals
