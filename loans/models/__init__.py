@@ -1,0 +1,74 @@
+"""Programs, loan requests and their review, loans with their schedules, and the append-only ledger.
+
+One module per capability; this package re-exports every model and helper, the usual Django models package.
+"""
+
+from loans.models.bankfiles import BankGroupGrade, ImportBatch, ReconciliationItem
+from loans.models.capital import AllocationEvent, CapitalAdjustment, CapitalAllocation, CapitalPlan, CapitalUse
+from loans.models.changes import LoanChange
+from loans.models.checks import GroupInspection, LoanUseCheck
+from loans.models.collection import CollectionItem, CollectionLine, CollectionSheet
+from loans.models.fees import FeeReduction, FeeSchedule
+from loans.models.ledger import (
+    GroupBalance,
+    GroupProgramBalance,
+    InterestArrearsEntry,
+    MonthlyBalance,
+    PortfolioDayChange,
+    PortfolioMonthEnd,
+    Posting,
+    SnapshotCoverage,
+    SnapshotFigures,
+)
+from loans.models.loans import (
+    Loan,
+    LoanStatusChange,
+    RepaymentInstalment,
+    add_months,
+    loan_number_validator,
+    schedule_rows,
+)
+from loans.models.pipeline import StatusChange, StatusPipeline
+from loans.models.programs import LoanProgram
+from loans.models.requests import ApplicationStatusChange, LoanApplication, LoanList, ReviewMeeting
+
+__all__ = [
+    "LoanProgram",
+    "StatusPipeline",
+    "StatusChange",
+    "ReviewMeeting",
+    "LoanList",
+    "LoanApplication",
+    "ApplicationStatusChange",
+    "loan_number_validator",
+    "add_months",
+    "schedule_rows",
+    "Loan",
+    "LoanStatusChange",
+    "RepaymentInstalment",
+    "ImportBatch",
+    "ReconciliationItem",
+    "BankGroupGrade",
+    "Posting",
+    "InterestArrearsEntry",
+    "GroupProgramBalance",
+    "GroupBalance",
+    "MonthlyBalance",
+    "SnapshotFigures",
+    "PortfolioMonthEnd",
+    "PortfolioDayChange",
+    "SnapshotCoverage",
+    "CapitalPlan",
+    "CapitalAllocation",
+    "CapitalAdjustment",
+    "AllocationEvent",
+    "CapitalUse",
+    "CollectionSheet",
+    "CollectionLine",
+    "CollectionItem",
+    "LoanChange",
+    "FeeSchedule",
+    "FeeReduction",
+    "LoanUseCheck",
+    "GroupInspection",
+]

@@ -1,0 +1,61 @@
+"""Loan programs (LoanProgram) and their rates and ceilings."""
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from loans.money import MoneyField
+
+
+class LoanProgram(models.Model):
+    """A policy lending program. Rates and ceilings are editable data, seeded from DOMAIN.md's defaults."""
+
+    code = models.CharField(_("program code"), max_length=10, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    annual_rate = models.DecimalField(
+        _("annual rate (%)"), max_digits=6, decimal_places=3, validators=[MinValueValidator(0)]
+    )
+    overdue_multiplier = models.DecimalField(
+        _("overdue rate multiplier"), max_digits=4, decimal_places=2, default=1.30, validators=[MinValueValidator(1)]
+    )
+    max_amount = MoneyField(_("maximum amount"), validators=[MinValueValidator(1)])
+    max_amount_per_month = models.BooleanField(
+        _("maximum is per month of study"),
+        default=False,
+        help_text=_("For student loans: the maximum applies to each month of the term."),
+    )
+    max_term_months = models.PositiveSmallIntegerField(_("maximum term (months)"), validators=[MinValueValidator(1)])
+    eligible_statuses = models.JSONField(
+        _("policy statuses it lends to"),
+        default=list,
+        help_text=_("Policy status codes: poor, near_poor, escaped, other_policy, none."),
+    )
+    escaped_within_years = models.PositiveSmallIntegerField(
+        _("left the poor list at most (years)"),
+        null=True,
+        blank=True,
+        help_text=_("For the newly-escaped program: how long ago the household may have left the list."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("loan program")
+        verbose_name_plural = _("loan programs")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(annual_rate__gte=0), name="program_rate_not_negative"),
+            models.CheckConstraint(condition=Q(max_amount__gt=0), name="program_max_amount_positive"),
+            models.CheckConstraint(condition=Q(overdue_multiplier__gte=1), name="program_overdue_multiplier_min_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} – {self.name}"
+
+    @property
+    def monthly_rate(self):
+        """Percent per month, e.g. 0.55 for 6.6 %/year."""
+        return self.annual_rate / 12
+
+    def ceiling_for(self, term_months):
+        return self.max_amount * term_months if self.max_amount_per_month else self.max_amount
