@@ -16,7 +16,8 @@ from organizations.models import (
     OutreachSession,
     TrainingClass,
 )
-from organizations.selectors import branches_for, groups_for, recording_units_for
+from organizations.selectors.scope import branches_for, groups_for
+from organizations.selectors.supervision import recording_units_for
 
 
 class LoginForm(AuthenticationForm):
@@ -81,7 +82,7 @@ class GroupForm(forms.Form):
     def __init__(self, *args, user, group=None, **kwargs):
         from borrowers.selectors import households_for, with_current_group
         from organizations.models import Neighbourhood, SavingsGroup
-        from organizations.selectors import branches_for
+        from organizations.selectors.scope import branches_for
 
         super().__init__(*args, **kwargs)
         self.group = group
@@ -120,7 +121,7 @@ def refuse_out_of_scope(form):
             raise Http404
 
 
-# --- Supervision work: forms clean and convert; the services in organizations/services.py save. -------------------
+# --- Supervision work: forms clean and convert; the services in organizations/services/supervision.py save. ---
 
 
 class UnitChoiceField(forms.ModelChoiceField):

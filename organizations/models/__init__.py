@@ -1,0 +1,51 @@
+"""The organizations app's models, one module per capability: the organization chart, the supervision record, the
+audit trail and the monthly group grades."""
+
+from organizations.models.audit import AuditEvent
+from organizations.models.chart import (
+    Area,
+    GroupMembership,
+    Neighbourhood,
+    OfficerProfile,
+    Organization,
+    SavingsGroup,
+    Ward,
+    group_code_validator,
+    neighbourhood_code_validator,
+    ward_code_validator,
+)
+from organizations.models.grading import GradingCriteria, GroupGrade
+from organizations.models.supervision import (
+    Award,
+    ChecklistItem,
+    CooperationAgreement,
+    EconomicModel,
+    Inspection,
+    InspectionFinding,
+    OutreachSession,
+    TrainingClass,
+)
+
+__all__ = [
+    "Area",
+    "AuditEvent",
+    "Award",
+    "ChecklistItem",
+    "CooperationAgreement",
+    "EconomicModel",
+    "GradingCriteria",
+    "GroupGrade",
+    "GroupMembership",
+    "Inspection",
+    "InspectionFinding",
+    "Neighbourhood",
+    "OfficerProfile",
+    "Organization",
+    "OutreachSession",
+    "SavingsGroup",
+    "TrainingClass",
+    "Ward",
+    "group_code_validator",
+    "neighbourhood_code_validator",
+    "ward_code_validator",
+]

@@ -1,0 +1,56 @@
+"""The home page: the dashboard of the user's scope."""
+
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from loans.forms import ReportScopeForm
+from loans.selectors import label_rows, portfolio_report, portfolio_totals, portfolio_trend
+from organizations.models import Organization
+
+
+def _chart(rows, label):
+    return {
+        "labels": [label(row) for row in rows],
+        "outstanding": [row["outstanding"] for row in rows],
+        "overdue": [row["overdue"] for row in rows],
+    }
+
+
+@require_GET
+@login_required
+def home(request):
+    """Dashboard: figures, breakdowns by organization, ward and program, and the 12-month trend, for one date."""
+    form = ReportScopeForm(request.GET or None, user=request.user)
+    on, organization, ward = form.scope()
+    scope = {"user": request.user, "on": on, "organization": organization, "ward": ward}
+    by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
+    totals = portfolio_totals(**scope, by_kind=by_kind)
+    by_ward = label_rows(portfolio_report(by=("ward",), **scope), ("ward",))
+    by_program = label_rows(portfolio_report(by=("program",), **scope), ("program",))
+    trend = portfolio_trend(user=request.user, today=on, organization=organization, ward=ward, current=by_kind)
+    kinds = dict(Organization.Kind.choices)
+    chart_data = {
+        "kinds": _chart(by_kind, lambda row: str(row["kind_name"])),
+        "wards": _chart(by_ward, lambda row: row["ward_obj"].name if row["ward_obj"] else "?"),
+        "programs": _chart(by_program, lambda row: row["program_obj"].code if row["program_obj"] else "?"),
+        "trend": {
+            "labels": [f"{day:%m/%Y}" for day in trend["days"][:-1]] + [f"{trend['days'][-1]:%d/%m/%Y}"],
+            "series": [{"label": str(kinds.get(s["kind"], s["kind"])), **s} for s in trend["series"]],
+        },
+    }
+    return render(
+        request,
+        "organizations/home.html",
+        {
+            "form": form,
+            "on": on,
+            "totals": totals,
+            "by_kind": by_kind,
+            "by_ward": by_ward,
+            "by_program": by_program,
+            "chart_data": chart_data,
+            "query": request.GET.urlencode(),
+        },
+    )
