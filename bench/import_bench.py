@@ -239,10 +239,10 @@ def timed(label, function):
 def main():
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database: the benchmark measures PostgreSQL.")
+    from loans.bankfiles.importing import import_confirm, import_upload, run_job
+    from loans.bankfiles.layouts import parse_sheet
+    from loans.bankfiles.reader import read_rows
     from loans.models import ImportBatch
-    from loans.resources import parse_sheet
-    from loans.services import import_confirm, import_upload, run_job
-    from loans.spreadsheets import read_rows
 
     user = prepare_database()
     path = Path("/tmp") / BENCH_FILE
@@ -310,8 +310,8 @@ def plain_resource(rows):
     import tablib
 
     from borrowers.models import Household
+    from loans.bankfiles.layouts import PlainLoanResource
     from loans.models import LoanProgram
-    from loans.resources import PlainLoanResource
     from organizations.models import SavingsGroup
 
     households = dict(

@@ -38,15 +38,12 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from loans import selectors  # noqa: E402
-from loans.ledger import (  # noqa: E402
-    refresh_group_balances,
-    refresh_loan_balances,
-    refresh_monthly_balances,
-    snapshots_rebuild,
-)
+from loans.ledger.balances import refresh_loan_balances  # noqa: E402
+from loans.ledger.snapshots import snapshots_rebuild  # noqa: E402
+from loans.ledger.summaries import refresh_group_balances, refresh_monthly_balances  # noqa: E402
 from loans.models import Loan, PortfolioDayChange, PortfolioMonthEnd, Posting  # noqa: E402
-from loans.views import REPORTS  # noqa: E402
+from loans.reports import selectors as report_selectors  # noqa: E402
+from loans.reports.views import REPORTS  # noqa: E402
 from organizations.models import SavingsGroup  # noqa: E402
 
 LOANS_PER_GROUP = 30
@@ -264,19 +261,19 @@ TOTALS = ("outstanding", "overdue", "frozen", "interest_arrears", "savings", "ho
 def past_totals(user, today, verify):
     """Print each past date's totals from the snapshots and, with `verify`, check them against the postings."""
     for on in past_dates(today):
-        snapshot = selectors.portfolio_report(user=user, on=on)[0]
+        snapshot = report_selectors.portfolio_report(user=user, on=on)[0]
         figures = ", ".join(f"{name} {snapshot[name]:,}" for name in TOTALS)
         print(f"  totals on {on:%d/%m/%Y} (snapshots): {figures}")
         if not verify:
             continue
-        original = selectors.snapshot_month_end
-        selectors.snapshot_month_end = lambda on: None
+        original = report_selectors.snapshot_month_end
+        report_selectors.snapshot_month_end = lambda on: None
         try:
             started = time.perf_counter()
-            ledger = selectors.portfolio_report(user=user, on=on)[0]
+            ledger = report_selectors.portfolio_report(user=user, on=on)[0]
             took = time.perf_counter() - started
         finally:
-            selectors.snapshot_month_end = original
+            report_selectors.snapshot_month_end = original
         same = all(snapshot[name] == ledger[name] for name in TOTALS)
         print(f"  totals on {on:%d/%m/%Y} derived from postings in {took:.1f} s: "
               f"{'identical' if same else 'DIFFERENT: ' + str({n: ledger[n] for n in TOTALS})}")

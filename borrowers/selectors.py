@@ -1,7 +1,7 @@
 """Scoped reads of households."""
 
 from borrowers.models import Household
-from organizations.selectors import branch_scope
+from organizations.selectors.scope import branch_scope
 
 
 def households_for(user):

@@ -157,7 +157,7 @@ def household_move(*, household, group, on, actor, note=""):
     _check_room(group)
     membership = GroupMembership.objects.create(group=group, household=household, joined_on=on, note=note[:300])
     # A group's savings are its current members' savings, today and in the snapshots of past dates.
-    from loans.ledger import refresh_group_balances
+    from loans.ledger.summaries import refresh_group_balances
 
     refresh_group_balances([group.pk, *([current.group_id] if current is not None else [])])
     return membership

@@ -11,12 +11,13 @@ from borrowers import services
 from borrowers.forms import HouseholdFilterForm, HouseholdForm, HouseholdMoveForm
 from borrowers.selectors import household_search, households_for, with_current_group, with_outstanding
 from loans.models import ApplicationStatusChange
-from loans.selectors import applications_for, loans_for
+from loans.selectors.loans import loans_for
+from loans.selectors.requests import applications_for
 from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error, refuse_out_of_scope
 from organizations.models import GroupMembership
-from organizations.selectors import groups_for
+from organizations.selectors.scope import groups_for
 
 PAGE_SIZE = 25
 

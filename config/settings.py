@@ -148,7 +148,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_LOCKOUT_CALLABLE = "organizations.views.login_locked_out"
+AXES_LOCKOUT_CALLABLE = "organizations.views.logins.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
 
 LOGIN_URL = "login"

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from organizations.forms import LoginForm
-from organizations.views import PasswordChange
+from organizations.views.logins import PasswordChange
 
 admin.site.site_header = _("Ủy thác – administration")
 admin.site.site_title = _("Ủy thác")

@@ -13,7 +13,7 @@ from loans.money import format_vnd
 from organizations.access import Role, role_of
 from organizations.forms import BusinessDateField
 from organizations.models import Organization, SavingsGroup
-from organizations.selectors import wards_for
+from organizations.selectors.scope import wards_for
 
 
 class AmountField(forms.CharField):

@@ -17,9 +17,9 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from loans.ledger import with_derived_balances
+from loans.ledger.balances import with_derived_balances
 from loans.models import Loan, LoanChange, Posting, ReviewMeeting, add_months
-from loans.selectors import INTEREST_KINDS, month_bounds
+from loans.selectors.fees import INTEREST_KINDS, month_bounds
 from organizations.models import GradingCriteria, GroupGrade, GroupMembership, SavingsGroup
 
 WINDOW_MONTHS = 3

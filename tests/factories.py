@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from borrowers.models import Household
-from loans.ledger import refresh_group_balances
+from loans.ledger.summaries import refresh_group_balances
 from loans.models import Loan, LoanApplication, LoanProgram, Posting
 from organizations.models import Area, GroupMembership, OfficerProfile, Organization, SavingsGroup, Ward
 

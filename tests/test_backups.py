@@ -59,7 +59,7 @@ def loans(household_a, household_b):
     second = LoanFactory(household=household_b, amount=25_000_000)
     Posting.objects.create(kind=Posting.Kind.PRINCIPAL, household=household_a, loan=first, amount=5_000_000,
                            on=first.disbursed_on)
-    from loans.ledger import refresh_loan_balances
+    from loans.ledger.balances import refresh_loan_balances
 
     refresh_loan_balances([first.pk])
     return first, second

@@ -14,10 +14,11 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from borrowers.models import Household
+from loans.bankfiles.importing import import_confirm, import_upload
+from loans.bankfiles.layouts import fold, parse_sheet
+from loans.bankfiles.reader import SpreadsheetError, read_rows
+from loans.bankfiles.reconciliation import reconciliation_accept
 from loans.models import BankGroupGrade, ImportBatch, Loan, Posting, ReconciliationItem
-from loans.resources import fold, parse_sheet
-from loans.services import import_confirm, import_upload, reconciliation_accept
-from loans.spreadsheets import SpreadsheetError, read_rows
 from organizations.errors import DomainError
 from organizations.models import AuditEvent, SavingsGroup
 from tests.factories import LoanFactory
@@ -452,7 +453,7 @@ def test_reconciliation_lists_differences_and_accepting_writes_adjustments(admin
     Posting.objects.create(
         kind=Posting.Kind.PRINCIPAL, household=household_a, loan=loan, amount=5_000_000, on=date(2026, 6, 1)
     )
-    from loans.ledger import refresh_loan_balances
+    from loans.ledger.balances import refresh_loan_balances
 
     refresh_loan_balances([loan.pk])
     row = loan_row(
@@ -492,7 +493,7 @@ def test_accepting_a_higher_outstanding_reverses_repayments(admin_user, househol
     Posting.objects.create(
         kind=Posting.Kind.PRINCIPAL, household=household_a, loan=loan, amount=5_000_000, on=date(2026, 6, 1)
     )
-    from loans.ledger import refresh_loan_balances
+    from loans.ledger.balances import refresh_loan_balances
 
     refresh_loan_balances([loan.pk])
     row = loan_row(
@@ -755,7 +756,7 @@ def test_a_job_that_died_is_marked_refused_and_the_file_can_be_imported_again(
     content = loans_file([loan_row(1)])
     batch = import_upload(kind="loans", file_name="a.xlsx", content=content, actor=admin_user, run=False)
     if step == "apply":
-        from loans.services import run_job
+        from loans.bankfiles.importing import run_job
 
         batch = run_job(batch.pk, "check")
         import_confirm(batch=batch, actor=admin_user, run=False)  # the process dies before the job starts
@@ -773,7 +774,7 @@ def test_a_job_that_died_is_marked_refused_and_the_file_can_be_imported_again(
     assert not Loan.objects.exists()
     # A job that comes back late does not write over the refusal.
     if step == "apply":
-        from loans.services import run_job
+        from loans.bankfiles.importing import run_job
 
         assert run_job(batch.pk, "apply").status == ImportBatch.Status.FAILED
         assert not Loan.objects.exists()
@@ -783,7 +784,7 @@ def test_a_job_that_died_is_marked_refused_and_the_file_can_be_imported_again(
 
 
 def test_a_job_that_shows_progress_is_not_taken_for_dead(settings, admin_user, group_a):
-    from loans.services import Progress, import_recover_stale
+    from loans.bankfiles.importing import Progress, import_recover_stale
 
     settings.IMPORT_STALE_SECONDS = 300
     batch = import_upload(kind="loans", file_name="a.xlsx", content=loans_file([loan_row(1)]), actor=admin_user, run=False)

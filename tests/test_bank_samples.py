@@ -17,8 +17,8 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from borrowers.models import Household
+from loans.bankfiles.importing import import_confirm, import_upload
 from loans.models import BankGroupGrade, ImportBatch, Loan, Posting
-from loans.services import import_confirm, import_upload
 from organizations.errors import DomainError
 from organizations.models import Organization, SavingsGroup
 from tests.factories import BranchFactory, WardFactory

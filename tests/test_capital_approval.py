@@ -9,8 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
-from loans import services
-from loans.ledger import ledger_differences
+from loans.ledger.balances import ledger_differences
 from loans.models import (
     AllocationEvent,
     CapitalAllocation,
@@ -20,6 +19,8 @@ from loans.models import (
     LoanList,
     Posting,
 )
+from loans.services import approvals, capital, disbursement
+from loans.services import requests as requests_services
 from organizations.errors import DomainError
 from tests.factories import (
     BranchFactory,
@@ -61,16 +62,16 @@ def first_two(loan_list):
 
 def test_proposal_decided_by_someone_else_within_the_district_total(branch_a, branch_b, ward_officer_a, district_staff,
                                                                    admin_user):
-    plan = services.capital_plan_set(organization=branch_a.parent, program=program("01"), year=2026,
+    plan = capital.capital_plan_set(organization=branch_a.parent, program=program("01"), year=2026,
                                      amount=150_000_000, actor=district_staff)
-    proposal = services.allocation_propose(plan=plan, branch=branch_a, amount=120_000_000, actor=ward_officer_a,
+    proposal = capital.allocation_propose(plan=plan, branch=branch_a, amount=120_000_000, actor=ward_officer_a,
                                            note="Danh sách 03/TD tháng 6")
     with pytest.raises(DomainError, match="someone else"):
-        services.allocation_decide(allocation=proposal, approve=True, actor=ward_officer_a)
+        capital.allocation_decide(allocation=proposal, approve=True, actor=ward_officer_a)
     with pytest.raises(DomainError, match="reason"):
-        services.allocation_decide(allocation=proposal, approve=True, amount=100_000_000, actor=district_staff)
+        capital.allocation_decide(allocation=proposal, approve=True, amount=100_000_000, actor=district_staff)
 
-    services.allocation_decide(allocation=proposal, approve=True, amount=100_000_000, reason="Vốn có hạn",
+    capital.allocation_decide(allocation=proposal, approve=True, amount=100_000_000, reason="Vốn có hạn",
                                actor=district_staff)
     proposal.refresh_from_db()
     assert (proposal.status, proposal.amount, proposal.amount_proposed) == ("approved", 100_000_000, 120_000_000)
@@ -79,27 +80,27 @@ def test_proposal_decided_by_someone_else_within_the_district_total(branch_a, br
         ("proposed", 120_000_000, "Danh sách 03/TD tháng 6"), ("cut", 100_000_000, "Vốn có hạn"),
     ]
 
-    other = services.allocation_propose(plan=plan, branch=branch_b, amount=60_000_000, actor=district_staff)
+    other = capital.allocation_propose(plan=plan, branch=branch_b, amount=60_000_000, actor=district_staff)
     with pytest.raises(DomainError, match="50.000.000 ₫"):
-        services.allocation_decide(allocation=other, approve=True, actor=admin_user)
+        capital.allocation_decide(allocation=other, approve=True, actor=admin_user)
     other.refresh_from_db()
     assert other.status == CapitalAllocation.Status.PROPOSED and other.amount == 0
     with pytest.raises(DomainError, match="reason"):
-        services.allocation_decide(allocation=other, approve=False, actor=admin_user)
-    services.allocation_decide(allocation=other, approve=False, reason="Chưa có danh sách", actor=admin_user)
+        capital.allocation_decide(allocation=other, approve=False, actor=admin_user)
+    capital.allocation_decide(allocation=other, approve=False, reason="Chưa có danh sách", actor=admin_user)
     with pytest.raises(DomainError, match="already decided"):
-        services.allocation_decide(allocation=other, approve=True, actor=admin_user)
+        capital.allocation_decide(allocation=other, approve=True, actor=admin_user)
     with pytest.raises(DomainError, match="adjustment"):
-        services.allocation_propose(plan=plan, branch=branch_b, amount=10_000_000, actor=district_staff)
+        capital.allocation_propose(plan=plan, branch=branch_b, amount=10_000_000, actor=district_staff)
     with pytest.raises(DomainError, match="cannot be lower"):
-        services.capital_plan_set(organization=branch_a.parent, program=program("01"), year=2026,
+        capital.capital_plan_set(organization=branch_a.parent, program=program("01"), year=2026,
                                   amount=90_000_000, actor=district_staff)
 
 
 def test_proposal_suggestion_counts_listed_requests_and_maturing_principal(loan_list, branch_a, household_a):
     loan = LoanFactory(household=household_a, amount=Decimal("12000000"), disbursed_on=date(2025, 12, 1),
                        term_months=12, frequency=Loan.Frequency.QUARTERLY)
-    suggestion = services.proposal_suggestion(branch=branch_a, program=program("01"), year=2026)
+    suggestion = capital.proposal_suggestion(branch=branch_a, program=program("01"), year=2026)
     assert suggestion["listed"] == 50_000_000
     assert suggestion["maturing"] == sum(i.principal for i in loan.instalments.all()) == 12_000_000
     assert suggestion["total"] == 62_000_000
@@ -112,11 +113,11 @@ def test_adjustments_move_capital_and_keep_history(branch_a, branch_b, district_
     CapitalAllocation.objects.filter(pk=source.pk).update(amount_committed=70_000_000)
 
     with pytest.raises(DomainError, match="30.000.000 ₫"):
-        services.allocation_adjust(source=source, target=target, amount=40_000_000, reason="Điều chuyển",
+        capital.allocation_adjust(source=source, target=target, amount=40_000_000, reason="Điều chuyển",
                                    actor=district_staff)
     with pytest.raises(DomainError, match="reason"):
-        services.allocation_adjust(source=source, target=target, amount=10_000_000, reason=" ", actor=district_staff)
-    adjustment = services.allocation_adjust(source=source, target=target, amount=30_000_000,
+        capital.allocation_adjust(source=source, target=target, amount=10_000_000, reason=" ", actor=district_staff)
+    adjustment = capital.allocation_adjust(source=source, target=target, amount=30_000_000,
                                             reason="Phường B có thêm hộ nghèo", actor=district_staff)
     source.refresh_from_db()
     target.refresh_from_db()
@@ -127,12 +128,12 @@ def test_adjustments_move_capital_and_keep_history(branch_a, branch_b, district_
 
     # From the pool of unallocated capital (250 − 70 − 80 = 100 million) and across programs.
     with pytest.raises(DomainError, match="100.000.000 ₫"):
-        services.allocation_adjust(target=target, amount=120_000_000, reason="Bổ sung", actor=district_staff)
-    services.allocation_adjust(target=target, amount=100_000_000, reason="Bổ sung", actor=district_staff)
+        capital.allocation_adjust(target=target, amount=120_000_000, reason="Bổ sung", actor=district_staff)
+    capital.allocation_adjust(target=target, amount=100_000_000, reason="Bổ sung", actor=district_staff)
     with pytest.raises(DomainError, match="10.000.000 ₫"):
-        services.allocation_adjust(source=target, target=water, amount=15_000_000, reason="Sang nước sạch",
+        capital.allocation_adjust(source=target, target=water, amount=15_000_000, reason="Sang nước sạch",
                                    actor=district_staff)
-    services.allocation_adjust(source=target, target=water, amount=10_000_000, reason="Sang nước sạch",
+    capital.allocation_adjust(source=target, target=water, amount=10_000_000, reason="Sang nước sạch",
                                actor=district_staff)
     water.refresh_from_db()
     assert water.amount == 20_000_000
@@ -140,7 +141,7 @@ def test_adjustments_move_capital_and_keep_history(branch_a, branch_b, district_
 
     other = approved_allocation(branch=BranchFactory(kind="11"), amount=10_000_000)
     with pytest.raises(DomainError, match="one organization"):
-        services.allocation_adjust(source=other, target=target, amount=1_000_000, reason="x", actor=district_staff)
+        capital.allocation_adjust(source=other, target=target, amount=1_000_000, reason="x", actor=district_staff)
 
 
 # --- Approval ------------------------------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def test_adjustments_move_capital_and_keep_history(branch_a, branch_b, district_
 
 def test_approving_a_request_charges_the_allocation(loan_list, allocation, district_staff):
     first, _second = first_two(loan_list)
-    services.application_approve(application=first, amount=25_000_000, actor=district_staff)
+    approvals.application_approve(application=first, amount=25_000_000, actor=district_staff)
     first.refresh_from_db()
     allocation.refresh_from_db()
     assert first.status == Status.APPROVED and first.amount_approved == 25_000_000
@@ -164,9 +165,9 @@ def test_withdrawing_an_approved_request_returns_its_capital(
     loan_list, allocation, district_staff, ward_officer_a, client_for
 ):
     first, second = first_two(loan_list)
-    services.application_approve(application=first, amount=25_000_000, actor=district_staff)
-    services.application_approve(application=second, amount=20_000_000, actor=district_staff)
-    services.application_withdraw(application=first, reason="Gia đình không vay nữa", actor=ward_officer_a)
+    approvals.application_approve(application=first, amount=25_000_000, actor=district_staff)
+    approvals.application_approve(application=second, amount=20_000_000, actor=district_staff)
+    requests_services.application_withdraw(application=first, reason="Gia đình không vay nữa", actor=ward_officer_a)
     allocation.refresh_from_db()
     assert (allocation.amount_committed, allocation.remaining) == (20_000_000, 80_000_000)
     event = allocation.events.get(kind=AllocationEvent.Kind.RELEASED)
@@ -176,7 +177,7 @@ def test_withdrawing_an_approved_request_returns_its_capital(
     assert "Hoàn lại do rút đề nghị vay · 25.000.000 ₫" in page
     # A withdrawn request cannot be withdrawn again, so its capital is returned only once.
     with pytest.raises(DomainError):
-        services.application_withdraw(application=first, reason="Lần nữa", actor=ward_officer_a)
+        requests_services.application_withdraw(application=first, reason="Lần nữa", actor=ward_officer_a)
     allocation.refresh_from_db()
     assert allocation.amount_committed == 20_000_000
 
@@ -184,9 +185,9 @@ def test_withdrawing_an_approved_request_returns_its_capital(
 def test_over_allocation_is_refused_and_nothing_changes(loan_list, branch_a, district_staff):
     allocation = approved_allocation(branch=branch_a, amount=40_000_000)
     first, second = first_two(loan_list)
-    services.application_approve(application=first, amount=30_000_000, actor=district_staff)
+    approvals.application_approve(application=first, amount=30_000_000, actor=district_staff)
     with pytest.raises(DomainError, match="only 10.000.000 ₫ is left"):
-        services.application_approve(application=second, amount=20_000_000, actor=district_staff)
+        approvals.application_approve(application=second, amount=20_000_000, actor=district_staff)
     second.refresh_from_db()
     allocation.refresh_from_db()
     assert second.status == Status.SUBMITTED and second.amount_approved is None
@@ -196,22 +197,22 @@ def test_over_allocation_is_refused_and_nothing_changes(loan_list, branch_a, dis
 def test_refusals_of_approval(loan_list, allocation, district_staff, ward_officer_a, group_a):
     first, second = first_two(loan_list)
     with pytest.raises(DomainError, match="you submitted|You submitted"):
-        services.application_approve(application=first, amount=30_000_000, actor=ward_officer_a)
+        approvals.application_approve(application=first, amount=30_000_000, actor=ward_officer_a)
     with pytest.raises(DomainError, match="You submitted"):
-        services.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000}, actor=ward_officer_a)
+        approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000}, actor=ward_officer_a)
     with pytest.raises(DomainError, match="cannot be more"):
-        services.application_approve(application=first, amount=30_000_001, actor=district_staff)
+        approvals.application_approve(application=first, amount=30_000_001, actor=district_staff)
     with pytest.raises(DomainError, match="greater than zero"):
-        services.application_approve(application=first, amount=-5, actor=district_staff)
+        approvals.application_approve(application=first, amount=-5, actor=district_staff)
     with pytest.raises(DomainError, match="program 03"):
         other = submitted_loan_list(group=group_a, submitted_by=ward_officer_a, amounts=(10_000_000,),
                                     program_code="03")
-        services.application_approve(application=other.applications.get(), amount=10_000_000, actor=district_staff)
-    services.application_reject(application=second, reason="Hộ đã chuyển đi", actor=district_staff)
+        approvals.application_approve(application=other.applications.get(), amount=10_000_000, actor=district_staff)
+    approvals.application_reject(application=second, reason="Hộ đã chuyển đi", actor=district_staff)
     with pytest.raises(DomainError, match="only submitted"):
-        services.application_approve(application=second, amount=20_000_000, actor=district_staff)
+        approvals.application_approve(application=second, amount=20_000_000, actor=district_staff)
     with pytest.raises(DomainError, match="reason"):
-        services.application_reject(application=first, reason="", actor=district_staff)
+        approvals.application_reject(application=first, reason="", actor=district_staff)
     allocation.refresh_from_db()
     assert allocation.amount_committed == 0
 
@@ -220,21 +221,21 @@ def test_whole_list_is_decided_at_once_or_not_at_all(loan_list, branch_a, distri
     allocation = approved_allocation(branch=branch_a, amount=45_000_000)
     first, second = first_two(loan_list)
     with pytest.raises(DomainError) as refused:
-        services.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000, second.pk: 20_000_000},
+        approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000, second.pk: 20_000_000},
                                    actor=district_staff)
     assert refused.value.field == f"amount_{second.pk}"
     first.refresh_from_db()
     allocation.refresh_from_db()
     assert first.status == Status.SUBMITTED and allocation.amount_committed == 0
 
-    decided = services.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000},
+    decided = approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000},
                                          rejections={second.pk: "Không đủ điều kiện"}, actor=district_staff)
     assert decided.status == LoanList.Status.DECIDED
     second.refresh_from_db()
     assert second.status == Status.REJECTED and second.rejection_reason == "Không đủ điều kiện"
     assert second.status_changes.last().actor == district_staff
     with pytest.raises(DomainError, match="Only a submitted"):
-        services.loan_list_approve(loan_list=loan_list, amounts={}, actor=district_staff)
+        approvals.loan_list_approve(loan_list=loan_list, amounts={}, actor=district_staff)
 
 
 # --- Disbursement --------------------------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ def test_whole_list_is_decided_at_once_or_not_at_all(loan_list, branch_a, distri
 @pytest.fixture
 def approved(loan_list, allocation, district_staff):
     first, second = first_two(loan_list)
-    services.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000, second.pk: 20_000_000},
+    approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000, second.pk: 20_000_000},
                                actor=district_staff)
     first.refresh_from_db()
     second.refresh_from_db()
@@ -254,7 +255,7 @@ def disburse(application, actor, **overrides):
     values = {"loan_number": "7900000000000001", "on": TODAY, "amount": 30_000_000, "term_months": 36,
               "frequency": Loan.Frequency.QUARTERLY}
     values.update(overrides)
-    return services.loan_disburse(application=application, actor=actor, **values)
+    return disbursement.loan_disburse(application=application, actor=actor, **values)
 
 
 def test_disbursement_creates_the_loan_schedule_and_posting(approved, allocation, district_staff, capsys):
@@ -316,16 +317,16 @@ def test_a_transaction_day_is_all_or_nothing(approved, district_staff):
          "frequency": 6},
     ]
     with pytest.raises(DomainError, match="entered twice") as refused:
-        services.loans_disburse(items=items, on=TODAY, actor=district_staff)
+        disbursement.loans_disburse(items=items, on=TODAY, actor=district_staff)
     assert refused.value.field == "1-loan_number"
     items[1]["loan_number"] = "7900000000000012"
     items[1]["amount"] = 25_000_000
     with pytest.raises(DomainError, match="cannot be more") as refused:
-        services.loans_disburse(items=items, on=TODAY, actor=district_staff)
+        disbursement.loans_disburse(items=items, on=TODAY, actor=district_staff)
     assert refused.value.field == "1-amount"
     assert not Loan.objects.exists() and not Posting.objects.exists()
     items[1]["amount"] = 20_000_000
-    loans = services.loans_disburse(items=items, on=TODAY, actor=district_staff)
+    loans = disbursement.loans_disburse(items=items, on=TODAY, actor=district_staff)
     assert [loan.amount for loan in loans] == [30_000_000, 20_000_000]
     assert loans[1].instalments.count() == 4
     assert ledger_differences() == ([], [])

@@ -9,8 +9,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from loans import services
 from loans.models import CapitalAllocation, LoanApplication
+from loans.services import approvals
 from organizations.errors import DomainError
 from organizations.models import OfficerProfile
 from tests.factories import approved_allocation, officer, submitted_loan_list
@@ -35,7 +35,7 @@ def test_two_concurrent_approvals_never_take_the_allocation_below_zero(group_a, 
     def approve(application, actor):
         try:
             barrier.wait(timeout=10)
-            services.application_approve(application=application, amount=30_000_000, actor=actor)
+            approvals.application_approve(application=application, amount=30_000_000, actor=actor)
             outcomes.append("approved")
         except DomainError as error:
             outcomes.append(str(error))

@@ -12,8 +12,8 @@ import time_machine
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from loans import services
 from loans.models import AllocationEvent, CapitalAllocation, CapitalPlan, Loan, LoanApplication, LoanList
+from loans.services import approvals, capital, disbursement
 from tests.factories import LoanFactory, approved_allocation, program, submitted_loan_list
 
 Status = LoanApplication.Status
@@ -168,7 +168,7 @@ def test_single_request_approve_and_reject(client_for, district_staff, loan_list
 def test_notice_prints_and_downloads(client_for, district_staff, loan_list, ward_officer_a, ward_officer_b,
                                      farmers_district_staff):
     first, second = loan_list.applications.order_by("pk")
-    services.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000},
+    approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000},
                                rejections={second.pk: "=HYPERLINK(\"x\")"}, actor=district_staff)
     url = reverse("loans:approval_notice", args=[loan_list.pk])
     page = client_for(district_staff).get(url)
@@ -193,7 +193,7 @@ def test_notice_prints_and_downloads(client_for, district_staff, loan_list, ward
 @pytest.fixture
 def approved(loan_list, district_staff):
     first, second = loan_list.applications.order_by("pk")
-    services.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000, second.pk: 20_000_000},
+    approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000, second.pk: 20_000_000},
                                actor=district_staff)
     return first, second
 
@@ -255,7 +255,7 @@ def test_loan_detail_shows_schedule_and_history(client_for, district_staff, appr
                                                 ward_officer_b, farmers_district_staff,
                                                 django_assert_max_num_queries):
     first, _second = approved
-    loan = services.loan_disburse(application=first, loan_number="7900000000000101", on=date(2026, 6, 15),
+    loan = disbursement.loan_disburse(application=first, loan_number="7900000000000101", on=date(2026, 6, 15),
                                   amount=30_000_000, term_months=36, frequency=3, actor=district_staff)
     url = reverse("loans:loan_detail", args=[loan.pk])
     client = client_for(ward_officer_a)
@@ -293,8 +293,8 @@ def test_allocation_pages_propose_decide_adjust(client_for, ward_officer_a, dist
     assert response.status_code == 302
     proposal.refresh_from_db()
     assert proposal.status == "approved" and proposal.amount == 150_000_000
-    other = services.allocation_propose(plan=plan, branch=branch_b, amount=100_000_000, actor=ward_officer_a)
-    services.allocation_decide(allocation=other, approve=True, actor=district_staff)
+    other = capital.allocation_propose(plan=plan, branch=branch_b, amount=100_000_000, actor=ward_officer_a)
+    capital.allocation_decide(allocation=other, approve=True, actor=district_staff)
     response = staff.post(reverse("loans:allocation_adjust"), {"source": proposal.pk, "target": other.pk,
                                                                "amount": "50.000.000", "reason": "Điều chuyển vốn"})
     assert response.status_code == 302
@@ -349,7 +349,7 @@ def test_allocation_permissions(client_for, ward_officer_a, ward_officer_b, farm
 def test_district_overview(client_for, district_staff, approved, front_supervisor, ward_officer_a,
                            farmers_district_staff, django_assert_max_num_queries, household_a):
     first, _second = approved
-    services.loan_disburse(application=first, loan_number="7900000000000101", on=date(2026, 6, 10),
+    disbursement.loan_disburse(application=first, loan_number="7900000000000101", on=date(2026, 6, 10),
                            amount=30_000_000, term_months=36, frequency=3, actor=district_staff)
     LoanFactory(household=household_a, amount=10_000_000, disbursed_on=date(2026, 2, 1))
     url = reverse("loans:district_overview")

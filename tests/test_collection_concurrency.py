@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 from django.utils import translation
 
 from loans.models import CollectionSheet, Posting
-from loans.services import collection_sheet_create, collection_sheet_post
+from loans.services.collection import collection_sheet_create, collection_sheet_post
 from organizations.errors import DomainError
 from organizations.models import OfficerProfile
 from tests.factories import LoanFactory, officer

@@ -13,16 +13,11 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from loans.interest import daily_balances, loan_period_interest, period_interest
-from loans.ledger import refresh_loan_balances
+from loans.ledger.balances import refresh_loan_balances
 from loans.models import CollectionLine, CollectionSheet, Loan, Posting
-from loans.services import (
-    collection_line_reverse,
-    collection_sheet_create,
-    collection_sheet_post,
-    collection_sheet_save,
-    overdue_close_day,
-    posting_reverse,
-)
+from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
+from loans.services.collection_reversals import collection_line_reverse, posting_reverse
+from loans.services.overdue import overdue_close_day
 from organizations.errors import DomainError
 from tests.factories import HouseholdFactory, LoanFactory
 

@@ -12,11 +12,12 @@ from django.test import override_settings
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from loans import selectors
 from loans.models import Loan
 from loans.money import format_vnd
-from loans.selectors import portfolio_by_organization, portfolio_report
-from loans.views import REPORTS
+from loans.reports import selectors as report_selectors
+from loans.reports.selectors import portfolio_report
+from loans.reports.views import REPORTS
+from loans.selectors.loans import portfolio_by_organization
 
 TODAY = date(2026, 11, 20)
 SEED = {
@@ -117,7 +118,7 @@ def test_cached_and_ledger_figures_are_identical(demo_user, frozen_today, monkey
     front = demo_user("front")
     for by in [(), ("kind",), ("ward",), ("program",), ("ward", "kind"), ("group",)]:
         cached = portfolio_report(user=front, on=TODAY, by=by)
-        monkeypatch.setattr(selectors, "uses_cached_balances", lambda on: False)
+        monkeypatch.setattr(report_selectors, "uses_cached_balances", lambda on: False)
         derived = portfolio_report(user=front, on=TODAY, by=by)
         monkeypatch.undo()
         key = lambda row: row["key"]  # noqa: E731
@@ -145,7 +146,7 @@ def test_a_past_date_matches_summary_for_that_date(demo_user, client, frozen_tod
 
 def test_trend_ends_today_and_agrees_with_the_ledger_at_each_month_end(demo_user, frozen_today):
     front = demo_user("front")
-    trend = selectors.portfolio_trend(user=front, today=TODAY)
+    trend = report_selectors.portfolio_trend(user=front, today=TODAY)
     assert len(trend["days"]) == 13 and trend["days"][-1] == TODAY and trend["days"][0] == date(2025, 11, 30)
     women = next(series for series in trend["series"] if series["kind"] == "12")
     assert women["outstanding"][-1] == SEED["12"][0]
@@ -234,7 +235,7 @@ BREAKDOWNS = [(), ("kind",), ("ward",), ("program",), ("ward", "kind"), ("group"
 def ledger_report(monkeypatch, **kwargs):
     """portfolio_report as if no snapshot existed, so every figure is derived from the postings."""
     with monkeypatch.context() as patch:
-        patch.setattr(selectors, "snapshot_month_end", lambda on: None)
+        patch.setattr(report_selectors, "snapshot_month_end", lambda on: None)
         return portfolio_report(**kwargs)
 
 
@@ -243,7 +244,7 @@ def test_past_dates_read_from_snapshots_equal_the_ledger_on_the_demo_district(de
     key = lambda row: row["key"]  # noqa: E731
     for on in (TODAY - timedelta(days=75), date(2026, 10, 31), date(2026, 11, 1), date(2026, 6, 15),
                date(2026, 1, 1), TODAY - timedelta(days=1)):
-        assert selectors.snapshot_month_end(on) is not None, on
+        assert report_selectors.snapshot_month_end(on) is not None, on
         for by in BREAKDOWNS:
             snapshot = sorted(portfolio_report(user=front, on=on, by=by), key=key)
             assert snapshot == sorted(ledger_report(monkeypatch, user=front, on=on, by=by), key=key), (on, by)

@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from loans.ledger import refresh_loan_balances
+from loans.ledger.balances import refresh_loan_balances
 from loans.models import FeeReduction, FeeSchedule, Posting
-from loans.selectors import commission_statement, fee_statement, schedule_for
+from loans.selectors.fees import commission_statement, fee_statement, schedule_for
 from organizations.models import Organization, SavingsGroup
 from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory
 

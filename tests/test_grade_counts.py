@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from loans.selectors import group_grade_counts
+from loans.reports.selectors import group_grade_counts
 from organizations.models import GroupGrade
 
 

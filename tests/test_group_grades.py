@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from loans.ledger import refresh_household_savings
+from loans.ledger.balances import refresh_household_savings
 from loans.models import Posting, ReviewMeeting
 from organizations.grading import criteria_for, grade_groups, score_of
 from organizations.models import GradingCriteria, GroupGrade, SavingsGroup

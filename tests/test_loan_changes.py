@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.db.models import Sum
 from django.urls import reverse
 
-from loans.ledger import refresh_loan_balances
+from loans.ledger.balances import refresh_loan_balances
 from loans.models import Loan, LoanChange, Posting
-from loans.services import (
+from loans.services.changes import (
     freezes_end_due,
     loan_change_decide,
     loan_change_request,

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from loans.models import GroupInspection, LoanUseCheck, Posting
-from loans.selectors import loan_use_todo
-from loans.services import group_inspection_record, loan_use_check_record
+from loans.selectors.checks import loan_use_todo
+from loans.services.checks import group_inspection_record, loan_use_check_record
 from organizations.errors import DomainError
 from tests.factories import HouseholdFactory, LoanFactory
 

@@ -51,7 +51,9 @@ from loans.models import (
     Posting,
     ReviewMeeting,
 )
-from loans.services import application_approve, collection_sheet_create, loan_change_request
+from loans.services.approvals import application_approve
+from loans.services.changes import loan_change_request
+from loans.services.collection import collection_sheet_create
 from organizations.models import (
     Award,
     CooperationAgreement,

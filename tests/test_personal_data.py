@@ -26,7 +26,7 @@ def test_template_filter_is_available_everywhere(district_staff):
 def test_household_list_and_export_mask_citizen_ids_for_district_staff(client_for, district_staff, household_a):
     from django.urls import reverse
 
-    from loans.selectors import bank_export_rows
+    from loans.bankfiles.export import bank_export_rows
 
     body = client_for(district_staff).get(reverse("borrowers:household_list")).content.decode()
     assert mask(household_a.citizen_id) in body and household_a.citizen_id not in body

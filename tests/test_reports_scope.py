@@ -6,16 +6,12 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from loans import selectors
-from loans.ledger import (
-    refresh_group_balances,
-    refresh_household_savings,
-    refresh_loan_balances,
-    refresh_portfolio_summary,
-)
+from loans.ledger.balances import refresh_household_savings, refresh_loan_balances
+from loans.ledger.summaries import refresh_group_balances, refresh_portfolio_summary
 from loans.models import GroupBalance, GroupProgramBalance, Loan, MonthlyBalance, Posting
-from loans.selectors import group_grade_counts, portfolio_totals
-from loans.views import REPORTS
+from loans.reports import selectors as report_selectors
+from loans.reports.selectors import group_grade_counts, portfolio_totals
+from loans.reports.views import REPORTS
 from organizations.models import GroupMembership
 from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory, UserFactory
 
@@ -147,16 +143,16 @@ def test_overdue_frozen_arrears_reversals_and_savings_agree_between_cache_and_le
     assert totals["savings"] == 200_000
     assert totals["collected_month"] == 1_130_000
     assert totals["overdue_ratio"] is not None
-    monkeypatch.setattr(selectors, "uses_cached_balances", lambda on: False)
+    monkeypatch.setattr(report_selectors, "uses_cached_balances", lambda on: False)
     assert portfolio_totals(user=front_supervisor, on=TODAY) == totals
 
 
 @pytest.mark.django_db
 def test_postings_dated_after_today_make_the_figures_come_from_the_ledger(household_a, front_supervisor, frozen_today):
     loan = LoanFactory(household=household_a, amount=20_000_000, disbursed_on=date(2026, 5, 1))
-    assert selectors.uses_cached_balances(TODAY)
+    assert report_selectors.uses_cached_balances(TODAY)
     Posting.objects.create(kind="principal", household=household_a, loan=loan, amount=5_000_000, on=date(2026, 12, 1))
-    assert not selectors.uses_cached_balances(TODAY)
+    assert not report_selectors.uses_cached_balances(TODAY)
     assert portfolio_totals(user=front_supervisor, on=TODAY)["outstanding"] == 20_000_000
 
 
@@ -216,10 +212,10 @@ def test_cached_month_and_year_flows_roll_over_without_a_refresh(household_a, fr
         assert (totals["lent_month"], totals["lent_year"]) == (20_000_000, 20_000_000)
     for today, expected in ((date(2026, 12, 2), (0, 20_000_000)), (date(2027, 1, 3), (0, 0))):
         with time_machine.travel(today, tick=False):
-            assert selectors.uses_cached_balances(today)
+            assert report_selectors.uses_cached_balances(today)
             cached = portfolio_totals(user=front_supervisor, on=today)
             assert (cached["lent_month"], cached["lent_year"]) == expected
-            monkeypatch.setattr(selectors, "uses_cached_balances", lambda on: False)
+            monkeypatch.setattr(report_selectors, "uses_cached_balances", lambda on: False)
             assert portfolio_totals(user=front_supervisor, on=today) == cached
             monkeypatch.undo()
 

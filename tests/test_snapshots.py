@@ -10,18 +10,15 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import translation
 
-from loans import selectors
-from loans.ledger import (
-    refresh_group_balances,
-    refresh_loan_balances,
-    snapshot_span,
-    snapshots_close_months,
-    snapshots_rebuild,
-)
+from loans.ledger.balances import refresh_loan_balances
+from loans.ledger.snapshots import snapshot_span, snapshots_close_months, snapshots_rebuild
+from loans.ledger.summaries import refresh_group_balances
 from loans.models import InterestArrearsEntry, Loan, PortfolioDayChange, PortfolioMonthEnd, Posting
-from loans.selectors import portfolio_report, snapshot_month_end
-from loans.services import collection_sheet_create, collection_sheet_post, collection_sheet_save, posting_reverse
-from loans.views import REPORTS
+from loans.reports import selectors as report_selectors
+from loans.reports.selectors import portfolio_report, snapshot_month_end
+from loans.reports.views import REPORTS
+from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
+from loans.services.collection_reversals import posting_reverse
 from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory
 
 TODAY = date(2026, 11, 20)
@@ -37,7 +34,7 @@ def frozen_today():
 def from_ledger(monkeypatch, **kwargs):
     """portfolio_report as if no snapshot existed: every figure derived from the postings."""
     with monkeypatch.context() as patch:
-        patch.setattr(selectors, "snapshot_month_end", lambda on: None)
+        patch.setattr(report_selectors, "snapshot_month_end", lambda on: None)
         return portfolio_report(**kwargs)
 
 

@@ -23,8 +23,8 @@ from organizations.models import (
     OutreachSession,
     TrainingClass,
 )
-from organizations.selectors import supervision_summary
-from organizations.services import (
+from organizations.selectors.supervision import supervision_summary
+from organizations.services.supervision import (
     agreement_record,
     award_record,
     economic_model_record,

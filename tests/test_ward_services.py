@@ -8,12 +8,12 @@ from django.utils import translation
 
 from borrowers import services as household_services
 from borrowers.models import Household
-from loans import services
 from loans.models import ApplicationStatusChange, LoanApplication, LoanList
-from loans.services import ReviewResult
-from organizations import services as group_services
+from loans.services import requests as requests_services
+from loans.services.requests import ReviewResult
 from organizations.errors import DomainError
 from organizations.models import GroupMembership, SavingsGroup
+from organizations.services import groups
 from tests.factories import HouseholdFactory, LoanApplicationFactory, SavingsGroupFactory, program
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +163,7 @@ def test_household_move_refusals(household_a, group_a, group_b, branch_a, ward_o
 
 def test_group_create_with_members_moves_them_with_history(branch_a, group_a, ward_officer_a):
     members = [HouseholdFactory(group=group_a) for _ in range(5)]
-    group = group_services.group_create(
+    group = groups.group_create(
         data={"code": "8200001", "name": "Tổ mới", "branch": branch_a, "status": "active", "members": members,
               "leader": members[0], "deputy": members[1], "founded_on": date(2026, 11, 1)},
         actor=ward_officer_a,
@@ -177,7 +177,7 @@ def test_group_create_with_members_moves_them_with_history(branch_a, group_a, wa
 def test_active_group_needs_5_to_60_members(branch_a, ward_officer_a, count):
     members = [HouseholdFactory(branch=branch_a) for _ in range(count)]
     with pytest.raises(DomainError, match="between 5 and 60"):
-        group_services.group_create(
+        groups.group_create(
             data={"code": "8200001", "name": "Tổ mới", "branch": branch_a, "status": "active", "members": members},
             actor=ward_officer_a,
         )
@@ -189,15 +189,15 @@ def test_group_leader_and_deputy_are_two_different_members(branch_a, ward_office
     outsider = HouseholdFactory(branch=branch_a)
     base = {"code": "8200001", "name": "Tổ mới", "branch": branch_a, "status": "active", "members": members}
     with pytest.raises(DomainError, match="two different"):
-        group_services.group_create(data={**base, "leader": members[0], "deputy": members[0]}, actor=ward_officer_a)
+        groups.group_create(data={**base, "leader": members[0], "deputy": members[0]}, actor=ward_officer_a)
     with pytest.raises(DomainError, match="leader must be a member"):
-        group_services.group_create(data={**base, "leader": outsider}, actor=ward_officer_a)
+        groups.group_create(data={**base, "leader": outsider}, actor=ward_officer_a)
 
 
 def test_group_members_come_from_the_groups_branch(branch_a, branch_b, ward_officer_a):
     members = [HouseholdFactory(branch=branch_b) for _ in range(5)]
     with pytest.raises(DomainError, match="ward branch"):
-        group_services.group_create(
+        groups.group_create(
             data={"code": "8200001", "name": "Tổ", "branch": branch_a, "status": "active", "members": members},
             actor=ward_officer_a,
         )
@@ -205,7 +205,7 @@ def test_group_members_come_from_the_groups_branch(branch_a, branch_b, ward_offi
 
 def test_group_code_is_unique(branch_a, group_a, ward_officer_a):
     with pytest.raises(DomainError, match="already used"):
-        group_services.group_create(
+        groups.group_create(
             data={"code": group_a.code, "name": "Tổ", "branch": branch_a, "status": "suspended", "members": []},
             actor=ward_officer_a,
         )
@@ -213,19 +213,19 @@ def test_group_code_is_unique(branch_a, group_a, ward_officer_a):
 
 def test_group_update_appoints_leaders_and_checks_size(group_a, ward_officer_a):
     members = [HouseholdFactory(group=group_a) for _ in range(5)]
-    group = group_services.group_update(
+    group = groups.group_update(
         group=group_a, data={"name": "Tổ A1 mới", "status": "active", "leader": members[0], "deputy": members[1]},
         actor=ward_officer_a,
     )
     assert group.name == "Tổ A1 mới" and group.leader == members[0]
     with pytest.raises(DomainError, match="two different"):
-        group_services.group_update(group=group_a, data={"deputy": members[0]}, actor=ward_officer_a)
+        groups.group_update(group=group_a, data={"deputy": members[0]}, actor=ward_officer_a)
 
 
 def test_group_update_refuses_an_active_group_below_five(group_a, household_a, ward_officer_a):
     with pytest.raises(DomainError, match="between 5 and 60"):
-        group_services.group_update(group=group_a, data={"status": "active", "name": "x"}, actor=ward_officer_a)
-    group = group_services.group_update(group=group_a, data={"status": "suspended"}, actor=ward_officer_a)
+        groups.group_update(group=group_a, data={"status": "active", "name": "x"}, actor=ward_officer_a)
+    group = groups.group_update(group=group_a, data={"status": "suspended"}, actor=ward_officer_a)
     assert group.status == "suspended"
 
 
@@ -235,7 +235,7 @@ def make_request(household, actor, **overrides):
     args = {"program": program("01"), "amount": Decimal("30000000"), "term_months": 36, "purpose": "Chăn nuôi",
             "planned_use": "Mua 3 con heo giống"}
     args.update(overrides)
-    return services.application_create(household=household, actor=actor, **args)
+    return requests_services.application_create(household=household, actor=actor, **args)
 
 
 def test_application_create_records_a_draft_in_the_households_group(household_a, group_a, ward_officer_a):
@@ -291,7 +291,7 @@ def test_no_second_open_request_for_the_same_program(household_a, ward_officer_a
         make_request(household_a, ward_officer_a)
     # Another program is fine, and so is a new request once the first is withdrawn.
     make_request(household_a, ward_officer_a, program=program("06"), amount=Decimal("10000000"), term_months=60)
-    services.application_withdraw(application=first, reason="Gia đình đổi ý", actor=ward_officer_a)
+    requests_services.application_withdraw(application=first, reason="Gia đình đổi ý", actor=ward_officer_a)
     assert make_request(household_a, ward_officer_a).status == Status.DRAFT
 
 
@@ -318,7 +318,7 @@ def two_requests(group_a, household_a, ward_officer_a):
 
 
 def review(group, actor, results, held_on=date(2026, 11, 20)):
-    return services.application_review(group=group, held_on=held_on, results=results, actor=actor,
+    return requests_services.application_review(group=group, held_on=held_on, results=results, actor=actor,
                                        attendee_count=12, attendees="Các hộ trong tổ", neighbourhood_head="Ông Tư")
 
 
@@ -394,13 +394,13 @@ def reviewed_list(group_a, two_requests, ward_officer_a):
 
 
 def test_certify_then_submit_moves_every_request(reviewed_list, ward_officer_a):
-    services.loan_list_certify(loan_list=reviewed_list, certified_on=date(2026, 11, 20), signer="Chủ tịch UBND",
+    requests_services.loan_list_certify(loan_list=reviewed_list, certified_on=date(2026, 11, 20), signer="Chủ tịch UBND",
                                reference="123/XN-UBND", actor=ward_officer_a)
     reviewed_list.refresh_from_db()
     assert reviewed_list.status == LoanList.Status.CERTIFIED
     assert reviewed_list.certification_ref == "123/XN-UBND" and reviewed_list.certified_by == ward_officer_a
     assert set(reviewed_list.applications.values_list("status", flat=True)) == {Status.CERTIFIED}
-    services.loan_list_submit(loan_list=reviewed_list, actor=ward_officer_a)
+    requests_services.loan_list_submit(loan_list=reviewed_list, actor=ward_officer_a)
     reviewed_list.refresh_from_db()
     assert reviewed_list.status == LoanList.Status.SUBMITTED
     assert reviewed_list.submitted_by == ward_officer_a and reviewed_list.submitted_at is not None
@@ -415,22 +415,22 @@ def test_certify_then_submit_moves_every_request(reviewed_list, ward_officer_a):
 def test_certify_refusals(reviewed_list, ward_officer_a):
     kwargs = {"loan_list": reviewed_list, "signer": "Chủ tịch", "reference": "1/XN", "actor": ward_officer_a}
     with pytest.raises(DomainError, match="future"):
-        services.loan_list_certify(certified_on=date(2026, 11, 21), **kwargs)
+        requests_services.loan_list_certify(certified_on=date(2026, 11, 21), **kwargs)
     with pytest.raises(DomainError, match="before the group meeting"):
-        services.loan_list_certify(certified_on=date(2026, 11, 19), **kwargs)
+        requests_services.loan_list_certify(certified_on=date(2026, 11, 19), **kwargs)
     with pytest.raises(DomainError, match="reference"):
-        services.loan_list_certify(certified_on=date(2026, 11, 20), **{**kwargs, "reference": " "})
+        requests_services.loan_list_certify(certified_on=date(2026, 11, 20), **{**kwargs, "reference": " "})
     with pytest.raises(DomainError, match="Only a list certified"):
-        services.loan_list_submit(loan_list=reviewed_list, actor=ward_officer_a)
-    services.loan_list_certify(certified_on=date(2026, 11, 20), **kwargs)
+        requests_services.loan_list_submit(loan_list=reviewed_list, actor=ward_officer_a)
+    requests_services.loan_list_certify(certified_on=date(2026, 11, 20), **kwargs)
     with pytest.raises(DomainError, match="already certified"):
-        services.loan_list_certify(certified_on=date(2026, 11, 20), **kwargs)
+        requests_services.loan_list_certify(certified_on=date(2026, 11, 20), **kwargs)
 
 
 def test_withdrawn_requests_stay_off_certification(reviewed_list, ward_officer_a):
     first, second = reviewed_list.applications.order_by("pk")
-    services.application_withdraw(application=first, reason="Không vay nữa", actor=ward_officer_a)
-    services.loan_list_certify(loan_list=reviewed_list, certified_on=date(2026, 11, 20), signer="Chủ tịch",
+    requests_services.application_withdraw(application=first, reason="Không vay nữa", actor=ward_officer_a)
+    requests_services.loan_list_certify(loan_list=reviewed_list, certified_on=date(2026, 11, 20), signer="Chủ tịch",
                                reference="1/XN", actor=ward_officer_a)
     first.refresh_from_db()
     second.refresh_from_db()
@@ -456,7 +456,7 @@ def test_illegal_moves_are_refused_with_a_message(household_a, ward_officer_a, s
 def test_withdraw_needs_a_reason_and_an_open_request(household_a, ward_officer_a):
     application = LoanApplicationFactory(household=household_a)
     with pytest.raises(DomainError, match="reason"):
-        services.application_withdraw(application=application, reason=" ", actor=ward_officer_a)
-    services.application_withdraw(application=application, reason="Đổi ý", actor=ward_officer_a)
+        requests_services.application_withdraw(application=application, reason=" ", actor=ward_officer_a)
+    requests_services.application_withdraw(application=application, reason="Đổi ý", actor=ward_officer_a)
     with pytest.raises(DomainError, match="Cannot move"):
-        services.application_withdraw(application=application, reason="Đổi ý", actor=ward_officer_a)
+        requests_services.application_withdraw(application=application, reason="Đổi ý", actor=ward_officer_a)

@@ -9,9 +9,9 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from borrowers.models import Household
-from loans import services
 from loans.models import LoanApplication, LoanList
-from loans.services import ReviewResult
+from loans.services import requests as requests_services
+from loans.services.requests import ReviewResult
 from organizations.models import SavingsGroup
 from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory, UserFactory, program
 
@@ -25,7 +25,7 @@ def today(time_machine):
 
 
 def request_for(household, actor, amount=30_000_000):
-    return services.application_create(household=household, program=program("01"), amount=Decimal(amount),
+    return requests_services.application_create(household=household, program=program("01"), amount=Decimal(amount),
                                        term_months=36, purpose="Chăn nuôi heo", planned_use="", actor=actor)
 
 
@@ -34,7 +34,7 @@ def reviewed(group_a, household_a, ward_officer_a):
     """Group A met: household A's request approved at 25.000.000, a neighbour's rejected."""
     neighbour = HouseholdFactory(group=group_a, head_name="Phạm Văn Sơn")
     first, second = request_for(household_a, ward_officer_a), request_for(neighbour, ward_officer_a, 20_000_000)
-    meeting = services.application_review(
+    meeting = requests_services.application_review(
         group=group_a, held_on=date(2026, 11, 20), actor=ward_officer_a, neighbourhood_head="Ông Tư",
         attendee_count=9,
         results=[ReviewResult(first, "approve", Decimal(25_000_000)), ReviewResult(second, "reject", reason="Nợ cũ")],

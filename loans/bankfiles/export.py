@@ -14,7 +14,7 @@ def bank_export_rows(kind, user):
     from borrowers.selectors import households_for
     from loans.bankfiles.layouts import KIND_LABELS
     from organizations.access import personal
-    from organizations.selectors import groups_for
+    from organizations.selectors.scope import groups_for
 
     if kind == "loans":
         loans = (

@@ -3,9 +3,9 @@
 from django.utils.translation import gettext as _
 
 from borrowers.models import Household, fold_name
+from loans.bankfiles.layouts import GRADES, fold
 from loans.bankfiles.plans import ALREADY_ON_ROW, BasePlan, _branch_lookup, _create_groups
 from loans.models import BankGroupGrade
-from loans.resources import GRADES, fold
 from organizations.models import SavingsGroup, Ward
 
 

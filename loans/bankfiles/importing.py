@@ -1,6 +1,6 @@
 """Importing the bank's spreadsheets: upload, check (preview), apply all or nothing, and the job that runs them.
 
-One path serves the upload page and `manage.py import_bank`. Rows are cleaned in `loans/resources.py`; here they are
+One path serves the upload page and `manage.py import_bank`. Rows are cleaned in `loans/bankfiles/layouts.py`; here they are
 checked against the database with a few set-based look-ups, then written in bulk (COPY on PostgreSQL)."""
 
 import hashlib
@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 
 from borrowers.models import Household
 from loans.bankfiles.group_plan import GroupPlan
+from loans.bankfiles.layouts import parse_sheet
 from loans.bankfiles.loan_plan import LoanPlan
+from loans.bankfiles.reader import SpreadsheetError, read_rows
 from loans.bankfiles.transaction_plan import TransactionPlan
-from loans.ledger import refresh_portfolio_summary
+from loans.ledger.summaries import refresh_portfolio_summary
 from loans.models import ImportBatch, Loan, Posting, RepaymentInstalment
-from loans.resources import parse_sheet
-from loans.spreadsheets import SpreadsheetError, read_rows
 from organizations.audit import audit_context
 from organizations.errors import DomainError
 from organizations.models import GroupMembership

@@ -6,7 +6,8 @@ from django.utils.translation import gettext as _
 
 from borrowers.models import Household
 from loans.bankfiles.plans import _money
-from loans.ledger import record_arrears_changes, refresh_household_savings, refresh_loan_balances
+from loans.ledger.arrears import record_arrears_changes
+from loans.ledger.balances import refresh_household_savings, refresh_loan_balances
 from loans.models import ImportBatch, InterestArrearsEntry, Loan, Posting, ReconciliationItem, RepaymentInstalment
 from organizations.errors import DomainError
 

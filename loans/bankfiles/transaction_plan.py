@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from borrowers.models import Household
 from loans.bankfiles.bulk import _matching, bulk_insert
 from loans.bankfiles.plans import ALREADY_ON_ROW, MAX_STORED_CHANGES, POSTING_COLUMNS, BasePlan, _money
-from loans.ledger import refresh_balances
+from loans.ledger.balances import refresh_balances
 from loans.models import Loan, Posting
 
 Kind = Posting.Kind

@@ -13,11 +13,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from borrowers.models import Household
+from loans.bankfiles.export import bank_export_rows
+from loans.bankfiles.importing import import_confirm, import_recover_stale, import_upload
+from loans.bankfiles.layouts import export_layout
+from loans.bankfiles.reconciliation import reconciliation_accept
+from loans.bankfiles.selectors import import_batches_for, user_can_import
 from loans.forms import BankFileUploadForm
 from loans.models import ImportBatch, ReconciliationItem
-from loans.resources import export_layout
-from loans.selectors import bank_export_rows, import_batches_for, user_can_import
-from loans.services import import_confirm, import_recover_stale, import_upload, reconciliation_accept
 from loans.xlsx import csv_response, xlsx_response
 from organizations.access import ALL_ROLES, role_required
 from organizations.errors import DomainError

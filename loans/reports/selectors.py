@@ -7,16 +7,9 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Sum,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from loans.ledger import (
-    ZERO,
-    derived_portfolio,
-    flow_postings,
-    flow_sums,
-    month_ends,
-    net_amount,
-    snapshot_span,
-    with_derived_balances,
-)
+from loans.ledger.balances import ZERO, net_amount, with_derived_balances
+from loans.ledger.snapshots import snapshot_span
+from loans.ledger.summaries import derived_portfolio, flow_postings, flow_sums, month_ends
 from loans.models import (
     GroupBalance,
     GroupProgramBalance,
@@ -27,7 +20,7 @@ from loans.models import (
     Posting,
 )
 from organizations.models import GroupMembership, SavingsGroup
-from organizations.selectors import branch_scope
+from organizations.selectors.scope import branch_scope
 
 # Every dashboard and report figure comes from `portfolio_report`. For today (with no postings dated later) it reads
 # the per-group summaries kept by `refresh_loan_balances`; for another date it reads the snapshots (the last month

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_GET
 
 from loans.forms import ReportScopeForm
 from loans.money import format_vnd
-from loans.selectors import group_households, label_rows, portfolio_report, portfolio_totals
+from loans.reports.selectors import group_households, label_rows, portfolio_report, portfolio_totals
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, profile_of, role_required
-from organizations.selectors import groups_for, wards_for
+from organizations.selectors.scope import groups_for, wards_for
 
 # Column kinds: text (from a row's label), money, count, ratio.
 WARD = ("ward_code", gettext_lazy("Ward code"), "text")

@@ -33,6 +33,6 @@ def awaiting_disbursement(user):
 
 
 def wards_for_queue(user):
-    from organizations.selectors import wards_for
+    from organizations.selectors.scope import wards_for
 
     return wards_for(user)

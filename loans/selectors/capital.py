@@ -1,6 +1,6 @@
 """Scoped reads of capital plans and ward allocations, and the use of a year's allocations."""
 
-from organizations.selectors import branch_scope
+from organizations.selectors.scope import branch_scope
 
 
 def allocations_for(user):

@@ -1,7 +1,7 @@
 """Scoped reads of loan changes: 08/TD term adjustments, extensions, freezes and write-offs."""
 
 from loans.models import LoanChange
-from organizations.selectors import branch_scope
+from organizations.selectors.scope import branch_scope
 
 
 def changes_for(user):

@@ -3,7 +3,7 @@
 from django.db.models import Count, Q, Sum
 
 from loans.models import Loan
-from organizations.selectors import branch_scope
+from organizations.selectors.scope import branch_scope
 
 
 def collection_sheets_for(user):

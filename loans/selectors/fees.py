@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from loans.ledger import with_derived_balances
+from loans.ledger.balances import with_derived_balances
 from loans.models import FeeSchedule, Loan, LoanChange, Posting, RepaymentInstalment
 from loans.money import round_vnd
 from loans.reports.selectors import overdue_ratio

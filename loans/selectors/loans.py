@@ -2,9 +2,9 @@
 
 from django.db.models import Count, F, Sum
 
-from loans.ledger import with_derived_balances
+from loans.ledger.balances import with_derived_balances
 from loans.models import Loan, Posting
-from organizations.selectors import branch_scope
+from organizations.selectors.scope import branch_scope
 
 
 def loans_for(user):

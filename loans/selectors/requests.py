@@ -3,7 +3,7 @@
 from django.db.models import Count, Sum
 
 from loans.models import LoanApplication
-from organizations.selectors import branch_scope
+from organizations.selectors.scope import branch_scope
 
 
 def applications_for(user):

@@ -7,7 +7,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loans.ledger import refresh_group_balances
+from loans.ledger.summaries import refresh_group_balances
 from loans.models import Loan, LoanChange, RepaymentInstalment, add_months
 from organizations.errors import DomainError
 

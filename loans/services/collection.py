@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from borrowers.models import Household
 from loans.interest import loan_period_interest
-from loans.ledger import net_amount, record_arrears_changes, refresh_balances
+from loans.ledger.arrears import record_arrears_changes
+from loans.ledger.balances import net_amount, refresh_balances
 from loans.models import (
     CollectionItem,
     CollectionLine,

@@ -6,7 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from borrowers.models import Household
-from loans.ledger import record_arrears_changes, refresh_balances
+from loans.ledger.arrears import record_arrears_changes
+from loans.ledger.balances import refresh_balances
 from loans.models import CollectionLine, InterestArrearsEntry, Loan, LoanStatusChange, Posting
 from loans.money import format_vnd
 from loans.services.collection import INTEREST_KINDS

@@ -5,7 +5,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loans.ledger import refresh_loan_balances
+from loans.ledger.balances import refresh_loan_balances
 from loans.models import (
     CapitalAllocation,
     CapitalUse,

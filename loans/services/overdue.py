@@ -5,7 +5,8 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from loans.ledger import ZERO, net_amount, refresh_loan_balances, snapshots_close_months, with_derived_balances
+from loans.ledger.balances import ZERO, net_amount, refresh_loan_balances, with_derived_balances
+from loans.ledger.snapshots import snapshots_close_months
 from loans.models import Loan, Posting, RepaymentInstalment
 
 PostingKind = Posting.Kind

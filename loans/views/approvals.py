@@ -6,9 +6,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from loans import selectors, services
 from loans.forms import ApproveForm, ListDecisionForm, RejectForm
 from loans.models import CapitalAllocation, LoanApplication
+from loans.selectors import approvals as approvals_selectors
+from loans.selectors import requests as requests_selectors
+from loans.services import approvals as approvals_services
 from loans.views.common import _history_prefetch
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, DISTRICT_WORK, role_required
@@ -18,7 +20,7 @@ from organizations.errors import DomainError
 @require_GET
 @role_required(*DISTRICT_WORK)
 def approval_queue(request):
-    lists = list(selectors.approval_queue(request.user))
+    lists = list(approvals_selectors.approval_queue(request.user))
     groups = {}
     for loan_list in lists:
         branch = loan_list.group.branch
@@ -40,13 +42,13 @@ def _list_applications(loan_list):
 @require_http_methods(["GET", "POST"])
 @role_required(*DISTRICT_WORK)
 def loan_list_review(request, pk):
-    loan_list = get_object_or_404(selectors.loan_lists_for(request.user), pk=pk)
+    loan_list = get_object_or_404(requests_selectors.loan_lists_for(request.user), pk=pk)
     applications = list(_list_applications(loan_list))
     pending = [a for a in applications if a.status == LoanApplication.Status.SUBMITTED]
     form = ListDecisionForm(request.POST or None, applications=pending)
     if request.method == "POST" and form.is_valid():
         try:
-            services.loan_list_approve(
+            approvals_services.loan_list_approve(
                 loan_list=loan_list, amounts=form.amounts, rejections=form.rejections, actor=request.user
             )
         except DomainError as error:
@@ -73,11 +75,11 @@ def loan_list_review(request, pk):
 @require_POST
 @role_required(*DISTRICT_WORK)
 def application_approve(request, pk):
-    application = get_object_or_404(selectors.applications_for(request.user), pk=pk)
+    application = get_object_or_404(requests_selectors.applications_for(request.user), pk=pk)
     form = ApproveForm(request.POST)
     if form.is_valid():
         try:
-            services.application_approve(application=application, amount=form.cleaned_data["amount"],
+            approvals_services.application_approve(application=application, amount=form.cleaned_data["amount"],
                                          actor=request.user)
         except DomainError as error:
             messages.error(request, error.message)
@@ -91,11 +93,11 @@ def application_approve(request, pk):
 @require_POST
 @role_required(*DISTRICT_WORK)
 def application_reject(request, pk):
-    application = get_object_or_404(selectors.applications_for(request.user), pk=pk)
+    application = get_object_or_404(requests_selectors.applications_for(request.user), pk=pk)
     form = RejectForm(request.POST)
     if form.is_valid():
         try:
-            services.application_reject(application=application, reason=form.cleaned_data["reason"],
+            approvals_services.application_reject(application=application, reason=form.cleaned_data["reason"],
                                         actor=request.user)
         except DomainError as error:
             messages.error(request, error.message)
@@ -122,7 +124,7 @@ NOTICE_HEADERS = [
 @role_required(*ALL_ROLES)
 def approval_notice(request, pk):
     """Thông báo 04/TD: the district's decision on each request of a 03/TD list."""
-    loan_list = get_object_or_404(selectors.loan_lists_for(request.user), pk=pk)
+    loan_list = get_object_or_404(requests_selectors.loan_lists_for(request.user), pk=pk)
     decided = [
         a for a in _list_applications(loan_list)
         if a.status in (LoanApplication.Status.APPROVED, LoanApplication.Status.REJECTED,

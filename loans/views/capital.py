@@ -9,14 +9,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from loans import selectors, services
 from loans.forms import AdjustmentForm, AllocationDecisionForm, AllocationProposalForm, CapitalPlanForm
 from loans.models import CapitalAllocation
+from loans.selectors import capital as capital_selectors
+from loans.services import capital as capital_services
 from loans.views.common import _year
 from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, Role, has_role, profile_of, role_required
 from organizations.errors import DomainError
 from organizations.models import Organization
-from organizations.selectors import branches_for
+from organizations.selectors.scope import branches_for
 
 PROPOSING_ROLES = tuple(dict.fromkeys(WARD_WORK + DISTRICT_WORK))
 
@@ -39,11 +40,11 @@ def _district_organizations(user):
 def allocation_list(request):
     year = _year(request)
     plans = list(
-        selectors.capital_plans_for(request.user).filter(year=year).annotate(allocated=Sum("allocations__amount"))
+        capital_selectors.capital_plans_for(request.user).filter(year=year).annotate(allocated=Sum("allocations__amount"))
     )
     for plan in plans:
         plan.unallocated = plan.amount - (plan.allocated or 0)
-    allocations = list(selectors.allocations_for(request.user).filter(plan__year=year))
+    allocations = list(capital_selectors.allocations_for(request.user).filter(plan__year=year))
     totals = {
         key: sum(getattr(a, key) for a in allocations if a.status == CapitalAllocation.Status.APPROVED)
         for key in ("amount", "amount_committed", "amount_disbursed", "remaining")
@@ -61,7 +62,7 @@ def plan_set(request):
     form = CapitalPlanForm(request.POST or None, organizations=_district_organizations(request.user))
     if request.method == "POST" and form.is_valid():
         try:
-            plan = services.capital_plan_set(actor=request.user, **form.cleaned_data)
+            plan = capital_services.capital_plan_set(actor=request.user, **form.cleaned_data)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
@@ -73,13 +74,13 @@ def plan_set(request):
 @require_http_methods(["GET", "POST"])
 @role_required(*PROPOSING_ROLES)
 def allocation_propose(request):
-    plans = selectors.capital_plans_for(request.user).filter(year__gte=timezone.localdate().year - 1)
+    plans = capital_selectors.capital_plans_for(request.user).filter(year__gte=timezone.localdate().year - 1)
     form = AllocationProposalForm(request.POST or None, plans=plans, branches=branches_for(request.user))
     suggestion = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if "prefill" in request.POST:
-            suggestion = services.proposal_suggestion(
+            suggestion = capital_services.proposal_suggestion(
                 branch=data["branch"], program=data["plan"].program, year=data["plan"].year
             )
             form = AllocationProposalForm(
@@ -88,7 +89,7 @@ def allocation_propose(request):
             )
         else:
             try:
-                allocation = services.allocation_propose(
+                allocation = capital_services.allocation_propose(
                     plan=data["plan"], branch=data["branch"], amount=data["amount"], note=data["note"],
                     actor=request.user,
                 )
@@ -103,7 +104,7 @@ def allocation_propose(request):
 @require_GET
 @role_required(*ALL_ROLES)
 def allocation_detail(request, pk):
-    allocation = get_object_or_404(selectors.allocations_for(request.user), pk=pk)
+    allocation = get_object_or_404(capital_selectors.allocations_for(request.user), pk=pk)
     events = allocation.events.select_related("actor", "adjustment__source__branch", "adjustment__target__branch",
                                               "adjustment__source__plan__program",
                                               "adjustment__target__plan__program")
@@ -121,14 +122,14 @@ def allocation_detail(request, pk):
 @require_POST
 @role_required(*DISTRICT_WORK)
 def allocation_decide(request, pk):
-    allocation = get_object_or_404(selectors.allocations_for(request.user), pk=pk)
+    allocation = get_object_or_404(capital_selectors.allocations_for(request.user), pk=pk)
     form = AllocationDecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("loans:allocation_detail", pk=pk)
     data = form.cleaned_data
     try:
-        services.allocation_decide(
+        capital_services.allocation_decide(
             allocation=allocation, approve=data["decision"] == "approve", amount=data["amount"],
             reason=data["reason"], actor=request.user,
         )
@@ -142,7 +143,7 @@ def allocation_decide(request, pk):
 @require_http_methods(["GET", "POST"])
 @role_required(*DISTRICT_WORK)
 def allocation_adjust(request):
-    allocations = selectors.allocations_for(request.user).filter(plan__year__gte=timezone.localdate().year - 1)
+    allocations = capital_selectors.allocations_for(request.user).filter(plan__year__gte=timezone.localdate().year - 1)
     initial = {}
     for name in ("source", "target"):
         if request.GET.get(name, "").isdigit():
@@ -150,7 +151,7 @@ def allocation_adjust(request):
     form = AdjustmentForm(request.POST or None, allocations=allocations, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            adjustment = services.allocation_adjust(actor=request.user, **form.cleaned_data)
+            adjustment = capital_services.allocation_adjust(actor=request.user, **form.cleaned_data)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from loans.forms import LoanChangeDecisionForm, LoanChangeRequestForm
 from loans.models import LoanChange
-from loans.selectors import changes_for, loans_for
-from loans.services import (
+from loans.selectors.changes import changes_for
+from loans.selectors.loans import loans_for
+from loans.services.changes import (
     MAX_FREEZE_MONTHS,
     adjustable_instalments,
     extension_limit_months,

@@ -9,12 +9,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from loans.forms import GroupInspectionForm, LoanUseCheckForm
-from loans.selectors import loan_use_todo, loans_for
-from loans.services import group_inspection_record, loan_use_check_record
+from loans.selectors.checks import loan_use_todo
+from loans.selectors.loans import loans_for
+from loans.services.checks import group_inspection_record, loan_use_check_record
 from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error
-from organizations.selectors import branches_for, groups_for
+from organizations.selectors.scope import branches_for, groups_for
 
 
 @require_GET

@@ -11,18 +11,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from loans.forms import CollectionEntryForm, CollectionSheetCreateForm, ReversalForm
 from loans.models import CollectionItem, CollectionLine
-from loans.selectors import collection_sheets_for, group_totals, postings_for
-from loans.services import (
-    collection_line_reverse,
-    collection_sheet_create,
-    collection_sheet_post,
-    collection_sheet_save,
-    posting_reverse,
-)
+from loans.selectors.collection import collection_sheets_for, group_totals
+from loans.selectors.loans import postings_for
+from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
+from loans.services.collection_reversals import collection_line_reverse, posting_reverse
 from loans.xlsx import xlsx_response
 from organizations.access import WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
-from organizations.selectors import groups_for
+from organizations.selectors.scope import groups_for
 
 SHEET_TOTALS = {
     "interest_due": Sum("lines__overdue_interest_due") + Sum("lines__current_interest_due"),

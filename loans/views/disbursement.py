@@ -8,8 +8,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from loans import selectors, services
 from loans.forms import DisbursementDayForm
+from loans.selectors import approvals
+from loans.selectors import loans as loans_selectors
+from loans.services import disbursement
 from organizations.access import DISTRICT_WORK, role_required
 from organizations.errors import DomainError
 
@@ -17,14 +19,14 @@ from organizations.errors import DomainError
 @require_http_methods(["GET", "POST"])
 @role_required(*DISTRICT_WORK)
 def disbursement_day(request):
-    applications = selectors.awaiting_disbursement(request.user)
+    applications = approvals.awaiting_disbursement(request.user)
     ward = request.GET.get("ward", "")
     if ward.isdigit():
         applications = applications.filter(group__branch__ward=int(ward))
     form = DisbursementDayForm(request.POST or None, applications=applications)
     if request.method == "POST" and form.is_valid():
         try:
-            loans = services.loans_disburse(items=form.items, on=form.cleaned_data["on"], actor=request.user)
+            loans = disbursement.loans_disburse(items=form.items, on=form.cleaned_data["on"], actor=request.user)
         except DomainError as error:
             form.add_service_error(error)
         else:
@@ -34,10 +36,10 @@ def disbursement_day(request):
             return redirect(request.get_full_path())
     start_of_day = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
     recent = (
-        selectors.loans_for(request.user)
+        loans_selectors.loans_for(request.user)
         .filter(application__isnull=False, created_at__gte=start_of_day)
         .order_by("-created_at", "-pk")[:50]
     )
     return render(request, "loans/disbursement_day.html", {
-        "form": form, "wards": selectors.wards_for_queue(request.user), "ward": ward, "recent": recent,
+        "form": form, "wards": approvals.wards_for_queue(request.user), "ward": ward, "recent": recent,
     })

@@ -8,10 +8,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from loans.forms import MonthForm
-from loans.selectors import commission_statement, fee_statement, month_bounds, schedule_for
+from loans.selectors.fees import commission_statement, fee_statement, month_bounds, schedule_for
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, Role, has_role, role_required
-from organizations.selectors import branches_for, groups_for
+from organizations.selectors.scope import branches_for, groups_for
 
 
 @require_GET

@@ -6,8 +6,8 @@ from django.views.decorators.http import require_GET
 
 from loans.forms import LoanChangeDecisionForm
 from loans.models import LoanApplication, LoanChange
-from loans.selectors import loans_for
-from loans.services import extension_limit_months, extension_months_used, unpaid_instalments
+from loans.selectors.loans import loans_for
+from loans.services.changes import extension_limit_months, extension_months_used, unpaid_instalments
 from loans.views.common import _history_prefetch
 from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, has_role, role_required
 

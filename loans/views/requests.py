@@ -10,15 +10,15 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from borrowers.models import Household
 from borrowers.selectors import households_for
-from loans import services
 from loans.forms import ApplicationForm, CertifyForm, MeetingForm, ReviewDecisionForm, WithdrawForm
 from loans.models import LoanApplication, LoanList, LoanProgram
-from loans.selectors import applications_for, loan_lists_for, review_meetings_for
+from loans.selectors.requests import applications_for, loan_lists_for, review_meetings_for
+from loans.services import requests as requests_services
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error, refuse_out_of_scope
-from organizations.selectors import groups_for
+from organizations.selectors.scope import groups_for
 
 PAGE_SIZE = 25
 Status = LoanApplication.Status
@@ -82,7 +82,7 @@ def application_create(request, household_pk):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                application = services.application_create(
+                application = requests_services.application_create(
                     household=household, program=data["program"], amount=data["amount"],
                     term_months=data["term_months"], purpose=data["purpose"], planned_use=data["planned_use"],
                     actor=request.user,
@@ -107,7 +107,7 @@ def application_withdraw(request, pk):
         messages.error(request, _("Give the reason for withdrawing the request."))
     else:
         try:
-            services.application_withdraw(application=application, reason=form.cleaned_data["reason"],
+            requests_services.application_withdraw(application=application, reason=form.cleaned_data["reason"],
                                           actor=request.user)
         except DomainError as error:
             messages.error(request, error.message)
@@ -131,14 +131,14 @@ def meeting_create(request, group_pk):
         valid = form.is_valid() & all([d.is_valid() for d in decisions])
         if valid:
             results = [
-                services.ReviewResult(
+                requests_services.ReviewResult(
                     application=d.application, decision=d.cleaned_data["decision"],
                     amount=d.cleaned_data.get("amount"), reason=d.cleaned_data.get("reason", ""),
                 )
                 for d in decisions
             ]
             try:
-                meeting = services.application_review(group=group, results=results, actor=request.user,
+                meeting = requests_services.application_review(group=group, results=results, actor=request.user,
                                                       **form.cleaned_data)
             except DomainError as error:
                 apply_domain_error(form, error)
@@ -288,7 +288,7 @@ def list03_certify(request, pk):
     form = CertifyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.loan_list_certify(loan_list=loan_list, actor=request.user, **form.cleaned_data)
+            requests_services.loan_list_certify(loan_list=loan_list, actor=request.user, **form.cleaned_data)
         except DomainError as error:
             apply_domain_error(form, error)
         else:
@@ -307,7 +307,7 @@ def list03_certify(request, pk):
 def list03_submit(request, pk):
     loan_list = get_object_or_404(loan_lists_for(request.user), pk=pk)
     try:
-        services.loan_list_submit(loan_list=loan_list, actor=request.user)
+        requests_services.loan_list_submit(loan_list=loan_list, actor=request.user)
     except DomainError as error:
         messages.error(request, error.message)
     else:

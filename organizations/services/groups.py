@@ -83,7 +83,7 @@ def group_create(*, data, actor):
         GroupMembership.objects.create(group=group, household=household, joined_on=joined_on)
     if current:
         # Savings follow the households to the new group, today and in the snapshots of past dates.
-        from loans.ledger import refresh_group_balances
+        from loans.ledger.summaries import refresh_group_balances
 
         refresh_group_balances([group.pk, *{m.group_id for m in current.values()}])
     return group

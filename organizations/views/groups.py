@@ -48,7 +48,7 @@ def group_detail(request, pk):
     from borrowers.models import Household
     from borrowers.selectors import with_outstanding
     from loans.models import LoanApplication
-    from loans.selectors import applications_for
+    from loans.selectors.requests import applications_for
 
     group = get_object_or_404(
         with_group_figures(groups_for(request.user).select_related("leader", "deputy", "neighbourhood")), pk=pk

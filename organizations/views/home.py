@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from loans.forms import ReportScopeForm
-from loans.selectors import label_rows, portfolio_report, portfolio_totals, portfolio_trend
+from loans.reports.selectors import label_rows, portfolio_report, portfolio_totals, portfolio_trend
 from organizations.models import Organization
 
 

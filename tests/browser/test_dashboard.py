@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from loans.ledger import refresh_portfolio_summary
+from loans.ledger.summaries import refresh_portfolio_summary
 from tests.browser.conftest import login
 from tests.factories import HouseholdFactory, LoanFactory, program
 

@@ -17,7 +17,7 @@ def logout(page):
 def test_extension_requested_approved_and_shown_in_history(page, screenshot, ward_officer_a, district_staff,
                                                            household_a):
     from loans.models import LoanChange
-    from loans.services import loan_use_check_record
+    from loans.services.checks import loan_use_check_record
     from tests.factories import LoanFactory
 
     loan = LoanFactory(household=household_a, amount=40_000_000, disbursed_on=date(2026, 1, 15))

@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from organizations.models import ChecklistItem, Inspection
-from organizations.services import inspection_record
+from organizations.services.supervision import inspection_record
 from tests.browser.conftest import login, open_menu
 from tests.test_supervision import ensure_checklist
 

@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from loans.ledger import arrears_differences, ledger_differences
+from loans.ledger.arrears import arrears_differences
+from loans.ledger.balances import ledger_differences
 from loans.money import format_vnd
 
 

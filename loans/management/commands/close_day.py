@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from loans.management.commands.summary import parse_date
 from loans.money import format_vnd
-from loans.services import overdue_close_day
+from loans.services.overdue import overdue_close_day
 
 
 class Command(BaseCommand):

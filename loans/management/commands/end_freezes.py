@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from loans.services import freezes_end_due
+from loans.services.changes import freezes_end_due
 
 
 def parse_date(value):

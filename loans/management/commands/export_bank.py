@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from loans.resources import export_layout
-from loans.selectors import bank_export_rows
+from loans.bankfiles.export import bank_export_rows
+from loans.bankfiles.layouts import export_layout
 from loans.xlsx import build_workbook, safe_cell
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from loans.bankfiles.importing import import_upload, run_job
 from loans.models import ImportBatch
-from loans.services import import_upload, run_job
 from organizations.errors import DomainError
 
 

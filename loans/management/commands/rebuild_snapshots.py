@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Min
 from django.utils import timezone
 
-from loans.ledger import snapshots_rebuild
+from loans.ledger.snapshots import snapshots_rebuild
 from loans.management.commands.summary import parse_date
 from loans.models import PortfolioDayChange, PortfolioMonthEnd, Posting
 

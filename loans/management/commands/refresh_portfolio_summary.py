@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from loans.ledger import refresh_portfolio_summary
+from loans.ledger.summaries import refresh_portfolio_summary
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from loans.money import format_vnd
-from loans.selectors import portfolio_by_organization
+from loans.selectors.loans import portfolio_by_organization
 from organizations.models import Organization
 
 

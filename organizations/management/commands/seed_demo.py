@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from borrowers.models import Household, fold_name
 from loans.demo import seed_capital
-from loans.ledger import refresh_balances, refresh_portfolio_summary, snapshots_rebuild
+from loans.ledger.balances import refresh_balances
+from loans.ledger.snapshots import snapshots_rebuild
+from loans.ledger.summaries import refresh_portfolio_summary
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
 from loans.money import round_vnd
 from organizations.audit import audit_bulk, audit_context
