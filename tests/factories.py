@@ -217,12 +217,10 @@ def approved_allocation(*, branch, amount, program_code="01", year=None, plan_am
 
 def install_reference_data():
     """Programs, example fee rates and grading criteria, as the data migrations install them (idempotent)."""
-    import importlib
-
     from django.apps import apps
 
-    from loans.defaults import install_default_programs
+    from loans.defaults import install_defaults as install_loan_defaults
+    from organizations.defaults import install_grading_criteria
 
-    install_default_programs(apps.get_model("loans", "LoanProgram"))
-    for module in ("loans.migrations.0004_example_fee_rates", "organizations.migrations.0003_default_grading_criteria"):
-        importlib.import_module(module).install(apps, None)
+    install_loan_defaults(apps)
+    install_grading_criteria(apps.get_model("organizations", "GradingCriteria"))

@@ -40,11 +40,11 @@ pytestmark = pytest.mark.django_db
 
 def ensure_checklist():
     """The checklist comes with a data migration; tests that flush the database (browser tests) remove it."""
-    import importlib
-
     from django.apps import apps
 
-    importlib.import_module("organizations.migrations.0003_checklist_16td").add_items(apps, None)
+    from organizations.defaults import install_checklist
+
+    install_checklist(apps.get_model("organizations", "ChecklistItem"))
 
 
 @pytest.fixture(autouse=True)
