@@ -259,7 +259,7 @@ def test_a_backdated_collection_sheet_corrects_past_reports_and_their_interest_a
     demo_user, client, frozen_today, monkeypatch
 ):
     from loans.models import InterestArrearsEntry
-    from loans.services import collection_sheet_create, collection_sheet_post, collection_sheet_save
+    from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
 
     front = demo_user("front")
     on, later = TODAY - timedelta(days=20), TODAY - timedelta(days=10)

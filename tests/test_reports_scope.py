@@ -224,7 +224,7 @@ def test_cached_month_and_year_flows_roll_over_without_a_refresh(household_a, fr
 def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, household_b, frozen_today):
     """The month-end summary is computed in one pass; it must agree with deriving each month end on its own, through
     repayments, a reversed repayment, a missed instalment, a loan repaid in full and one disbursed inside the window."""
-    from loans.ledger import derived_portfolio, month_ends, monthly_portfolio
+    from loans.ledger.summaries import derived_portfolio, month_ends, monthly_portfolio
 
     early = LoanFactory(household=household_a, amount=30_000_000, disbursed_on=date(2025, 6, 10))
     late = LoanFactory(household=household_b, amount=20_000_000, disbursed_on=date(2026, 4, 20))

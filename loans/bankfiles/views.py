@@ -14,11 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from borrowers.models import Household
 from loans.bankfiles.export import bank_export_rows
+from loans.bankfiles.forms import BankFileUploadForm
 from loans.bankfiles.importing import import_confirm, import_recover_stale, import_upload
 from loans.bankfiles.layouts import export_layout
 from loans.bankfiles.reconciliation import reconciliation_accept
 from loans.bankfiles.selectors import import_batches_for, user_can_import
-from loans.forms import BankFileUploadForm
 from loans.models import ImportBatch, ReconciliationItem
 from loans.xlsx import csv_response, xlsx_response
 from organizations.access import ALL_ROLES, role_required

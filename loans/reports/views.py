@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from loans.forms import ReportScopeForm
 from loans.money import format_vnd
+from loans.reports.forms import ReportScopeForm
 from loans.reports.selectors import group_households, label_rows, portfolio_report, portfolio_totals
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, profile_of, role_required

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from loans.forms import ApproveForm, ListDecisionForm, RejectForm
+from loans.forms.approvals import ApproveForm, ListDecisionForm, RejectForm
 from loans.models import CapitalAllocation, LoanApplication
 from loans.selectors import approvals as approvals_selectors
 from loans.selectors import requests as requests_selectors

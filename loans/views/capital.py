@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from loans.forms import AdjustmentForm, AllocationDecisionForm, AllocationProposalForm, CapitalPlanForm
+from loans.forms.capital import AdjustmentForm, AllocationDecisionForm, AllocationProposalForm, CapitalPlanForm
 from loans.models import CapitalAllocation
 from loans.selectors import capital as capital_selectors
 from loans.services import capital as capital_services

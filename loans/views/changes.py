@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from loans.forms import LoanChangeDecisionForm, LoanChangeRequestForm
+from loans.forms.changes import LoanChangeDecisionForm, LoanChangeRequestForm
 from loans.models import LoanChange
 from loans.selectors.changes import changes_for
 from loans.selectors.loans import loans_for

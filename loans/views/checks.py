@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from loans.forms import GroupInspectionForm, LoanUseCheckForm
+from loans.forms.checks import GroupInspectionForm, LoanUseCheckForm
 from loans.selectors.checks import loan_use_todo
 from loans.selectors.loans import loans_for
 from loans.services.checks import group_inspection_record, loan_use_check_record

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from loans.forms import CollectionEntryForm, CollectionSheetCreateForm, ReversalForm
+from loans.forms.collection import CollectionEntryForm, CollectionSheetCreateForm, ReversalForm
 from loans.models import CollectionItem, CollectionLine
 from loans.selectors.collection import collection_sheets_for, group_totals
 from loans.selectors.loans import postings_for

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from loans.forms import DisbursementDayForm
+from loans.forms.disbursement import DisbursementDayForm
 from loans.selectors import approvals
 from loans.selectors import loans as loans_selectors
 from loans.services import disbursement

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from loans.forms import MonthForm
+from loans.forms.fees import MonthForm
 from loans.selectors.fees import commission_statement, fee_statement, month_bounds, schedule_for
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, Role, has_role, role_required

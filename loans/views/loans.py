@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from loans.forms import LoanChangeDecisionForm
+from loans.forms.changes import LoanChangeDecisionForm
 from loans.models import LoanApplication, LoanChange
 from loans.selectors.loans import loans_for
 from loans.services.changes import extension_limit_months, extension_months_used, unpaid_instalments

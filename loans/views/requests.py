@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from borrowers.models import Household
 from borrowers.selectors import households_for
-from loans.forms import ApplicationForm, CertifyForm, MeetingForm, ReviewDecisionForm, WithdrawForm
+from loans.forms.requests import ApplicationForm, CertifyForm, MeetingForm, ReviewDecisionForm, WithdrawForm
 from loans.models import LoanApplication, LoanList, LoanProgram
 from loans.selectors.requests import applications_for, loan_lists_for, review_meetings_for
 from loans.services import requests as requests_services

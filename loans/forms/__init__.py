@@ -1,0 +1,1 @@
+"""Forms of the loans app, one module per capability; they clean and convert, services decide."""

@@ -1,0 +1,64 @@
+"""Forms for the district's decision on requests and 03/TD lists."""
+
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from loans.forms.fields import AmountField
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for rejection"), max_length=1000)
+
+
+class ApproveForm(forms.Form):
+    amount = AmountField(label=_("Approved amount (đồng)"))
+
+
+class ListDecisionForm(forms.Form):
+    """One decision per pending request of a 03/TD list: approve at an amount, or reject with a reason."""
+
+    def __init__(self, *args, applications, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.applications = list(applications)
+        for application in self.applications:
+            pk = application.pk
+            self.fields[f"decision_{pk}"] = forms.ChoiceField(
+                choices=[("approve", _("Approve")), ("reject", _("Reject")), ("later", _("Decide later"))],
+                initial="approve",
+                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+            )
+            self.fields[f"amount_{pk}"] = AmountField(
+                required=False, initial=application.amount_group_approved or application.amount_requested
+            )
+            self.fields[f"reason_{pk}"] = forms.CharField(
+                required=False, max_length=1000,
+                widget=forms.TextInput(
+                    attrs={"class": "form-control form-control-sm", "placeholder": _("Reason, if rejected")}
+                ),
+            )
+
+    def rows(self):
+        return [
+            (a, self[f"decision_{a.pk}"], self[f"amount_{a.pk}"], self[f"reason_{a.pk}"]) for a in self.applications
+        ]
+
+    def clean(self):
+        data = super().clean()
+        self.amounts, self.rejections = {}, {}
+        for application in self.applications:
+            pk = application.pk
+            decision = data.get(f"decision_{pk}")
+            if decision == "later":
+                continue
+            if decision == "reject":
+                if not data.get(f"reason_{pk}"):
+                    self.add_error(f"reason_{pk}", _("Give the reason for rejecting this request."))
+                self.rejections[pk] = data.get(f"reason_{pk}")
+            else:
+                if not data.get(f"amount_{pk}"):
+                    self.add_error(f"amount_{pk}", _("Enter the approved amount."))
+                self.amounts[pk] = data.get(f"amount_{pk}")
+        if not self.errors and not self.amounts and not self.rejections:
+            raise forms.ValidationError(_("Approve or reject at least one request."))
+        return data

@@ -1,0 +1,84 @@
+"""Forms for capital plans, ward allocations and transfers of capital."""
+
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loans.forms.fields import AmountField
+from loans.models import CapitalAllocation, LoanProgram
+
+
+class CapitalPlanForm(forms.Form):
+    organization = forms.ModelChoiceField(queryset=None, label=_("District organization"))
+    program = forms.ModelChoiceField(queryset=LoanProgram.objects.filter(is_active=True), label=_("Program"))
+    year = forms.IntegerField(label=_("Plan year"), min_value=2000, max_value=2100)
+    amount = AmountField(label=_("District total (đồng)"))
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+    def __init__(self, *args, organizations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organizations
+        if organizations.count() == 1:
+            self.fields["organization"].initial = organizations.first()
+        self.fields["year"].initial = timezone.localdate().year
+
+
+class AllocationProposalForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=None, label=_("Capital plan"))
+    branch = forms.ModelChoiceField(queryset=None, label=_("Ward branch"))
+    amount = AmountField(label=_("Amount needed (đồng)"))
+    note = forms.CharField(
+        label=_("Grounds"), required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"})
+    )
+
+    def __init__(self, *args, plans, branches, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = plans
+        self.fields["branch"].queryset = branches
+        self.fields["amount"].required = False
+        if len(branches) == 1:
+            self.fields["branch"].initial = branches[0].pk
+
+    def clean(self):
+        data = super().clean()
+        plan, branch = data.get("plan"), data.get("branch")
+        if plan and branch and branch.parent_id != plan.organization_id:
+            self.add_error("branch", _("This branch does not belong to the plan's organization."))
+        if not self.errors and not data.get("amount") and "submit" in self.data:
+            self.add_error("amount", _("Enter the amount the branch needs."))
+        return data
+
+
+class AllocationDecisionForm(forms.Form):
+    DECISIONS = [("approve", _("Approve")), ("reject", _("Reject"))]
+
+    decision = forms.ChoiceField(choices=DECISIONS, label=_("Decision"), widget=forms.RadioSelect)
+    amount = AmountField(label=_("Approved amount (đồng)"), required=False,
+                         help_text=_("Leave as proposed, or lower it to cut the proposal."))
+    reason = forms.CharField(
+        label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
+        help_text=_("Required for a cut or a rejection."),
+    )
+
+
+class AdjustmentForm(forms.Form):
+    source = forms.ModelChoiceField(
+        queryset=None, required=False, label=_("Take capital from"),
+        empty_label=_("— the district's unallocated capital —"),
+    )
+    target = forms.ModelChoiceField(
+        queryset=None, required=False, label=_("Give capital to"),
+        empty_label=_("— back to the district's unallocated capital —"),
+    )
+    amount = AmountField(label=_("Amount (đồng)"))
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}))
+
+    def __init__(self, *args, allocations, **kwargs):
+        super().__init__(*args, **kwargs)
+        allocations = allocations.filter(status=CapitalAllocation.Status.APPROVED)
+        for name in ("source", "target"):
+            self.fields[name].queryset = allocations
+            self.fields[name].label_from_instance = lambda a: (
+                f"{a.plan.year} · {a.plan.program.code} · {a.branch}"
+            )

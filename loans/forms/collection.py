@@ -1,0 +1,73 @@
+"""Forms for the collection day: they clean and convert amounts and dates; services do the rest."""
+
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loans.forms.fields import AmountField, parse_amount
+from organizations.forms import BusinessDateField
+from organizations.models import SavingsGroup
+
+
+class CollectedAmountField(AmountField):
+    """An amount collected at the transaction point: blank or zero means nothing was paid."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"class": "form-control-sm text-end"}))
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "numeric", "autocomplete": "off"})
+        return attrs
+
+    def to_python(self, value):
+        return parse_amount(forms.CharField.to_python(self, value))
+
+
+class CollectionSheetCreateForm(forms.Form):
+    group = forms.ModelChoiceField(label=_("Group"), queryset=SavingsGroup.objects.none())
+    collection_on = BusinessDateField(label=_("Collection day"), help_text=_("dd/mm/yyyy"))
+
+    def __init__(self, *args, groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group"].queryset = groups.filter(status=SavingsGroup.Status.ACTIVE).order_by("code")
+        self.fields["group"].label_from_instance = lambda g: f"{g.code} – {g.name}"
+        self.fields["collection_on"].initial = timezone.localdate()
+        self.fields["collection_on"].widget.attrs.update({"placeholder": "dd/mm/yyyy", "inputmode": "numeric"})
+
+
+class CollectionEntryForm(forms.Form):
+    """One page for the whole sheet: per line, paid towards loans, savings deposit, savings withdrawal."""
+
+    COLUMNS = ("paid", "savings_in", "savings_out")
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = lines
+        for line in lines:
+            self.fields[f"paid_{line.pk}"] = CollectedAmountField(label=_("Paid towards loans"), initial=line.amount_paid or "")
+            self.fields[f"savings_in_{line.pk}"] = CollectedAmountField(
+                label=_("Savings deposit"), initial=line.savings_in or ""
+            )
+            self.fields[f"savings_out_{line.pk}"] = CollectedAmountField(
+                label=_("Savings withdrawal"), initial=line.savings_out or ""
+            )
+
+    def rows(self):
+        """(line, paid field, deposit field, withdrawal field) for the template."""
+        return [(line, *(self[f"{column}_{line.pk}"] for column in self.COLUMNS)) for line in self.lines]
+
+    def entries(self):
+        data = self.cleaned_data
+        return {line.pk: tuple(data[f"{column}_{line.pk}"] for column in self.COLUMNS) for line in self.lines}
+
+
+class ReversalForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the reversal"),
+        max_length=300,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. amount entered for the wrong household")}),
+    )

@@ -1,0 +1,98 @@
+"""The disbursement day form: one date, then the terms of each approved request."""
+
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loans.forms.fields import AmountField
+from loans.models import Loan
+from organizations.forms import BusinessDateField
+
+
+class DisbursementDayForm(forms.Form):
+    """A transaction day: one date, then per approved request whether to disburse it and the loan's terms."""
+
+    on = BusinessDateField(label=_("Disbursement date"), attrs={"class": "form-control"})
+
+    def __init__(self, *args, applications, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["on"].initial = timezone.localdate()
+        self.applications = list(applications)
+        for application in self.applications:
+            pk = application.pk
+            self.fields[f"pick_{pk}"] = forms.BooleanField(
+                required=False, label=_("Disburse"), widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
+            )
+            self.fields[f"loan_number_{pk}"] = forms.CharField(
+                required=False, max_length=16, label=_("Loan number"),
+                widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "inputmode": "numeric",
+                                              "placeholder": "16 chữ số", "maxlength": "16"}),
+            )
+            self.fields[f"amount_{pk}"] = AmountField(required=False, initial=application.amount_approved)
+            self.fields[f"amount_{pk}"].widget.attrs["class"] = "form-control form-control-sm text-end"
+            self.fields[f"term_{pk}"] = forms.IntegerField(
+                required=False, min_value=1, initial=application.term_months,
+                widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "style": "width:5.5rem"}),
+            )
+            self.fields[f"frequency_{pk}"] = forms.TypedChoiceField(
+                choices=Loan.Frequency.choices, coerce=int, initial=Loan.Frequency.QUARTERLY, required=False,
+                empty_value=None,
+                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+            )
+
+    def rows(self):
+        return [
+            {
+                "application": a,
+                "pick": self[f"pick_{a.pk}"],
+                "loan_number": self[f"loan_number_{a.pk}"],
+                "amount": self[f"amount_{a.pk}"],
+                "term": self[f"term_{a.pk}"],
+                "frequency": self[f"frequency_{a.pk}"],
+            }
+            for a in self.applications
+        ]
+
+    FIELD_NAMES = {"loan_number": "loan_number", "amount": "amount", "term_months": "term", "frequency": "frequency"}
+
+    def clean(self):
+        data = super().clean()
+        self.items = []
+        for application in self.applications:
+            pk = application.pk
+            if not data.get(f"pick_{pk}"):
+                continue
+            missing = False
+            for name in ("loan_number", "amount", "term", "frequency"):
+                if data.get(f"{name}_{pk}") in (None, ""):
+                    self.add_error(f"{name}_{pk}", _("Required for a disbursement."))
+                    missing = True
+            if missing:
+                continue
+            self.items.append(
+                {
+                    "application": application,
+                    "loan_number": data[f"loan_number_{pk}"],
+                    "amount": data[f"amount_{pk}"],
+                    "term_months": data[f"term_{pk}"],
+                    "frequency": data[f"frequency_{pk}"],
+                }
+            )
+        if not self.errors and not self.items:
+            raise forms.ValidationError(_("Tick at least one request to disburse."))
+        return data
+
+    def add_service_error(self, error):
+        """Put a loans_disburse refusal ("<index>-<field>") on the row and field it concerns."""
+        index, _sep, field = (error.field or "").partition("-")
+        if index.isdigit() and int(index) < len(self.items):
+            pk = self.items[int(index)]["application"].pk
+            name = self.FIELD_NAMES.get(field)
+            if field == "on":
+                self.add_error("on", error.message)
+                return
+            if name:
+                self.add_error(f"{name}_{pk}", error.message)
+                return
+        self.add_error(None, error.message)

@@ -1,0 +1,91 @@
+"""Forms for requests (01/TD), the review meeting (10A/TD) and the ward certification of list 03/TD."""
+
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loans.forms.fields import AmountField, ProgramChoiceField
+from loans.models import LoanProgram
+from organizations.forms import BusinessDateField
+
+
+class ApplicationForm(forms.Form):
+    program = ProgramChoiceField(label=_("Loan program"), queryset=LoanProgram.objects.filter(is_active=True))
+    amount = AmountField(label=_("Amount requested (₫)"))
+    term_months = forms.IntegerField(label=_("Term (months)"), min_value=1, max_value=600)
+    purpose = forms.CharField(label=_("Purpose"), max_length=300,
+                              help_text=_("E.g. raising pigs, a small shop, clean water works."))
+    planned_use = forms.CharField(
+        label=_("Planned use of the money"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What the household will buy, and how much each item costs."),
+    )
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for withdrawing"), max_length=500)
+
+
+class MeetingForm(forms.Form):
+    held_on = BusinessDateField(label=_("Meeting date"))
+    attendee_count = forms.IntegerField(label=_("Households attending"), min_value=0, max_value=60)
+    attendees = forms.CharField(
+        label=_("Who attended"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Names of the people present, separated by commas."),
+    )
+    neighbourhood_head = forms.CharField(label=_("Neighbourhood head present"), max_length=200)
+    branch_officer = forms.CharField(label=_("Ward branch officer present"), max_length=200, required=False)
+    note = forms.CharField(label=_("Other notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["held_on"].initial = timezone.localdate()
+
+
+class ReviewDecisionForm(forms.Form):
+    """The outcome for one request, with the prefix r<application id>."""
+
+    DECISIONS = [("approve", _("Approve")), ("reject", _("Reject")), ("defer", _("Not decided today"))]
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=DECISIONS,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        initial="approve",
+    )
+    amount = AmountField(label=_("Approved amount (₫)"), required=False)
+    reason = forms.CharField(label=_("Reason for rejection"), max_length=500, required=False)
+
+    def __init__(self, *args, application, **kwargs):
+        super().__init__(*args, prefix=f"r{application.pk}", **kwargs)
+        self.application = application
+        self.fields["amount"].initial = application.amount_requested
+
+    def clean(self):
+        data = super().clean()
+        decision = data.get("decision")
+        if decision == "approve":
+            amount = data.get("amount")
+            if amount is None and "amount" not in self.errors:
+                self.add_error("amount", _("Give the approved amount."))
+            elif amount is not None and amount > self.application.amount_requested:
+                self.add_error("amount", _("The approved amount cannot exceed the amount requested."))
+        if decision == "reject" and not data.get("reason", "").strip():
+            self.add_error("reason", _("A rejection needs a reason."))
+        return data
+
+
+class CertifyForm(forms.Form):
+    certified_on = BusinessDateField(label=_("Certified on"))
+    signer = forms.CharField(label=_("Signed by"), max_length=200,
+                             help_text=_("Name and title of who signed for the ward People's Committee."))
+    reference = forms.CharField(label=_("Reference number"), max_length=50)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["certified_on"].initial = timezone.localdate()
+
+
+"""Forms for capital allocations, district approval and disbursement: they clean and convert, services decide."""

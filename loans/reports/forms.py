@@ -1,0 +1,52 @@
+"""The scope of a report: date, organization, ward and the comparison options."""
+
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from organizations.access import Role, role_of
+from organizations.forms import BusinessDateField
+from organizations.models import Organization
+from organizations.selectors.scope import wards_for
+
+
+class ReportScopeForm(forms.Form):
+    """As of which date, and optionally which organization and ward, within what the user may see."""
+
+    on = BusinessDateField(label=_("As of"), required=False, attrs={"class": "form-control form-control-sm"})
+    organization = forms.ChoiceField(
+        label=_("Organization"), required=False, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+    )
+    ward = forms.ModelChoiceField(
+        label=_("Ward"),
+        queryset=None,
+        required=False,
+        empty_label=_("All wards"),
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        kinds = [(k, label) for k, label in Organization.Kind.choices if k in Organization.MEMBER_KINDS]
+        self.fields["organization"].choices = [("", _("All organizations")), *kinds]
+        self.fields["ward"].queryset = wards_for(user)
+        self.fields["on"].initial = timezone.localdate()
+        role = role_of(user)
+        # District staff and ward officers already see one organization; a ward officer one ward.
+        self.show_organization = role in (Role.ADMIN, Role.FRONT_SUPERVISOR)
+        self.show_ward = role != Role.WARD_OFFICER
+
+    def clean_on(self):
+        on = self.cleaned_data.get("on") or timezone.localdate()
+        if on > timezone.localdate():
+            raise forms.ValidationError(_("Reports can only be drawn up to today."))
+        return on
+
+    def scope(self):
+        """(on, organization, ward id) from valid data; today and everything in scope otherwise."""
+        if not self.is_valid():
+            return timezone.localdate(), None, None
+        ward = self.cleaned_data.get("ward")
+        return self.cleaned_data["on"], self.cleaned_data.get("organization") or None, ward.pk if ward else None
