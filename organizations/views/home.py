@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from loans.forms import ReportScopeForm
+from loans.reports.forms import ReportScopeForm
 from loans.reports.selectors import label_rows, portfolio_report, portfolio_totals, portfolio_trend
 from organizations.models import Organization
 
