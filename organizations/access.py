@@ -54,7 +54,11 @@ def role_required(*roles):
     return decorator
 
 
-#: Roles that work with households directly and see citizen IDs and phone numbers in full.
+#: Roles that work with households directly and see citizen IDs and phone numbers in full. Everyone else (district
+#: staff, the Front) sees them masked everywhere: lists, detail pages, prints (03/TD, 10A/TD, 04/TD), spreadsheets and
+#: the bank's layouts. No form shown to those roles needs the full number: the 03/TD and 10A/TD are made and signed by
+#: the ward, the 04/TD names each household by its head and its request, and the files exchanged with the bank are
+#: exported by admins (see loans/bankfiles/export.py). This is the only place the rule is decided.
 PERSONAL_DATA_ROLES = (Role.WARD_OFFICER, Role.ADMIN)
 
 
@@ -73,3 +77,15 @@ def mask(value, keep=3):
 def personal(value, user):
     """The value in full for roles that need it, masked for everyone else (lists, pages and exports)."""
     return value if sees_personal_data(user) else mask(value)
+
+
+#: Fields holding personal data wherever they are shown by name (the history of changes, for one).
+PERSONAL_FIELDS = frozenset({"citizen_id", "phone"})
+
+
+def personal_changes(changes, user):
+    """An audit row's {field: [old, new]} with personal fields passed through the same policy."""
+    return {
+        field: [personal(v, user) if v else v for v in pair] if field in PERSONAL_FIELDS else pair
+        for field, pair in changes.items()
+    }

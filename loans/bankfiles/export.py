@@ -8,7 +8,12 @@ from organizations.models import GroupMembership
 
 
 def bank_export_rows(kind, user):
-    """Rows in the bank's layout (see layouts.py) for what `user` may see; re-importing them changes nothing."""
+    """Rows in the bank's layout (see layouts.py) for what `user` may see; re-importing them changes nothing.
+
+    Citizen IDs follow the one masking policy (organizations.access.personal). The bank's "Số CCCD" column wants the
+    full 12 digits, but only in the file that goes to the bank, and that file is made by an admin (the web export, or
+    `manage.py export_bank`, which runs as the first superuser unless told otherwise), who sees the full number. The
+    same layout exported by district staff or the Front is for reading and stays masked; the importer refuses it."""
     from django.db.models import Prefetch
 
     from borrowers.selectors import households_for

@@ -13,7 +13,7 @@ from loans.selectors import requests as requests_selectors
 from loans.services import approvals as approvals_services
 from loans.views.common import _history_prefetch
 from loans.xlsx import xlsx_response
-from organizations.access import ALL_ROLES, DISTRICT_WORK, role_required
+from organizations.access import ALL_ROLES, DISTRICT_WORK, personal, role_required
 from organizations.errors import DomainError
 
 
@@ -139,7 +139,7 @@ def approval_notice(request, pk):
     )
     if request.GET.get("format") == "xlsx":
         rows = [
-            [i, a.household.head_name, a.household.citizen_id, a.program.code, a.amount_requested,
+            [i, a.household.head_name, personal(a.household.citizen_id, request.user), a.program.code, a.amount_requested,
              a.amount_approved or 0, a.term_months,
              str(_("Approved") if a.amount_approved else _("Rejected")), a.rejection_reason]
             for i, a in enumerate(decided, start=1)

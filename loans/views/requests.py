@@ -15,7 +15,7 @@ from loans.models import LoanApplication, LoanList, LoanProgram
 from loans.selectors.requests import applications_for, loan_lists_for, review_meetings_for
 from loans.services import requests as requests_services
 from loans.xlsx import xlsx_response
-from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required
+from organizations.access import ALL_ROLES, WARD_WORK, has_role, personal, role_required
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error, refuse_out_of_scope
 from organizations.selectors.scope import groups_for
@@ -194,7 +194,7 @@ def meeting_xlsx(request, pk):
         ],
         headers=MEETING_HEADERS,
         rows=[
-            [i, r.household.head_name, r.household.citizen_id, r.program.code, r.amount_requested, r.term_months,
+            [i, r.household.head_name, personal(r.household.citizen_id, request.user), r.program.code, r.amount_requested, r.term_months,
              r.purpose, "Đồng ý" if r.amount_group_approved is not None else "Không đồng ý",
              r.amount_group_approved, r.rejection_reason]
             for i, r in enumerate(rows, start=1)
@@ -266,7 +266,7 @@ def list03_xlsx(request, pk):
         title_lines=title,
         headers=LIST_HEADERS,
         rows=[
-            [i, r.household.head_name, r.household.citizen_id, r.household.address,
+            [i, r.household.head_name, personal(r.household.citizen_id, request.user), r.household.address,
              str(Household.PolicyStatus(r.household.policy_status).label), r.program.code, r.amount_requested,
              r.amount_group_approved, r.term_months, r.purpose]
             for i, r in enumerate(rows, start=1)
