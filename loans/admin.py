@@ -16,7 +16,23 @@ from loans.models import (  # noqa: E402
 )
 
 
-class ReadOnlyInline(admin.TabularInline):
+class LedgerReadOnlyMixin:
+    """Money moves only through the services, which post to the ledger and record who did it. In the admin, every
+    money model (loans and their schedules, postings, collection sheets, bank imports, capital) is for reading: no
+    add, change or delete, for admins too. A wrong figure is corrected on the app's pages, by a reversal or an
+    adjustment; `check_ledger` finds money rows written around them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(LedgerReadOnlyMixin, admin.TabularInline):
     extra = 0
     can_delete = False
 
@@ -78,7 +94,7 @@ class LoanStatusChangeInline(ReadOnlyInline):
     readonly_fields = fields
 
 @admin.register(Loan)
-class LoanAdmin(admin.ModelAdmin):
+class LoanAdmin(LedgerReadOnlyMixin, admin.ModelAdmin):
     """Balances are derived from postings; nothing about money is edited here."""
 
     list_display = ["number", "household", "program", "amount", "principal_outstanding", "overdue_principal", "status"]
@@ -88,16 +104,9 @@ class LoanAdmin(admin.ModelAdmin):
     raw_id_fields = ["household", "group", "application"]
     inlines = [InstalmentInline, LoanStatusChangeInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return ["status", "principal_outstanding", "overdue_principal"]
-        return [f.name for f in Loan._meta.fields]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 @admin.register(Posting)
-class PostingAdmin(admin.ModelAdmin):
+class PostingAdmin(LedgerReadOnlyMixin, admin.ModelAdmin):
     """Append-only: postings are viewed here, never edited or deleted. Corrections are reversals."""
 
     list_display = ["on", "kind", "amount", "loan", "household", "voucher", "created_by"]
@@ -116,7 +125,7 @@ class PostingAdmin(admin.ModelAdmin):
         return False
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(LedgerReadOnlyMixin, admin.ModelAdmin):
     list_display = ["file_name", "kind", "status", "created_by", "created_at"]
     list_filter = ["kind", "status"]
     search_fields = ["file_name", "sha256"]
@@ -148,7 +157,7 @@ for _model, _admin in ((LoanApplication, LoanApplicationAdmin), (LoanList, LoanL
 # Collection day (13/TD). Imported here so that this block stays one appended piece.
 
 
-class CollectionLineInline(admin.TabularInline):
+class CollectionLineInline(LedgerReadOnlyMixin, admin.TabularInline):
     model = CollectionLine
     fields = ["position", "household", "status", "overdue_interest_due", "current_interest_due", "principal_due",
               "amount_paid", "savings_in", "savings_out", "reversal_reason"]
@@ -161,7 +170,7 @@ class CollectionLineInline(admin.TabularInline):
 
 
 @admin.register(CollectionSheet)
-class CollectionSheetAdmin(admin.ModelAdmin):
+class CollectionSheetAdmin(LedgerReadOnlyMixin, admin.ModelAdmin):
     """Collection sheets are prepared and posted on the ward's pages; here they are only looked at."""
 
     list_display = ["collection_on", "group", "status", "created_by", "posted_by", "posted_at"]

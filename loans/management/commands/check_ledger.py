@@ -4,11 +4,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from loans.ledger.arrears import arrears_differences
 from loans.ledger.balances import ledger_differences
+from loans.ledger.sources import capital_without_source, collection_lines_without_postings, disbursement_differences
 from loans.money import format_vnd
 
 
 class Command(BaseCommand):
-    help = "Check cached balances of every loan and household against the postings, and arrears against entries."
+    help = (
+        "Check cached balances of every loan and household against the postings, arrears against entries, and that "
+        "every loan, posted collection line and capital movement has the postings or decision that made it."
+    )
 
     def handle(self, *args, **options):
         loans, households = ledger_differences()
@@ -27,9 +31,31 @@ class Command(BaseCommand):
                 f"Loan {number}: interest arrears {format_vnd(cached)}, but its arrears entries add up to "
                 f"{format_vnd(entries)}"
             )
-        if loans or households or arrears:
+        gaps = self.report_missing_sources()
+        if loans or households or arrears or gaps:
             raise CommandError(
                 f"Ledger check failed: {len(loans)} loan(s) and {len(households)} household(s) differ, "
-                f"{len(arrears)} loan(s) have more interest arrears entries than arrears."
+                f"{len(arrears)} loan(s) have more interest arrears entries than arrears, "
+                f"{gaps} money row(s) lack the postings or decision that made them."
             )
         self.stdout.write(self.style.SUCCESS("Ledger check passed: every balance matches its postings."))
+
+    def report_missing_sources(self):
+        """Rows of money with nothing behind them (see loans/ledger/sources.py); returns how many."""
+        undisbursed, loans = disbursement_differences()
+        for number, amount, posted in loans:
+            self.stdout.write(
+                f"Loan {number}: amount {format_vnd(amount)}, but its disbursement postings add up to "
+                f"{format_vnd(posted)}"
+            )
+        unposted, lines = collection_lines_without_postings()
+        for pk, on, group, name, status in lines:
+            missing = "postings" if status == "posted" else "reversal posting"
+            self.stdout.write(f"Collection line {pk} ({group} {on:%d/%m/%Y}, {name}): marked {status}, no {missing}")
+        unsourced, movements = capital_without_source()
+        for what, pk, detail in movements:
+            self.stdout.write(f"Capital {pk}: {what} {detail}")
+        total = undisbursed + unposted + unsourced
+        if total > len(loans) + len(lines) + len(movements):
+            self.stdout.write(f"... {total} in all; the first of each kind are listed above.")
+        return total

@@ -1,0 +1,68 @@
+"""Money rows the ledger cannot account for: every loan, posted collection line and capital movement must come with
+the postings, or the decision, that made it. A row written around the services (the database shell, an old admin, a
+bad script) leaves one of these gaps, and the balance checks alone cannot see it: a loan added with no disbursement
+posting and a zero cache agrees with its (empty) ledger.
+
+Each check is one set-based query; `LIMIT` rows are listed, the count is always exact."""
+
+from django.db.models import Exists, F, OuterRef, Q
+
+from loans.ledger.balances import _posting_sum
+from loans.models import AllocationEvent, CapitalUse, CollectionLine, Loan, LoanApplication, Posting
+
+LIMIT = 50
+Kind = Posting.Kind
+
+
+def _listed(queryset, *fields, limit):
+    return queryset.count(), list(queryset.order_by("pk").values_list(*fields)[:limit])
+
+
+def disbursement_differences(limit=LIMIT):
+    """Loans whose disbursement postings (less their reversals) are not the loan's amount: (number, amount, posted)."""
+    loans = Loan.objects.annotate(disbursed=_posting_sum(Kind.DISBURSEMENT, "loan")).exclude(disbursed=F("amount"))
+    return _listed(loans, "number", "amount", "disbursed", limit=limit)
+
+
+def _line_postings(**filters):
+    return CollectionLine.postings.through.objects.filter(collectionline=OuterRef("pk"), **filters)
+
+
+def collection_lines_without_postings(limit=LIMIT):
+    """Lines that moved money (paid, deposited or withdrew) but lack the postings that say so: a posted line
+    without postings, or a reversed one without its reversal. (pk, sheet date, group code, household, status)"""
+    moved = Q(amount_paid__gt=0) | Q(savings_in__gt=0) | Q(savings_out__gt=0)
+    lines = CollectionLine.objects.filter(moved).filter(
+        (Q(status=CollectionLine.Status.POSTED) & ~Exists(_line_postings()))
+        | (Q(status=CollectionLine.Status.REVERSED) & ~Exists(_line_postings(posting__kind=Kind.REVERSAL)))
+    )
+    return _listed(lines, "pk", "sheet__collection_on", "sheet__group__code", "household__head_name", "status",
+                   limit=limit)
+
+
+def capital_without_source(limit=LIMIT):
+    """Capital movements with nothing behind them: (what, pk, detail).
+
+    - an allocation's "capital added / moved out" entry that names no adjustment;
+    - a charge on an allocation (CapitalUse) for a request that district never approved;
+    - a charge marked disbursed with no loan of that amount for its request."""
+    Status = LoanApplication.Status
+    events = AllocationEvent.objects.filter(
+        kind__in=[AllocationEvent.Kind.ADJUSTED_IN, AllocationEvent.Kind.ADJUSTED_OUT], adjustment__isnull=True
+    )
+    unapproved = CapitalUse.objects.exclude(
+        application__status__in=[Status.APPROVED, Status.DISBURSED, Status.WITHDRAWN]
+    )
+    unpaid = CapitalUse.objects.filter(amount_disbursed__isnull=False).exclude(
+        Exists(Loan.objects.filter(application=OuterRef("application"), amount=OuterRef("amount_disbursed")))
+    )
+    found, rows = 0, []
+    for what, queryset, fields in (
+        ("allocation entry without adjustment", events, ("pk", "allocation_id", "kind", "amount")),
+        ("capital charged for an unapproved request", unapproved, ("pk", "application_id", "amount_approved")),
+        ("capital marked disbursed without its loan", unpaid, ("pk", "application_id", "amount_disbursed")),
+    ):
+        count, listed = _listed(queryset, *fields, limit=limit)
+        found += count
+        rows.extend((what, row[0], row[1:]) for row in listed)
+    return found, rows
