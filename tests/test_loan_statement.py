@@ -140,3 +140,31 @@ def test_loan_numbers_on_the_household_page_link_to_the_loan(client_for, ward_of
     response = client_for(ward_officer_a).get(reverse("borrowers:household_detail", args=[loan.household_id]))
     link = f'href="{reverse("loans:loan_detail", args=[loan.pk])}">7900000000000001</a>'
     assert link in response.content.decode()
+
+
+def test_a_posted_13td_sheet_gives_the_interest_period_and_links_its_loan_numbers(client_for, household_a,
+                                                                                  group_a, ward_officer_a):
+    from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
+
+    loan = LoanFactory(household=household_a, number="7900000000000077")
+    sheet = collection_sheet_create(group=group_a, on=date(2026, 2, 15), actor=ward_officer_a)
+    line = sheet.lines.get(household=household_a)
+    collection_sheet_save(sheet=sheet, entries={line.pk: (1_000_000, 0, 0)}, actor=ward_officer_a)
+    collection_sheet_post(sheet=sheet, actor=ward_officer_a)
+
+    statement = loan_statement(loan)
+    (period,) = statement.interest_periods
+    assert (period.period_start, period.period_end, period.days) == (date(2026, 1, 15), date(2026, 2, 15), 31)
+    interest = [e for e in statement.entries if e.interest]
+    assert interest and all(e.line.pk == line.pk for e in interest)
+    assert sum(e.interest for e in interest) == period.current_interest_paid + period.overdue_interest_paid
+
+    client = client_for(ward_officer_a)
+    link = f'href="{reverse("loans:loan_detail", args=[loan.pk])}">7900000000000077</a>'
+    for url in (reverse("loans:collection_sheet_detail", args=[sheet.pk]),
+                reverse("loans:collection_line_detail", args=[sheet.pk, line.pk]),
+                reverse("loans:loan_statement", args=[loan.pk])):
+        content = client.get(url).content.decode()
+        assert "7900000000000077" in content, url
+        if "statement" not in url:
+            assert link in content, url
