@@ -3,6 +3,7 @@ from django.urls import path
 from loans.bankfiles import views as bankfile_views
 from loans.reports import views as report_views
 from loans.views import approvals, capital, changes, checks, collection, disbursement, fees, loans, overview, requests
+from loans.views import statements as statement_views
 
 app_name = "loans"
 
@@ -37,6 +38,8 @@ urlpatterns = [
     path("disbursements/", disbursement.disbursement_day, name="disbursement_day"),
     # Loans
     path("<int:pk>/", loans.loan_detail, name="loan_detail"),
+    path("<int:pk>/statement/", statement_views.loan_statement_page, name="loan_statement"),
+    path("<int:pk>/statement.xlsx", statement_views.loan_statement_xlsx, name="loan_statement_xlsx"),
     # Overview
     path("district/", overview.district_overview, name="district_overview"),
     # Collection: the 13/TD sheet, its lines, reversals

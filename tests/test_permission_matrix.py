@@ -285,6 +285,8 @@ RULES = {
     "loans:application_reject": rule("district_action", pk="listed_application"),
     "loans:disbursement_day": rule("district_create"),
     "loans:loan_detail": rule("ward_read", pk="loan"),
+    "loans:loan_statement": rule("ward_read", pk="loan"),
+    "loans:loan_statement_xlsx": rule("ward_read", pk="loan"),
     "loans:district_overview": rule("supervision_read"),
     # Collections (13/TD)
     "loans:collection_sheet_list": (rule("any_authenticated"), Rule("ward_read", query={"group": "group"})),

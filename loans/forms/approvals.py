@@ -23,15 +23,21 @@ class ListDecisionForm(forms.Form):
         self.applications = list(applications)
         for application in self.applications:
             pk = application.pk
+            # No decision is preselected: the officer states one for every request, "decide later" included.
             self.fields[f"decision_{pk}"] = forms.ChoiceField(
-                choices=[("approve", _("Approve")), ("reject", _("Reject")), ("later", _("Decide later"))],
-                initial="approve",
+                label=_("Decision"),
+                choices=[("", _("– Choose –")), ("approve", _("Approve")), ("reject", _("Reject")),
+                         ("later", _("Decide later"))],
+                error_messages={"required": _("Choose approve, reject or decide later for this request.")},
                 widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )
             self.fields[f"amount_{pk}"] = AmountField(
-                required=False, initial=application.amount_group_approved or application.amount_requested
+                label=_("Approved amount (đồng)"),
+                required=False, initial=application.amount_group_approved or application.amount_requested,
+                widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "form-control form-control-sm text-end"}),
             )
             self.fields[f"reason_{pk}"] = forms.CharField(
+                label=_("Reason for rejection"),
                 required=False, max_length=1000,
                 widget=forms.TextInput(
                     attrs={"class": "form-control form-control-sm", "placeholder": _("Reason, if rejected")}
@@ -49,7 +55,7 @@ class ListDecisionForm(forms.Form):
         for application in self.applications:
             pk = application.pk
             decision = data.get(f"decision_{pk}")
-            if decision == "later":
+            if decision in (None, "", "later"):  # None: not chosen, already reported on its field
                 continue
             if decision == "reject":
                 if not data.get(f"reason_{pk}"):

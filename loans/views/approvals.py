@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from loans.forms.approvals import ApproveForm, ListDecisionForm, RejectForm
-from loans.models import CapitalAllocation, LoanApplication
+from loans.models import LoanApplication
 from loans.selectors import approvals as approvals_selectors
 from loans.selectors import requests as requests_selectors
 from loans.services import approvals as approvals_services
@@ -56,17 +56,9 @@ def loan_list_review(request, pk):
         else:
             messages.success(request, _("The decisions on the 03/TD list are recorded."))
             return redirect("loans:loan_list_review", pk=pk)
-    year = timezone.localdate().year
-    branch = loan_list.group.branch
-    allocations = {
-        a.plan.program_id: a
-        for a in CapitalAllocation.objects.filter(
-            branch=branch, plan__year=year, status=CapitalAllocation.Status.APPROVED
-        ).select_related("plan__program")
-    }
     return render(request, "loans/loan_list_review.html", {
         "loan_list": loan_list, "applications": applications, "form": form, "pending": pending,
-        "allocations": sorted(allocations.values(), key=lambda a: a.plan.program.code),
+        "capital": approvals_selectors.list_capital(loan_list, applications, year=timezone.localdate().year),
         "self_submitted": loan_list.submitted_by_id == request.user.pk,
         "statuses": LoanApplication.Status.choices,
     })

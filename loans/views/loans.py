@@ -7,9 +7,12 @@ from django.views.decorators.http import require_GET
 from loans.forms.changes import LoanChangeDecisionForm
 from loans.models import LoanApplication, LoanChange
 from loans.selectors.loans import loans_for
+from loans.selectors.statements import statement_entries
 from loans.services.changes import extension_limit_months, extension_months_used, unpaid_instalments
 from loans.views.common import _history_prefetch
 from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, has_role, role_required
+
+RECENT_POSTINGS = 12
 
 
 @require_GET
@@ -26,7 +29,11 @@ def loan_detail(request, pk):
     changes = loan.changes.select_related("instalment", "requested_by", "decided_by").order_by("-requested_on", "-pk")
     pending = next((c for c in changes if c.is_pending), None)
     limit = extension_limit_months(loan)
+    entries, _totals = statement_entries(loan)
     context = {
+        # Newest first; the statement page has them all, oldest first, for printing.
+        "recent_entries": entries[::-1][:RECENT_POSTINGS],
+        "posting_count": len(entries),
         "loan": loan,
         "instalments": instalments,
         "changes": changes,

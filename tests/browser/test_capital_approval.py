@@ -24,6 +24,8 @@ def test_district_staff_approve_and_disburse_a_submitted_list(page, screenshot, 
     page.get_by_role("link", name=re.compile(group_a.name)).click()
 
     # Cut the first request, keep the second, and record the decisions on the whole list.
+    page.select_option(f"#id_decision_{first.pk}", "approve")
+    page.select_option(f"#id_decision_{second.pk}", "approve")
     page.fill(f"#id_amount_{first.pk}", "28.000.000")
     screenshot("capital-list-review-1366")
     page.locator("form[data-once] button[type=submit]").click()
