@@ -52,7 +52,7 @@ class _CellsOnly(pickle.Unpickler):
 
 def _run_calamine(content, unpacked_bytes):
     """Rows of the first sheet, read by calamine in the capped child process, as (Excel row number, values)."""
-    memory = CHILD_BASE_MEMORY + 2 * unpacked_bytes
+    memory = CHILD_BASE_MEMORY + 3 * unpacked_bytes  # calamine holds the cells and their text: ~2.5x the XML
     seconds = settings.IMPORT_READ_SECONDS
     # stderr goes to a file: a long panic message in a pipe nobody reads yet could block the child.
     errors = tempfile.TemporaryFile()
