@@ -225,6 +225,10 @@ LOGGING = {
 # thread of the web process, started when the upload commits; "inline": in the request, for tests and scripts).
 IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 400 * 1024 * 1024)
 IMPORT_MAX_XLSX_ENTRIES = env_int("IMPORT_MAX_XLSX_ENTRIES", 200)
+# A part that unpacks to more than this many times its packed size is a zip bomb (Apache POI refuses at 100 too).
+IMPORT_MAX_COMPRESSION_RATIO = env_int("IMPORT_MAX_COMPRESSION_RATIO", 100)
+# CPU seconds the reader of one workbook may spend; past them the file is refused and the server never notices.
+IMPORT_READ_SECONDS = env_int("IMPORT_READ_SECONDS", 120)
 IMPORT_RUN_MODE = env_str("IMPORT_RUN_MODE", "thread")
 # A job that shows no sign of life for this long (and holds no lock on its batch) died with its process; its batch is
 # then marked refused so the page stops waiting and the file can be imported again.
