@@ -15,9 +15,10 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from borrowers.models import Household
+from loans.bankfiles.layouts import parse_sheet
 from loans.models import LoanList
 from loans.services.collection import collection_sheet_create
-from organizations.models import SavingsGroup
+from organizations.models import Area, SavingsGroup
 from organizations.text import clean_text
 from tests.factories import LoanFactory, submitted_loan_list
 
@@ -130,3 +131,108 @@ def test_a_stored_control_character_leaves_csv_exports_clean(bad_ward_a, distric
     text = response.content.decode("utf-8-sig")
     assert "NguyễnVăn A" in text and "\x01" not in text and "\x02" not in text
 
+
+
+# Text coming in: forms, the admin, the login form, the models, bank files ------------------------------------------
+
+
+def household_data(group, **changes):
+    data = {
+        "head_name": "Lê Văn Mới",
+        "citizen_id": "079199000123",
+        "address": "1 Đường thử",
+        "members": 3,
+        "policy_status": "poor",
+        "policy_list_year": 2025,
+        "group": group.pk,
+    }
+    return {**data, **changes}
+
+
+@pytest.mark.django_db
+def test_the_household_form_cleans_a_pasted_name(group_a, ward_officer_a, client_for):
+    client = client_for(ward_officer_a)
+    data = household_data(group_a, head_name="Lê\x01 Văn\x0bMới", address="Số 1\x1b đường\tthử")
+    response = client.post(reverse("borrowers:household_create"), data)
+    assert response.status_code == 302, response.context["form"].errors
+    household = Household.objects.get(citizen_id="079199000123")
+    assert household.head_name == "Lê Văn Mới"
+    assert household.address == "Số 1 đường thử"
+
+
+@pytest.mark.django_db
+def test_a_name_made_only_of_control_characters_is_refused(group_a, ward_officer_a, client_for):
+    client = client_for(ward_officer_a)
+    response = client.post(reverse("borrowers:household_create"), household_data(group_a, head_name="\x01\x02 \x7f"))
+    assert response.status_code == 200
+    assert response.context["form"].has_error("head_name", "required")
+    assert not Household.objects.filter(citizen_id="079199000123").exists()
+
+
+def test_a_text_area_keeps_its_lines_and_tabs():
+    from loans.forms.requests import ApplicationForm
+
+    field = ApplicationForm.base_fields["planned_use"]
+    assert field.clean("Mua heo giống\r\n\tHai con\x07\r\nThức ăn\x0c") == "Mua heo giống\n\tHai con\nThức ăn"
+    purpose = ApplicationForm.base_fields["purpose"]
+    assert purpose.clean("Chăn nuôi\r\nheo\x01") == "Chăn nuôi heo"
+
+
+def test_a_password_is_taken_as_typed():
+    from organizations.forms import LoginForm
+
+    assert LoginForm.base_fields["password"].clean(" mật\x01khẩu ") == " mật\x01khẩu "
+
+
+@pytest.mark.django_db
+def test_the_login_form_reads_a_pasted_username(ward_officer_a, client):
+    response = client.post(reverse("login"), {"username": "ward_a\x01\r\n", "password": "uythac-test"})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(ward_officer_a.pk)
+
+
+@pytest.mark.django_db
+def test_the_admin_cleans_what_it_saves(admin_user, client_for):
+    client = client_for(admin_user)
+    response = client.post(
+        reverse("admin:organizations_area_add"),
+        {"code": "Q\x01T", "name": "Quận\x1b thử\r\nmới", "kind_label": "Quận\x00"},
+    )
+    assert response.status_code == 302
+    area = Area.objects.get(code="QT")
+    assert (area.name, area.kind_label) == ("Quận thử mới", "Quận")
+
+
+@pytest.mark.django_db
+def test_no_path_around_the_forms_stores_a_control_character(household_a, ward_officer_a):
+    """Services and the admin save through the models, which clean their text columns whatever the caller."""
+    household_a.head_name = "Nguyễn\x01Văn\ud800 A"
+    household_a.address = "Dòng 1\r\nDòng 2\x02"
+    household_a.save()
+    household_a.refresh_from_db()
+    assert household_a.head_name == "NguyễnVăn A"
+    assert household_a.address == "Dòng 1\nDòng 2"  # the model keeps lines; a single-line form has removed them
+    area = Area.objects.create(code="Q\x027", name="Quận\x1f 7")
+    assert Area.objects.filter(pk=area.pk, code="Q7", name="Quận 7").exists()
+
+
+def test_bank_file_text_cells_are_cleaned():
+    rows = iter(
+        [
+            (1, ["STT", "Mã tổ", "Tên tổ", "Mã phường", "Mã hội", "Tên tổ trưởng\x01", "Số thành viên", "Xếp loại"]),
+            (2, [1, "8100001", "Tổ\x02 A1", "900001", "12", "Trần\x0bThị\x00 Tổ", 10, "Tốt"]),
+            (3, [2, "81000\x0102", "Tổ A2", "900001", "12", "Lê Văn Hai", 8, "Khá"]),
+        ]
+    )
+    sheet = parse_sheet(rows, "groups")
+    assert not sheet.errors
+    (_n, first), (_m, second) = sheet.rows
+    assert (first["group_name"], first["leader_name"]) == ("Tổ A1", "Trần Thị Tổ")
+    assert second["group_code"] == "8100002"  # an invisible character inside a code is not a digit of it
+    assert all("\x01" not in label for label in sheet.labels.values())
+
+
+def test_a_bad_bank_cell_is_named_without_its_control_characters():
+    rows = iter([(1, ["Mã tổ", "Tên tổ", "Mã phường", "Mã hội"]), (2, ["81\x0100x", "Tổ", "900001", "12"])])
+    sheet = parse_sheet(rows, "groups")
+    assert [error["value"] for error in sheet.errors] == ["8100x"]
