@@ -41,7 +41,6 @@ def clean_text(value, *, multiline=False):
     return value
 
 
-
 # Where text comes in ------------------------------------------------------------------------------------------------
 
 #: Apps whose models never store a control character, whatever path the row takes (forms, services, the admin).
