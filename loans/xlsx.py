@@ -1,17 +1,22 @@
 """Spreadsheet downloads in the bank's style: title block, Vietnamese header row, data, Tổng cộng row.
 
-Every cell a user typed goes through `safe_cell`, so a spreadsheet never runs it as a formula.
+Every cell goes through `safe_cell`, so a spreadsheet never runs typed text as a formula, and control characters
+that older rows may still hold are cleaned out (openpyxl refuses them, and a bank's reader chokes on them).
 """
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 from django.http import HttpResponse
 from django.utils.functional import Promise
+from django.utils.http import content_disposition_header
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+
+from organizations.text import clean_text
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -19,11 +24,13 @@ AMOUNT_FORMAT = "#,##0"
 
 
 def safe_cell(value):
-    """Text that starts like a formula gets a leading apostrophe; numbers and dates pass unchanged."""
+    """Text without control characters, and with a leading apostrophe when it starts like a formula; numbers and
+    dates pass unchanged."""
     if isinstance(value, Promise):  # lazily translated text
         value = str(value)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    if isinstance(value, str):
+        value = clean_text(value, multiline=True)
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else value
     return value
@@ -33,12 +40,12 @@ def build_workbook(*, title_lines, headers, rows, total_row=None, sheet_title="S
     """A workbook laid out like the bank's reports. `amount_columns` are 0-based indexes formatted as amounts."""
     wb = Workbook()
     ws = wb.active
-    ws.title = sheet_title[:31]
+    ws.title = _sheet_title(sheet_title)
     for line in title_lines:
         ws.append([safe_cell(str(line))])
         ws.cell(row=ws.max_row, column=1).font = Font(bold=True)
     header_row = ws.max_row + 1
-    ws.append([str(h) for h in headers])
+    ws.append([safe_cell(str(h)) for h in headers])
     for cell in ws[header_row]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
@@ -56,21 +63,29 @@ def build_workbook(*, title_lines, headers, rows, total_row=None, sheet_title="S
     return wb
 
 
+def _sheet_title(title):
+    """Excel's rule for sheet names: at most 31 characters, none of \\ / ? * [ ] :, not empty."""
+    title = re.sub(r"[\\/?*\[\]:]", "-", clean_text(str(title))).strip("' ")[:31]
+    return title or "Sheet1"
+
+
+def attachment(response, filename):
+    """A download named `filename`; a group code or name in it never breaks the header."""
+    response["Content-Disposition"] = content_disposition_header(True, clean_text(str(filename)).replace("/", "-"))
+    return response
+
+
 def xlsx_response(filename, **layout):
     buffer = io.BytesIO()
     build_workbook(**layout).save(buffer)
-    response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return attachment(HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE), filename)
 
 
 def csv_response(filename, *, headers, rows):
     """UTF-8 with BOM so that Excel opens Vietnamese text correctly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([str(h) for h in headers])
+    writer.writerow([safe_cell(str(h)) for h in headers])
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
-    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return attachment(HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8"), filename)

@@ -7,6 +7,7 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organizations")
 
     def ready(self):
-        from organizations import audit
+        from organizations import audit, text
 
+        text.connect()  # before the audit trail, so that it records the cleaned values
         audit.connect()

@@ -16,6 +16,7 @@ from import_export import fields, resources
 from unidecode import unidecode
 
 from loans.models import Loan, Posting
+from organizations.text import clean_text
 
 EXCEL_EPOCH = date(1899, 12, 30)
 
@@ -62,7 +63,7 @@ def to_code(value, width):
             raise RowError(_("a code is made of digits only"))
         text = str(int(value)).zfill(width)
     else:
-        text = str(value).strip().lstrip("'").replace(" ", "")
+        text = clean_text(str(value)).strip().lstrip("'").replace(" ", "")
         if not text.isdigit():
             raise RowError(_("a code is made of digits only"))
     if width and len(text) != width:
@@ -136,7 +137,7 @@ def to_date(value):
 def to_text(value):
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y")
-    return str(value).strip()
+    return clean_text(str(value)).strip()  # a bank cell may carry control characters, as a pasted name does
 
 
 # ---- the three layouts ---------------------------------------------------------------------------------------
@@ -282,7 +283,8 @@ def to_kind(value):
 def to_program(value):
     if isinstance(value, (int, Decimal)):
         return to_code(value, 2)
-    return str(value).strip().zfill(2) if str(value).strip().isdigit() else str(value).strip()
+    text = clean_text(str(value)).strip()
+    return text.zfill(2) if text.isdigit() else text
 
 
 def converter(column):
@@ -331,7 +333,7 @@ class ParsedSheet:
             {
                 "row": row,
                 "column": self.labels.get(key, key),
-                "value": "" if value is None else str(value),
+                "value": "" if value is None else clean_text(str(value)),  # shown and kept with the batch
                 "message": message,
             }
         )
@@ -358,7 +360,7 @@ def find_header(rows_iter, columns):
             for column in columns:
                 if column.key not in positions and folded in column.folded:
                     positions[column.key] = index
-                    labels[column.key] = str(value).strip()
+                    labels[column.key] = clean_text(str(value)).strip()
                     break
         missing = [c.label for c in columns if c.required and c.key not in positions]
         if len(positions) >= 3 and len(positions) > len(best[2]):

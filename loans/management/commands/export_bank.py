@@ -38,11 +38,11 @@ class Command(BaseCommand):
         if path.suffix.lower() == ".csv":
             with path.open("w", encoding="utf-8-sig", newline="") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(layout["headers"])
+                writer.writerow([safe_cell(str(h)) for h in layout["headers"]])
                 for row in layout["rows"]:
                     writer.writerow([safe_cell(v) for v in row])
                 if layout["total_row"]:
-                    writer.writerow(layout["total_row"])
+                    writer.writerow([safe_cell(v) for v in layout["total_row"]])
         else:
             build_workbook(**layout).save(path)
         self.stdout.write(self.style.SUCCESS(f"Wrote {len(layout['rows'])} rows to {path}"))
