@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from borrowers.models import Household, citizen_id_validator, customer_code_validator, mobile_validator
+from organizations.codes import DigitCodeField
 from organizations.forms import BusinessDateField
 from organizations.models import Neighbourhood, SavingsGroup
 
@@ -16,13 +17,13 @@ class GroupChoiceField(forms.ModelChoiceField):
 
 class HouseholdForm(forms.Form):
     head_name = forms.CharField(label=_("Head of household"), max_length=200)
-    citizen_id = forms.CharField(
+    citizen_id = DigitCodeField(
         label=_("Citizen ID (CCCD)"),
         max_length=12,
         validators=[citizen_id_validator],
         widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 12, "autocomplete": "off"}),
     )
-    customer_code = forms.CharField(
+    customer_code = DigitCodeField(
         label=_("Bank customer code"),
         max_length=10,
         required=False,
@@ -31,7 +32,7 @@ class HouseholdForm(forms.Form):
         help_text=_("Leave empty until the bank gives one."),
     )
     birth_year = forms.IntegerField(label=_("Year of birth"), required=False, min_value=1900)
-    phone = forms.CharField(
+    phone = DigitCodeField(
         label=_("Mobile phone"),
         max_length=10,
         required=False,

@@ -6,8 +6,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from borrowers.models import Household
+from organizations.codes import ascii_code
 from organizations.errors import DomainError
 from organizations.models import GroupMembership, SavingsGroup
+from organizations.validation import domain_error_from
 
 #: Fields an officer may set on a household; the rest (balances, imports, timestamps) belong to other paths.
 HOUSEHOLD_FIELDS = (
@@ -23,6 +25,12 @@ HOUSEHOLD_FIELDS = (
     "policy_list_year",
     "escaped_year",
 )
+#: Numbers typed as digits; full-width digits from an imported or pasted list read as the ASCII ones.
+CODE_FIELDS = ("citizen_id", "customer_code", "phone")
+
+
+def _ascii_codes(data):
+    return {**data, **{name: ascii_code(data[name]) for name in CODE_FIELDS if name in data}}
 
 
 def _check_unique_ids(*, citizen_id, customer_code, exclude_pk=None):
@@ -50,8 +58,7 @@ def _full_clean(household):
     try:
         household.full_clean(exclude=["search_name"], validate_unique=False)
     except ValidationError as error:
-        field, messages = next(iter(error.message_dict.items()))
-        raise DomainError(messages[0], field=None if field == "__all__" else field) from None
+        raise domain_error_from(error, Household) from None
 
 
 def _check_room(group, *, adding=1):
@@ -74,6 +81,7 @@ def _check_group_open(group):
 @transaction.atomic
 def household_create(*, data, actor):
     """Register a household in `data["group"]`, which also decides its ward branch and ward."""
+    data = _ascii_codes(data)
     group = SavingsGroup.objects.select_for_update().select_related("branch").get(pk=data["group"].pk)
     _check_group_open(group)
     _check_room(group)
@@ -100,6 +108,7 @@ def household_create(*, data, actor):
 @transaction.atomic
 def household_update(*, household, data, actor):
     """Change a household's own data. Its group changes only through `household_move`."""
+    data = _ascii_codes(data)
     household = Household.objects.select_for_update().get(pk=household.pk)
     _check_unique_ids(
         citizen_id=data.get("citizen_id", household.citizen_id),

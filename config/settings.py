@@ -4,7 +4,7 @@ SQLite is the zero-setup default; DATABASE_URL points the app at PostgreSQL.
 """
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +45,15 @@ def env_int(name, default):
 
 def env_list(name, default=""):
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_date(name, default):
+    """A date given as YYYY-MM-DD."""
+    value = env_str(name, default)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from None
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -233,3 +242,13 @@ IMPORT_RUN_MODE = env_str("IMPORT_RUN_MODE", "thread")
 # A job that shows no sign of life for this long (and holds no lock on its batch) died with its process; its batch is
 # then marked refused so the page stops waiting and the file can be imported again.
 IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 300)
+
+# Ceilings on typed amounts, in whole đồng (every amount column holds at most 18 digits whatever these say): one
+# loan (a program's own maximum applies below this), one household's entry on a 13/TD sheet, and capital figures.
+MONEY_MAX_LOAN = env_int("MONEY_MAX_LOAN", 5_000_000_000)
+MONEY_MAX_COLLECTION = env_int("MONEY_MAX_COLLECTION", 10_000_000_000)
+MONEY_MAX_CAPITAL = env_int("MONEY_MAX_CAPITAL", 100_000_000_000_000)
+# The window of business dates: none before the scheme's records begin, none past the far limit; most dates also
+# cannot be in the future (each form says).
+BUSINESS_DATE_EARLIEST = env_date("BUSINESS_DATE_EARLIEST", "2000-01-01")
+BUSINESS_DATE_LATEST = env_date("BUSINESS_DATE_LATEST", "2099-12-31")

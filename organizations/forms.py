@@ -1,10 +1,16 @@
+import unicodedata
+from datetime import date
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from borrowers.selectors import households_for
 from organizations.access import personal
+from organizations.codes import DigitCodeField
+from organizations.dates import date_window_error
 from organizations.models import (
     Award,
     ChecklistItem,
@@ -28,9 +34,12 @@ class LoginForm(AuthenticationForm):
 class BusinessDateField(forms.DateField):
     """A business date typed as dd/mm/yyyy: every date field of the app, so they all read and refuse alike.
 
-    `attrs` adds to the input's attributes (a CSS class for a hand-laid form, say)."""
+    It must fall in the business window (organizations.dates): not before the records begin (`earliest`, default
+    BUSINESS_DATE_EARLIEST) and at most `future_days` after today (0: not in the future; None: up to the far
+    limit, for deadlines and due dates). `attrs` adds to the input's attributes (a CSS class, say)."""
 
-    def __init__(self, *, attrs=None, **kwargs):
+    def __init__(self, *, attrs=None, future_days=0, earliest=None, **kwargs):
+        self.future_days, self.earliest = future_days, earliest
         kwargs.setdefault(
             "widget",
             forms.DateInput(
@@ -41,6 +50,21 @@ class BusinessDateField(forms.DateField):
         kwargs.setdefault("input_formats", ["%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d"])
         kwargs.setdefault("error_messages", {"invalid": _("Enter a date as dd/mm/yyyy.")})
         super().__init__(**kwargs)
+
+    def to_python(self, value):
+        # Full-width or other Unicode digits (１５/０６/２０２６) read as the ASCII ones they stand for.
+        if isinstance(value, str):
+            value = unicodedata.normalize("NFKC", value).strip()
+            if not value.isascii():
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            message = date_window_error(value, future_days=self.future_days, earliest=self.earliest)
+            if message:
+                raise forms.ValidationError(message, code="out_of_window")
 
 
 def apply_domain_error(form, error):
@@ -58,17 +82,16 @@ class MemberChoiceField(forms.ModelMultipleChoiceField):
 class GroupForm(forms.Form):
     """Create or edit a savings group. Members are chosen on creation; later they move through the household page."""
 
-    code = forms.RegexField(
+    code = DigitCodeField(
         label=_("Group code"),
-        regex=r"^\d{7}$",
-        error_messages={"invalid": _("A group code has exactly 7 digits.")},
+        validators=[RegexValidator(r"^[0-9]{7}$", _("A group code has exactly 7 digits."))],
         widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 7}),
     )
     name = forms.CharField(label=_("Name"), max_length=200)
     branch = forms.ModelChoiceField(label=_("Organization's ward branch"), queryset=None)
     neighbourhood = forms.ModelChoiceField(label=_("Neighbourhood"), queryset=None, required=False)
     status = forms.ChoiceField(label=_("Status"))
-    founded_on = BusinessDateField(label=_("Founded on"), required=False)
+    founded_on = BusinessDateField(label=_("Founded on"), required=False, earliest=date(1990, 1, 1))
     members = MemberChoiceField(
         label=_("Member households"),
         queryset=None,
@@ -169,7 +192,7 @@ class InspectionForm(forms.Form):
         label=_("Recommendations"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     follow_up_status = forms.ChoiceField(label=_("Follow-up"), choices=Inspection.FollowUp.choices)
-    follow_up_deadline = BusinessDateField(label=_("Follow-up deadline"), required=False)
+    follow_up_deadline = BusinessDateField(label=_("Follow-up deadline"), required=False, future_days=None)
 
     RESULT_CHOICES = [("", _("Not checked")), *InspectionFinding.Result.choices]
 
@@ -260,6 +283,8 @@ class ScopedRecordForm(forms.ModelForm):
     """A ModelForm that offers only the user's units and leaves saving to a service (`values()`)."""
 
     date_fields = ()
+    #: Dates that may lie ahead, with how far (None: up to the far limit); the others cannot be in the future.
+    future_dates = {}
     unit_field = "organization"
 
     def __init__(self, *args, user, **kwargs):
@@ -268,7 +293,8 @@ class ScopedRecordForm(forms.ModelForm):
         for name in self.date_fields:
             field = self.fields[name]
             self.fields[name] = BusinessDateField(
-                label=field.label, required=field.required, help_text=field.help_text
+                label=field.label, required=field.required, help_text=field.help_text,
+                future_days=self.future_dates.get(name, 0),
             )
         if self.unit_field in self.fields:
             self.fields[self.unit_field].queryset = self.unit_queryset(user)
@@ -318,6 +344,7 @@ class OutreachSessionForm(ScopedRecordForm):
 
 class CooperationAgreementForm(ScopedRecordForm):
     date_fields = ("signed_on", "valid_until", "terminated_on")
+    future_dates = {"valid_until": None, "terminated_on": None}
     unit_field = "branch"
 
     class Meta:
@@ -338,6 +365,7 @@ class CooperationAgreementForm(ScopedRecordForm):
 
 class EconomicModelForm(ScopedRecordForm):
     date_fields = ("started_on",)
+    future_dates = {"started_on": 366}
 
     class Meta:
         model = EconomicModel

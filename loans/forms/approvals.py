@@ -4,7 +4,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import AmountField
+from loans.forms.fields import LOAN_CEILING, AmountField
 
 
 class RejectForm(forms.Form):
@@ -12,7 +12,7 @@ class RejectForm(forms.Form):
 
 
 class ApproveForm(forms.Form):
-    amount = AmountField(label=_("Approved amount (đồng)"))
+    amount = AmountField(label=_("Approved amount (đồng)"), max_value=LOAN_CEILING)
 
 
 class ListDecisionForm(forms.Form):
@@ -33,7 +33,8 @@ class ListDecisionForm(forms.Form):
             )
             self.fields[f"amount_{pk}"] = AmountField(
                 label=_("Approved amount (đồng)"),
-                required=False, initial=application.amount_group_approved or application.amount_requested,
+                required=False, max_value=LOAN_CEILING,
+                initial=application.amount_group_approved or application.amount_requested,
                 widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "form-control form-control-sm text-end"}),
             )
             self.fields[f"reason_{pk}"] = forms.CharField(

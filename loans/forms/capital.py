@@ -5,7 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import AmountField
+from loans.forms.fields import CAPITAL_CEILING, AmountField
 from loans.models import CapitalAllocation, LoanProgram
 
 
@@ -13,7 +13,7 @@ class CapitalPlanForm(forms.Form):
     organization = forms.ModelChoiceField(queryset=None, label=_("District organization"))
     program = forms.ModelChoiceField(queryset=LoanProgram.objects.filter(is_active=True), label=_("Program"))
     year = forms.IntegerField(label=_("Plan year"), min_value=2000, max_value=2100)
-    amount = AmountField(label=_("District total (đồng)"))
+    amount = AmountField(max_value=CAPITAL_CEILING, label=_("District total (đồng)"))
     note = forms.CharField(label=_("Note"), max_length=300, required=False)
 
     def __init__(self, *args, organizations, **kwargs):
@@ -27,7 +27,7 @@ class CapitalPlanForm(forms.Form):
 class AllocationProposalForm(forms.Form):
     plan = forms.ModelChoiceField(queryset=None, label=_("Capital plan"))
     branch = forms.ModelChoiceField(queryset=None, label=_("Ward branch"))
-    amount = AmountField(label=_("Amount needed (đồng)"))
+    amount = AmountField(max_value=CAPITAL_CEILING, label=_("Amount needed (đồng)"))
     note = forms.CharField(
         label=_("Grounds"), required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"})
     )
@@ -54,7 +54,7 @@ class AllocationDecisionForm(forms.Form):
     DECISIONS = [("approve", _("Approve")), ("reject", _("Reject"))]
 
     decision = forms.ChoiceField(choices=DECISIONS, label=_("Decision"), widget=forms.RadioSelect)
-    amount = AmountField(label=_("Approved amount (đồng)"), required=False,
+    amount = AmountField(max_value=CAPITAL_CEILING, label=_("Approved amount (đồng)"), required=False,
                          help_text=_("Leave as proposed, or lower it to cut the proposal."))
     reason = forms.CharField(
         label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
@@ -71,7 +71,7 @@ class AdjustmentForm(forms.Form):
         queryset=None, required=False, label=_("Give capital to"),
         empty_label=_("— back to the district's unallocated capital —"),
     )
-    amount = AmountField(label=_("Amount (đồng)"))
+    amount = AmountField(max_value=CAPITAL_CEILING, label=_("Amount (đồng)"))
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}))
 
     def __init__(self, *args, allocations, **kwargs):

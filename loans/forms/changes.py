@@ -22,7 +22,7 @@ class LoanChangeRequestForm(forms.Form):
                 choices=[("", "---------")]
                 + [(i.pk, f"{i.seq}. {i.due_on:%d/%m/%Y} – {format_vnd(i.principal)}") for i in instalments],
             )
-            self.fields["new_due_on"] = BusinessDateField(label=_("New due date"))
+            self.fields["new_due_on"] = BusinessDateField(label=_("New due date"), future_days=None)
         elif kind in (LoanChange.Kind.EXTENSION, LoanChange.Kind.FREEZE):
             self.fields["months"] = forms.IntegerField(
                 label=_("Months"), min_value=1, max_value=months_max, widget=forms.NumberInput(attrs={"min": 1})

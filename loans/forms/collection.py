@@ -5,26 +5,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import AmountField, parse_amount
+from loans.forms.fields import CollectedAmountField
 from organizations.forms import BusinessDateField
 from organizations.models import SavingsGroup
-
-
-class CollectedAmountField(AmountField):
-    """An amount collected at the transaction point: blank or zero means nothing was paid."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"class": "form-control-sm text-end"}))
-        super().__init__(**kwargs)
-
-    def widget_attrs(self, widget):
-        attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "numeric", "autocomplete": "off"})
-        return attrs
-
-    def to_python(self, value):
-        return parse_amount(forms.CharField.to_python(self, value))
 
 
 class CollectionSheetCreateForm(forms.Form):

@@ -5,8 +5,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import AmountField
+from loans.forms.fields import LOAN_CEILING, AmountField
 from loans.models import Loan
+from organizations.codes import DigitCodeField
 from organizations.forms import BusinessDateField
 
 
@@ -24,15 +25,17 @@ class DisbursementDayForm(forms.Form):
             self.fields[f"pick_{pk}"] = forms.BooleanField(
                 required=False, label=_("Disburse"), widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
             )
-            self.fields[f"loan_number_{pk}"] = forms.CharField(
+            self.fields[f"loan_number_{pk}"] = DigitCodeField(
                 required=False, max_length=16, label=_("Loan number"),
                 widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "inputmode": "numeric",
                                               "placeholder": "16 chữ số", "maxlength": "16"}),
             )
-            self.fields[f"amount_{pk}"] = AmountField(required=False, initial=application.amount_approved)
+            self.fields[f"amount_{pk}"] = AmountField(
+                required=False, max_value=LOAN_CEILING, initial=application.amount_approved
+            )
             self.fields[f"amount_{pk}"].widget.attrs["class"] = "form-control form-control-sm text-end"
             self.fields[f"term_{pk}"] = forms.IntegerField(
-                required=False, min_value=1, initial=application.term_months,
+                required=False, min_value=1, max_value=600, initial=application.term_months,
                 widget=forms.NumberInput(attrs={"class": "form-control form-control-sm", "style": "width:5.5rem"}),
             )
             self.fields[f"frequency_{pk}"] = forms.TypedChoiceField(

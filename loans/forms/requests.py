@@ -5,14 +5,14 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import AmountField, ProgramChoiceField
+from loans.forms.fields import LOAN_CEILING, AmountField, ProgramChoiceField
 from loans.models import LoanProgram
 from organizations.forms import BusinessDateField
 
 
 class ApplicationForm(forms.Form):
     program = ProgramChoiceField(label=_("Loan program"), queryset=LoanProgram.objects.filter(is_active=True))
-    amount = AmountField(label=_("Amount requested (₫)"))
+    amount = AmountField(label=_("Amount requested (₫)"), max_value=LOAN_CEILING)
     term_months = forms.IntegerField(label=_("Term (months)"), min_value=1, max_value=600)
     purpose = forms.CharField(label=_("Purpose"), max_length=300,
                               help_text=_("E.g. raising pigs, a small shop, clean water works."))
@@ -55,7 +55,7 @@ class ReviewDecisionForm(forms.Form):
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         initial="approve",
     )
-    amount = AmountField(label=_("Approved amount (₫)"), required=False)
+    amount = AmountField(label=_("Approved amount (₫)"), required=False, max_value=LOAN_CEILING)
     reason = forms.CharField(label=_("Reason for rejection"), max_length=500, required=False)
 
     def __init__(self, *args, application, **kwargs):

@@ -14,7 +14,7 @@ from organizations.selectors.scope import wards_for
 class ReportScopeForm(forms.Form):
     """As of which date, and optionally which organization and ward, within what the user may see."""
 
-    on = BusinessDateField(label=_("As of"), required=False, attrs={"class": "form-control form-control-sm"})
+    on = BusinessDateField(label=_("As of"), required=False, future_days=None, attrs={"class": "form-control form-control-sm"})
     organization = forms.ChoiceField(
         label=_("Organization"), required=False, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import OperationalError, transaction
 from django.db.models import Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -22,6 +23,7 @@ from loans.models import (
     RepaymentInstalment,
 )
 from loans.money import format_vnd, to_decimal
+from organizations.dates import check_business_date
 from organizations.errors import DomainError
 from organizations.models import GroupMembership, SavingsGroup
 
@@ -212,6 +214,7 @@ def collection_sheet_create(*, group, on, actor):
     today = timezone.localdate()
     if on > today:
         raise DomainError(_("The collection day cannot be in the future."), field="collection_on")
+    check_business_date(on, field="collection_on")
     with transaction.atomic():
         # One preparation at a time per group, so that two clicks cannot both pass the checks below.
         SavingsGroup.objects.select_for_update().filter(pk=group.pk).first()
@@ -238,11 +241,21 @@ def collection_sheet_create(*, group, on, actor):
 
 
 def _amount(value):
-    amount = to_decimal(value or 0)
+    try:
+        amount = to_decimal(value or 0)
+    except (TypeError, ValueError):
+        raise DomainError(_("Amounts are in whole đồng: %(value)s is not.") % {"value": value}) from None
+    if not amount.is_finite() or amount != amount.to_integral_value():
+        raise DomainError(_("Amounts are in whole đồng: %(value)s is not.") % {"value": value})
     if amount < 0:
         raise DomainError(_("Amounts cannot be negative."))
-    if amount != amount.to_integral_value():
-        raise DomainError(_("Amounts are in whole đồng: %(value)s is not.") % {"value": value})
+    # One household's payment or deposit on one collection day; anything above is a typing slip, and an amount
+    # too long for the column would break the sheet's pages for everyone.
+    if amount > settings.MONEY_MAX_COLLECTION:
+        raise DomainError(
+            _("%(value)s is more than one collection day can take (at most %(max)s).")
+            % {"value": format_vnd(amount), "max": format_vnd(settings.MONEY_MAX_COLLECTION)}
+        )
     return amount
 
 

@@ -17,6 +17,8 @@ from loans.models import (
 )
 from loans.money import format_vnd
 from loans.services.common import _whole_positive
+from organizations.codes import ascii_code
+from organizations.dates import check_business_date
 from organizations.errors import DomainError
 
 AppStatus = LoanApplication.Status
@@ -27,9 +29,11 @@ AppStatus = LoanApplication.Status
 
 def loan_disburse(*, application, loan_number, on, amount, term_months, frequency, actor):
     """Giải ngân: create the loan with its schedule and disbursement posting, and close the request."""
-    loan_number = (loan_number or "").strip()
+    loan_number = ascii_code((loan_number or "").strip())
     try:
         loan_number_validator(loan_number)
+        if not loan_number.isascii():
+            raise ValueError(loan_number)
     except Exception:
         raise DomainError(_("A bank loan number (số khế ước) has exactly 16 digits."), field="loan_number") from None
     amount = _whole_positive(amount)
@@ -37,6 +41,7 @@ def loan_disburse(*, application, loan_number, on, amount, term_months, frequenc
         raise DomainError(_("Enter the disbursement date."), field="on")
     if on > timezone.localdate():
         raise DomainError(_("The disbursement date cannot be in the future."), field="on")
+    check_business_date(on, field="on")
     frequency = int(frequency)
     if frequency not in Loan.Frequency.values:
         raise DomainError(_("Choose a repayment frequency."), field="frequency")

@@ -2,7 +2,7 @@
 awards; each checks that the actor may record for the unit it names, so a command or a crafted form cannot write
 outside the actor's scope."""
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -21,6 +21,7 @@ from organizations.models import (
 )
 from organizations.selectors.scope import branches_for, groups_for
 from organizations.selectors.supervision import recording_units_for
+from organizations.validation import domain_error_from
 
 #: Who records what. The Front supervisor reads everything but records only inspections.
 RECORD_WORK = (Role.DISTRICT_STAFF, Role.WARD_OFFICER, Role.ADMIN)
@@ -58,8 +59,7 @@ def _save(record, actor, values, *, m2m=None):
     try:
         record.full_clean(exclude=["recorded_by"])
     except ValidationError as error:
-        field, messages = next(iter(error.message_dict.items()))
-        raise DomainError(messages[0], field=None if field == NON_FIELD_ERRORS else field) from error
+        raise domain_error_from(error, type(record)) from error
     try:
         with transaction.atomic():
             record.save()
