@@ -202,7 +202,12 @@ def _tbody(lines):
             text = escape(cell["text"])
             if cell["href"]:
                 text = f'<a href="{escape(cell["href"])}">{text}</a>'
-            html.append(f'<td class="text-end">{text}</td>' if cell["end"] else f"<td>{text}</td>")
+            if cell["end"]:
+                html.append(f'<td class="text-end">{text}</td>')
+            else:
+                # Name columns get room to stay on one line in print (a ward's name wrapped to three lines).
+                kind = f' class="cell-name cell-{cell["name"]}"' if cell["name"].endswith("_name") else ""
+                html.append(f"<td{kind}>{text}</td>")
         html.append("</tr>")
     return mark_safe("".join(html))  # noqa: S308 - every value above is escaped
 
