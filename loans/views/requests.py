@@ -308,6 +308,12 @@ def list03_xlsx(request, pk):
                    sum(r.amount_group_approved for r in rows), "", ""],
         sheet_title="03-TD",
         amount_columns=(6, 7),
+        # The form's own signature blocks, in Vietnamese like the rest of the bank's layout.
+        signatures=[
+            ("Tổ trưởng Tổ TK&VV", "(ký, ghi rõ họ tên)", group.leader.head_name if group.leader else ""),
+            ("Hội đoàn thể phường", "(ký, ghi rõ họ tên)", ""),
+            ("UBND phường", "(ký tên, đóng dấu)", loan_list.certified_signer),
+        ],
     )
 
 
