@@ -16,7 +16,13 @@ from tests.factories import HouseholdFactory, program
 
 Status = LoanApplication.Status
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today", "english_pages")]
+
+
+@pytest.fixture
+def english_pages(client, settings):
+    """Pages in English, so that assertions read the rule's own words whatever the catalogue holds."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
 
 @pytest.fixture
