@@ -109,3 +109,30 @@ def test_01td_prints_on_portrait_a4(page, ward_officer_a, household_a):
     assert height > width  # portrait
     page.set_viewport_size({"width": 794, "height": 1123})
     page.screenshot(path=str(SCREENSHOTS / "print-01td-print.png"), full_page=True)
+
+
+def test_supervision_summary_fits_a_1366_laptop(page, screenshot, front_supervisor, branch_a, farmers_branch_a):
+    login(page, "front")
+    page.goto(f"{page.base_url}/supervision/")
+    page.wait_for_selector("[data-testid=summary]")
+    screenshot("supervision-summary-1366")
+    overflow = page.evaluate(
+        """() => { const box = document.querySelector('[data-testid=summary]').closest('.table-responsive');
+        return [box.scrollWidth, box.clientWidth, document.documentElement.scrollWidth, window.innerWidth]; }"""
+    )
+    assert overflow[0] <= overflow[1], overflow  # the table needs no sideways scrolling
+    assert overflow[2] <= overflow[3], overflow  # nor does the page
+
+
+def test_inspection_form_groups_are_grouped_by_ward_branch_and_searchable(page, screenshot, front_supervisor,
+                                                                         group_a, group_b):
+    login(page, "front")
+    page.goto(f"{page.base_url}/supervision/inspections/new/")
+    select = page.locator("select[name=inspected_group]")
+    labels = select.locator("optgroup").evaluate_all("(groups) => groups.map((g) => g.label)")
+    assert len(labels) == 2 and any("Phường A" in label for label in labels)
+    search = page.locator("input[type=search]").first
+    search.fill("Phuong B")  # accents ignored
+    visible = select.locator("option").evaluate_all("(options) => options.filter((o) => !o.hidden && o.value).length")
+    assert visible == 1
+    screenshot("inspection-form-groups")
