@@ -157,3 +157,22 @@ def test_01td_prints_from_the_request_page(client_for, ward_officer_a, ward_offi
     page = client.get(url).content.decode()
     assert "01/TD" in page and household_a.head_name in page and "30.000.000" in page and "print-portrait" in page
     assert client_for(ward_officer_b).get(url).status_code == 404
+
+
+@pytest.mark.parametrize("value, share", [("2/3", Fraction(2, 3)), ("0.5", Fraction(1, 2)), ("50%", Fraction(1, 2))])
+def test_attendance_setting_reads_a_share(monkeypatch, value, share):
+    from config.settings import env_fraction
+
+    monkeypatch.setenv("REVIEW_MEETING_MIN_ATTENDANCE", value)
+    assert env_fraction("REVIEW_MEETING_MIN_ATTENDANCE", "2/3") == share
+
+
+@pytest.mark.parametrize("value", ["two thirds", "3/2", "1/0"])
+def test_attendance_setting_fails_loudly_on_a_bad_value(monkeypatch, value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.settings import env_fraction
+
+    monkeypatch.setenv("REVIEW_MEETING_MIN_ATTENDANCE", value)
+    with pytest.raises(ImproperlyConfigured):
+        env_fraction("REVIEW_MEETING_MIN_ATTENDANCE", "2/3")
