@@ -11,6 +11,7 @@ urlpatterns = [
     # Requests: 01/TD, the review meeting (10A/TD), list 03/TD
     path("requests/", requests.application_list, name="application_list"),
     path("requests/<int:pk>/", requests.application_detail, name="application_detail"),
+    path("requests/<int:pk>/print/", requests.application_print, name="application_print"),
     path("requests/<int:pk>/withdraw/", requests.application_withdraw, name="application_withdraw"),
     path("households/<int:household_pk>/request/", requests.application_create, name="application_create"),
     path("groups/<int:group_pk>/review/", requests.meeting_create, name="meeting_create"),

@@ -173,6 +173,31 @@ class SupervisionFilterForm(forms.Form):
         return year, kind
 
 
+class _GroupsByBranch(forms.models.ModelChoiceIterator):
+    """Groups under one heading per ward branch, in ward order: a district has some 190 of them."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        branch, choices = None, []
+        for group in self.queryset.select_related("branch__ward"):
+            if branch is not None and group.branch_id != branch.pk:
+                yield (str(branch), choices)
+                choices = []
+            branch = group.branch
+            choices.append(self.choice(group))
+        if choices:
+            yield (str(branch), choices)
+
+
+class GroupByBranchChoiceField(forms.ModelChoiceField):
+    iterator = _GroupsByBranch
+
+    def label_from_instance(self, obj):
+        # The ward's name in the option too, so typing it in the search box finds the ward's groups.
+        return f"{obj.code} – {obj.name} ({obj.branch.ward.name})"
+
+
 class InspectionForm(forms.Form):
     inspected_on = BusinessDateField(label=_("Inspection date"))
     lead_unit = UnitChoiceField(label=_("Leading unit"), queryset=Organization.objects.none())
@@ -182,8 +207,9 @@ class InspectionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Names and positions, e.g. “Trần Văn A – Phó Chủ tịch MTTQ (trưởng đoàn)”."),
     )
-    inspected_group = forms.ModelChoiceField(
-        label=_("Inspected group"), queryset=Organization.objects.none(), required=False
+    inspected_group = GroupByBranchChoiceField(
+        label=_("Inspected group"), queryset=Organization.objects.none(), required=False,
+        widget=forms.Select(attrs={"data-filter": _("Type a group code, name or ward…")}),
     )
     inspected_branch = UnitChoiceField(
         label=_("or inspected ward branch"), queryset=Organization.objects.none(), required=False
@@ -213,7 +239,7 @@ class InspectionForm(forms.Form):
                 kwargs["initial"][f"note_{finding.item_id}"] = finding.note
         super().__init__(*args, **kwargs)
         self.fields["lead_unit"].queryset = recording_units_for(user)
-        self.fields["inspected_group"].queryset = groups_for(user).order_by("branch__ward__code", "code")
+        self.fields["inspected_group"].queryset = groups_for(user).order_by("branch__ward__code", "branch__kind", "code")
         self.fields["inspected_branch"].queryset = branches_for(user).order_by("ward__code", "kind")
         self.items = list(ChecklistItem.objects.filter(is_active=True))
         for item in self.items:

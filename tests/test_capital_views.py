@@ -314,7 +314,7 @@ def test_proposal_prefill_and_refusals(client_for, ward_officer_a, district_staf
                            {"plan": plan.pk, "branch": branch_a.pk, "amount": "", "prefill": "1"})
     assert response.status_code == 200
     assert response.context["suggestion"]["listed"] == 50_000_000
-    assert response.context["form"]["amount"].value() == "50000000"
+    assert response.context["form"]["amount"].value() == "50.000.000"
     # Branch A's allocation for the plan is already decided.
     response = client.post(reverse("loans:allocation_propose"),
                            {"plan": plan.pk, "branch": branch_a.pk, "amount": "5.000.000", "submit": "1"})

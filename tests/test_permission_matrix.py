@@ -245,6 +245,7 @@ RULES = {
     # Requests, review meetings and 03/TD lists
     "loans:application_list": rule("any_authenticated"),
     "loans:application_detail": rule("ward_read", pk="application"),
+    "loans:application_print": rule("ward_read", pk="application"),
     "loans:application_withdraw": rule("ward_action", pk="application"),
     "loans:application_create": rule("ward_write", household_pk="household"),
     "loans:meeting_create": rule("ward_write", group_pk="group"),

@@ -319,7 +319,8 @@ def two_requests(group_a, household_a, ward_officer_a):
 
 def review(group, actor, results, held_on=date(2026, 11, 20)):
     return requests_services.application_review(group=group, held_on=held_on, results=results, actor=actor,
-                                       attendee_count=12, attendees="Các hộ trong tổ", neighbourhood_head="Ông Tư")
+                                       attendee_count=12, attendees="Các hộ trong tổ", neighbourhood_head="Ông Tư",
+                                       branch_officer="Cán bộ hội phường")
 
 
 def test_review_approves_and_rejects_and_builds_list_03(group_a, two_requests, ward_officer_a):

@@ -36,7 +36,7 @@ def reviewed(group_a, household_a, ward_officer_a):
     first, second = request_for(household_a, ward_officer_a), request_for(neighbour, ward_officer_a, 20_000_000)
     meeting = requests_services.application_review(
         group=group_a, held_on=date(2026, 11, 20), actor=ward_officer_a, neighbourhood_head="Ông Tư",
-        attendee_count=9,
+        attendee_count=9, attendees="Các hộ trong tổ", branch_officer="Cán bộ hội phường",
         results=[ReviewResult(first, "approve", Decimal(25_000_000)), ReviewResult(second, "reject", reason="Nợ cũ")],
     )
     return meeting
@@ -337,7 +337,8 @@ def test_record_a_review_meeting(client_for, ward_officer_a, group_a, household_
     client = client_for(ward_officer_a)
     url = reverse("loans:meeting_create", args=[group_a.pk])
     assert "Phạm Văn Sơn" in client.get(url).content.decode()
-    data = {"held_on": "20/11/2026", "attendee_count": "9", "neighbourhood_head": "Ông Tư", "attendees": "",
+    data = {"held_on": "20/11/2026", "attendee_count": "9", "neighbourhood_head": "Ông Tư",
+            "attendees": "Các hộ trong tổ", "branch_officer": "Cán bộ hội phường",
             f"r{first.pk}-decision": "approve", f"r{first.pk}-amount": "25.000.000",
             f"r{second.pk}-decision": "reject", f"r{second.pk}-reason": ""}
     response = client.post(url, data)
@@ -368,7 +369,9 @@ def test_minutes_and_list_print_and_download(client_for, ward_officer_a, reviewe
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     header = next(r for r in rows if r[0] == "STT")
     assert "Họ tên người vay" in header and "Số tiền tổ bình xét" in header
-    assert rows[-1][0] == "Tổng cộng" and rows[-1][7] == 25_000_000
+    # The total row is the last row of the table; the form's signature blocks follow it.
+    total = next(r for r in rows if r[0] == "Tổng cộng")
+    assert total[7] == 25_000_000 and all(r[0] != "STT" for r in rows[rows.index(total):])
     response = client.get(reverse("loans:meeting_xlsx", args=[reviewed.pk]))
     rows = [list(r) for r in load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True)]
     assert rows[-1][0] == "Tổng cộng" and rows[-1][4] == 50_000_000 and rows[-1][8] == 25_000_000
@@ -387,12 +390,12 @@ def test_certify_and_submit(client_for, ward_officer_a, reviewed):
     loan_list.refresh_from_db()
     assert loan_list.status == LoanList.Status.CERTIFIED
     assert client.get(url).status_code == 302  # nothing left to certify
-    response = client.post(reverse("loans:list03_submit", args=[loan_list.pk]))
+    response = client.post(reverse("loans:list03_submit", args=[loan_list.pk]), {"confirm": "1"})
     assert response.status_code == 302
     loan_list.refresh_from_db()
     assert loan_list.status == LoanList.Status.SUBMITTED and loan_list.submitted_by == ward_officer_a
     assert loan_list.applications.get().status == Status.SUBMITTED
-    response = client.post(reverse("loans:list03_submit", args=[loan_list.pk]), follow=True)
+    response = client.post(reverse("loans:list03_submit", args=[loan_list.pk]), {"confirm": "1"}, follow=True)
     assert "certified" in response.content.decode() or "xác nhận" in response.content.decode()
 
 

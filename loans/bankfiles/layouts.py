@@ -327,6 +327,9 @@ class ParsedSheet:
     total_row: int = 0
     data_rows: int = 0
     invalid_rows: set = field(default_factory=set)
+    # What the preview shows: the Tổng cộng row against the sum of the rows, and the first rows as read.
+    total_check: list = field(default_factory=list)  # {"column", "file", "rows"}
+    samples: dict = field(default_factory=dict)  # {"columns": [...], "rows": [[excel row, text, ...], ...]}
 
     def add_error(self, row, key, value, message):
         self.errors.append(
@@ -450,7 +453,34 @@ def parse_sheet(rows_iter, layout, progress=None):
         if progress and count % 5000 == 0:
             progress(count)
     sheet.data_rows = count
+    sheet.samples = _samples(sheet, columns, SAMPLE_KEYS.get(layout))
     return sheet
+
+
+SAMPLE_ROWS = 5
+SAMPLE_COLUMNS = 9
+# The loan file is wide: its preview shows who, which loan, and the figures the import writes.
+SAMPLE_KEYS = {
+    "loans": ("customer_code", "customer_name", "loan_number", "program_code", "disbursed_on", "amount",
+              "outstanding", "overdue", "savings"),
+}
+
+
+def _samples(sheet, columns, keys=None):
+    """The first rows as the import understood them, so the officer can see the columns were read right."""
+    shown = [column for column in columns if column.key in sheet.labels and (keys is None or column.key in keys)]
+    shown = shown[:SAMPLE_COLUMNS]
+
+    def text(value, kind):
+        if kind == "amount" and isinstance(value, int):
+            return f"{value:,}".replace(",", ".")
+        return display(value)
+
+    return {
+        "columns": [sheet.labels[column.key] for column in shown],
+        "amounts": [column.kind == "amount" for column in shown],
+        "rows": [[number, *(text(clean[c.key], c.kind) for c in shown)] for number, clean in sheet.rows[:SAMPLE_ROWS]],
+    }
 
 
 def check_total(sheet, number, values, positions, sums):
@@ -458,12 +488,14 @@ def check_total(sheet, number, values, positions, sums):
         index = positions[key]
         value = values[index] if index < len(values) else None
         if value is None or value == "":
+            sheet.total_check.append({"column": sheet.labels.get(key, key), "file": None, "rows": expected})
             continue
         try:
             total = to_amount(value)
         except RowError as error:
             sheet.add_error(number, key, value, error.message)
             continue
+        sheet.total_check.append({"column": sheet.labels.get(key, key), "file": total, "rows": expected})
         if total != expected:
             sheet.add_error(
                 number,

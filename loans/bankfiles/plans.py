@@ -67,6 +67,8 @@ class BasePlan:
             "total_row": self.sheet.total_row,
             "changes": self.changes[:MAX_STORED_CHANGES],
             "change_count": len(self.changes),
+            "total_check": self.sheet.total_check,
+            "samples": self.sheet.samples,
         }
 
 

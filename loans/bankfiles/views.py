@@ -49,7 +49,8 @@ def bank_import_list(request):
         except DomainError as error:
             form.add_error("file", str(error))
         else:
-            messages.info(request, _("The file is stored; it is being checked."))
+            # Not "being checked": the check may be over by the time the page shows, and the page tells the progress.
+            messages.success(request, _("The file %(name)s is stored.") % {"name": batch.file_name})
             return redirect("loans:bank_import_detail", pk=batch.pk)
     batches = [
         import_recover_stale(batch=batch) for batch in import_batches_for(request.user).select_related("created_by")[:30]
@@ -69,6 +70,9 @@ def bank_import_detail(request, pk):
         ]
         households = Household.objects.filter(import_batch=batch).select_related("ward", "branch").order_by("pk")[:100]
     written = [(WRITTEN_LABELS.get(key, key), value) for key, value in batch.summary.get("written", {}).items()]
+    samples = batch.summary.get("samples") or {}
+    sample_rows = [(number, list(zip(cells, samples.get("amounts", []), strict=False)))
+                   for number, *cells in samples.get("rows", [])]
     return render(
         request,
         "loans/bank_import_detail.html",
@@ -78,6 +82,7 @@ def bank_import_detail(request, pk):
             "households": households,
             "errors": batch.errors[:300],
             "written": written,
+            "sample_rows": sample_rows,
         },
     )
 
@@ -112,7 +117,7 @@ def bank_import_confirm(request, pk):
     except DomainError as error:
         messages.error(request, str(error))
     else:
-        messages.info(request, _("The import has started."))
+        messages.success(request, _("The import is confirmed."))
     return redirect("loans:bank_import_detail", pk=batch.pk)
 
 

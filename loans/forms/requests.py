@@ -30,14 +30,26 @@ class WithdrawForm(forms.Form):
 
 class MeetingForm(forms.Form):
     held_on = BusinessDateField(label=_("Meeting date"))
-    attendee_count = forms.IntegerField(label=_("Households attending"), min_value=0, max_value=60)
+    attendee_count = forms.IntegerField(
+        label=_("Households attending"), min_value=1, max_value=60,
+        error_messages={"required": _("Give the number of households that attended."),
+                        "min_value": _("At least one household attends a review meeting.")},
+    )
     attendees = forms.CharField(
-        label=_("Who attended"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        label=_("Who attended"), widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Names of the people present, separated by commas."),
+        error_messages={"required": _("List who attended the meeting.")},
     )
     neighbourhood_head = forms.CharField(label=_("Neighbourhood head present"), max_length=200)
-    branch_officer = forms.CharField(label=_("Ward branch officer present"), max_length=200, required=False)
+    branch_officer = forms.CharField(
+        label=_("Ward branch officer present"), max_length=200,
+        error_messages={"required": _("Name the ward branch officer who attended the meeting.")},
+    )
     note = forms.CharField(label=_("Other notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # Shown only after the service warned that too few households attended (see the template).
+    confirm_low_attendance = forms.BooleanField(
+        label=_("Record the meeting although fewer households attended than the group's rules ask"), required=False,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

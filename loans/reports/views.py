@@ -202,7 +202,12 @@ def _tbody(lines):
             text = escape(cell["text"])
             if cell["href"]:
                 text = f'<a href="{escape(cell["href"])}">{text}</a>'
-            html.append(f'<td class="text-end">{text}</td>' if cell["end"] else f"<td>{text}</td>")
+            if cell["end"]:
+                html.append(f'<td class="text-end">{text}</td>')
+            else:
+                # Name columns get room to stay on one line in print (a ward's name wrapped to three lines).
+                kind = f' class="cell-name cell-{cell["name"]}"' if cell["name"].endswith("_name") else ""
+                html.append(f"<td{kind}>{text}</td>")
         html.append("</tr>")
     return mark_safe("".join(html))  # noqa: S308 - every value above is escaped
 
@@ -225,6 +230,7 @@ def _report_xlsx(request, spec, rows, total, on):
             str(_("Amounts in đồng")),
         ]
     amount_columns = [index + 1 for index, (_n, _l, kind) in enumerate(columns) if kind == "money"]
+    ratio_columns = [index + 1 for index, (_n, _l, kind) in enumerate(columns) if kind == "ratio"]
     filename = f"{spec['code'].replace('/', '_').replace('.', '_')}_{on:%Y%m%d}.xlsx"
     return xlsx_response(
         filename,
@@ -234,13 +240,14 @@ def _report_xlsx(request, spec, rows, total, on):
         total_row=total_row,
         sheet_title=spec["code"].replace("/", "-"),
         amount_columns=amount_columns,
+        ratio_columns=ratio_columns,
     )
 
 
 def _xlsx_cells(cells, columns):
-    # Ratios go out as text "1,25" like the bank's own files, so no float is ever made.
+    # Ratios go out as Decimal numbers (never a float) with a percentage format, so a spreadsheet can add them up.
     return [
-        (str(value).replace(".", ",") if value is not None else "") if kind == "ratio" else value
+        ("" if value is None else value) if kind == "ratio" else value
         for value, (_name, _label, kind) in zip(cells, columns, strict=True)
     ]
 

@@ -1,5 +1,7 @@
 """Scoped reads of capital plans and ward allocations, and the use of a year's allocations."""
 
+from django.db.models import Q
+
 from organizations.selectors.scope import branch_scope
 
 
@@ -37,3 +39,36 @@ def allocation_use(user, year):
         .filter(plan__year=year, status=CapitalAllocation.Status.APPROVED)
         .order_by("branch__ward__code", "branch__kind", "plan__program__code")
     )
+
+
+def allocation_usage(allocation):
+    """What the allocation's 'approved for requests' figure is made of, so the page can list it and add it up.
+
+    The figure is a counter that district approvals raise and disbursements settle. Requests approved here leave a
+    CapitalUse row; loans that reached the product without a request (the bank's files, the opening figures of a
+    year) are charged to the allocation of their branch, program and year when the allocation is set up. Both are
+    listed; whatever neither explains is returned as `unexplained` so the page says so instead of hiding it.
+    """
+    from loans.models import Loan
+
+    uses = list(allocation.uses.select_related("application__household", "approved_by").order_by("approved_at"))
+    charged_by_requests = sum((use.amount_disbursed or use.amount_approved for use in uses), 0)
+    loans = list(
+        Loan.objects.filter(
+            group__branch=allocation.branch_id, program=allocation.plan.program_id,
+            disbursed_on__year=allocation.plan.year,
+        )
+        .filter(Q(application__isnull=True) | Q(application__capital_use__isnull=True))
+        .select_related("household")
+        .order_by("disbursed_on", "number")
+    )
+    carried = allocation.amount_committed - charged_by_requests
+    loans_total = sum((loan.amount for loan in loans), 0)
+    return {
+        "uses": uses,
+        "charged_by_requests": charged_by_requests,
+        "loans": loans if carried > 0 else [],
+        "loans_total": loans_total if carried > 0 else 0,
+        "carried": carried,
+        "unexplained": carried - loans_total if carried > 0 else carried,
+    }

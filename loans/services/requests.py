@@ -1,11 +1,13 @@
 """Loan requests: form 01/TD, the group review meeting (bình xét), the 03/TD list's certification and
 submission. Every status move goes through `LoanApplication.transition_to`, which records who, when, from, to and a note."""
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -140,6 +142,21 @@ class ReviewResult:
     reason: str = ""
 
 
+@dataclass
+class Quorum:
+    """How many of the group's member households a review meeting on a given day needs present."""
+
+    members: int
+    required: int
+
+
+def review_quorum(*, group, on):
+    """Members on the meeting day, and the share of them settings.REVIEW_MEETING_MIN_ATTENDANCE asks for."""
+    members = group.memberships.filter(Q(left_on__isnull=True) | Q(left_on__gt=on), joined_on__lte=on).count()
+    share = settings.REVIEW_MEETING_MIN_ATTENDANCE
+    return Quorum(members=members, required=math.ceil(members * share.numerator / share.denominator))
+
+
 @transaction.atomic
 def application_review(
     *,
@@ -152,12 +169,31 @@ def application_review(
     neighbourhood_head="",
     branch_officer="",
     note="",
+    attendance_confirmed=False,
 ):
-    """Record a group review meeting (minutes 10A/TD) and build its list of approved requests (03/TD)."""
+    """Record a group review meeting (minutes 10A/TD) and build its list of approved requests (03/TD).
+
+    The minutes need who was there: the ward branch officer, the attendees and their count. A meeting with fewer
+    households than the quorum is recorded only when the officer confirms it (`attendance_confirmed`).
+    """
     group = SavingsGroup.objects.select_for_update().get(pk=group.pk)
     today = timezone.localdate()
     if held_on > today:
         raise DomainError(_("The meeting date cannot be in the future."), field="held_on")
+    if not (branch_officer or "").strip():
+        raise DomainError(_("Name the ward branch officer who attended the meeting."), field="branch_officer")
+    if not (attendees or "").strip():
+        raise DomainError(_("List who attended the meeting."), field="attendees")
+    if not attendee_count or attendee_count < 1:
+        raise DomainError(_("Give the number of households that attended."), field="attendee_count")
+    quorum = review_quorum(group=group, on=held_on)
+    if attendee_count < quorum.required and not attendance_confirmed:
+        raise DomainError(
+            _("Only %(count)s of the group's %(members)s member households attended; the group's rules ask for at "
+              "least %(required)s. Tick the box to record the meeting anyway.")
+            % {"count": attendee_count, "members": quorum.members, "required": quorum.required},
+            field="confirm_low_attendance",
+        )
     decided = [r for r in results if r.decision != ReviewResult.DEFER]
     if not decided:
         raise DomainError(_("Decide at least one request at the meeting."))
@@ -197,9 +233,9 @@ def application_review(
         group=group,
         held_on=held_on,
         attendee_count=attendee_count or 0,
-        attendees=attendees,
+        attendees=attendees.strip(),
         neighbourhood_head=neighbourhood_head,
-        branch_officer=branch_officer,
+        branch_officer=branch_officer.strip(),
         note=note,
         recorded_by=actor,
     )

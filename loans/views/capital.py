@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from loans.forms.capital import AdjustmentForm, AllocationDecisionForm, AllocationProposalForm, CapitalPlanForm
 from loans.models import CapitalAllocation
+from loans.money import format_vnd
 from loans.selectors import capital as capital_selectors
 from loans.services import capital as capital_services
 from loans.views.common import _year
@@ -84,7 +85,7 @@ def allocation_propose(request):
                 branch=data["branch"], program=data["plan"].program, year=data["plan"].year
             )
             form = AllocationProposalForm(
-                {**request.POST.dict(), "amount": str(int(suggestion["total"])) if suggestion["total"] else ""},
+                {**request.POST.dict(), "amount": format_vnd(suggestion["total"], symbol=False) if suggestion["total"] else ""},
                 plans=plans, branches=branches_for(request.user),
             )
         else:
@@ -108,11 +109,11 @@ def allocation_detail(request, pk):
     events = allocation.events.select_related("actor", "adjustment__source__branch", "adjustment__target__branch",
                                               "adjustment__source__plan__program",
                                               "adjustment__target__plan__program")
-    uses = allocation.uses.select_related("application__household", "approved_by").order_by("approved_at")
+    usage = capital_selectors.allocation_usage(allocation)
     can_decide = allocation.status == CapitalAllocation.Status.PROPOSED
     district = has_role(request.user, *DISTRICT_WORK)
     return render(request, "loans/allocation_detail.html", {
-        "allocation": allocation, "events": events, "uses": uses,
+        "allocation": allocation, "events": events, "usage": usage,
         "decision_form": AllocationDecisionForm(initial={"decision": "approve", "amount": allocation.amount_proposed})
         if can_decide and district else None,
         "can_adjust": district and allocation.status == CapitalAllocation.Status.APPROVED,

@@ -77,7 +77,7 @@ def _statement_xlsx(table, month, schedule, group_lines, unit_lines):
         totals = _total(group_lines)
         total_row = [_("Total"), "", "", totals["outstanding"], totals["overdue"], "", totals["interest"],
                      totals["gross"], "", totals["reduction"], totals["net"]]
-        amounts = (3, 4, 6, 7, 9, 10)
+        amounts, ratios = (3, 4, 6, 7, 9, 10), (5, 8)
     else:
         headers = [_("Unit"), _("Level"), _("Organization"), _("Outstanding"), _("Overdue"), _("Overdue ratio (%)"),
                    _("Interest collected"), _("Fee on outstanding"), _("Fee on interest"), _("Reduction (%)"),
@@ -87,9 +87,9 @@ def _statement_xlsx(table, month, schedule, group_lines, unit_lines):
                  ln.fee_on_outstanding, ln.fee_on_interest, ln.reduction_percent, ln.reduction, ln.net]
                 for ln in unit_lines]
         total_row = None
-        amounts = (3, 4, 6, 7, 8, 10, 11)
+        amounts, ratios = (3, 4, 6, 7, 8, 10, 11), (5, 9)
     name = "hoa-hong-to-truong" if table == "groups" else "phi-uy-thac"
     return xlsx_response(
         f"{name}-{month:%m-%Y}.xlsx", title_lines=title, headers=headers, rows=rows, total_row=total_row,
-        sheet_title=f"{month:%m-%Y}", amount_columns=amounts,
+        sheet_title=f"{month:%m-%Y}", amount_columns=amounts, ratio_columns=ratios,
     )

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q, Sum
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -72,6 +73,20 @@ def application_detail(request, pk):
     })
 
 
+@require_safe
+@role_required(*ALL_ROLES)
+def application_print(request, pk):
+    """Form 01/TD on one A4 page, for the household to sign and the ward to certify."""
+    application = get_object_or_404(
+        applications_for(request.user).select_related(
+            "household__ward", "household__neighbourhood", "group__branch__ward", "program"
+        ),
+        pk=pk,
+    )
+    return render(request, "loans/application_print.html", {"application": application,
+                                                            "household": application.household})
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(*WARD_WORK)
 def application_create(request, household_pk):
@@ -137,15 +152,33 @@ def meeting_create(request, group_pk):
                 )
                 for d in decisions
             ]
+            data = dict(form.cleaned_data)
+            confirmed = data.pop("confirm_low_attendance")
             try:
                 meeting = requests_services.application_review(group=group, results=results, actor=request.user,
-                                                      **form.cleaned_data)
+                                                               attendance_confirmed=confirmed, **data)
             except DomainError as error:
                 apply_domain_error(form, error)
             else:
-                messages.success(request, _("The review meeting is recorded."))
+                messages.success(request, _meeting_saved_message(meeting))
                 return redirect("loans:meeting_detail", pk=meeting.pk)
-    return render(request, "loans/meeting_form.html", {"group": group, "form": form, "decisions": decisions})
+    held_on = getattr(form, "cleaned_data", {}).get("held_on")
+    quorum = requests_services.review_quorum(group=group, on=held_on or timezone.localdate())
+    return render(request, "loans/meeting_form.html", {
+        "group": group, "form": form, "decisions": decisions, "quorum": quorum,
+        "ask_confirmation": bool(form.errors.get("confirm_low_attendance")) or form["confirm_low_attendance"].value(),
+    })
+
+
+def _meeting_saved_message(meeting):
+    approved = meeting.applications.filter(amount_group_approved__isnull=False).count()
+    rejected = meeting.applications.count() - approved
+    text = _("The minutes of the review meeting are saved: %(approved)s request(s) approved, %(rejected)s rejected.") % {
+        "approved": approved, "rejected": rejected,
+    }
+    if approved:
+        text += " " + _("List 03/TD is ready: record the ward's certification, then send it to district.")
+    return text
 
 
 def _meeting_rows(meeting):
@@ -275,6 +308,12 @@ def list03_xlsx(request, pk):
                    sum(r.amount_group_approved for r in rows), "", ""],
         sheet_title="03-TD",
         amount_columns=(6, 7),
+        # The form's own signature blocks, in Vietnamese like the rest of the bank's layout.
+        signatures=[
+            ("Tổ trưởng Tổ TK&VV", "(ký, ghi rõ họ tên)", group.leader.head_name if group.leader else ""),
+            ("Hội đoàn thể phường", "(ký, ghi rõ họ tên)", ""),
+            ("UBND phường", "(ký tên, đóng dấu)", loan_list.certified_signer),
+        ],
     )
 
 
@@ -306,6 +345,10 @@ def list03_certify(request, pk):
 @role_required(*WARD_WORK)
 def list03_submit(request, pk):
     loan_list = get_object_or_404(loan_lists_for(request.user), pk=pk)
+    if request.POST.get("confirm") != "1":
+        # The send cannot be undone at the ward: the officer confirms it with the box beside the button.
+        messages.error(request, _("Tick the box to confirm that you checked the list before sending it to district."))
+        return redirect("loans:list03_detail", pk=loan_list.pk)
     try:
         requests_services.loan_list_submit(loan_list=loan_list, actor=request.user)
     except DomainError as error:

@@ -100,6 +100,7 @@ def test_ward_officer_takes_requests_through_review_and_certification(
     page.fill("input[name=attendee_count]", "6")
     page.fill("input[name=neighbourhood_head]", "Ông Nguyễn Văn Tư")
     page.fill("input[name=branch_officer]", "Cán bộ hội phường")
+    page.fill("textarea[name=attendees]", "Các hộ trong tổ")
     page.fill(f"input[name=r{first.pk}-amount]", "25.000.000")
     page.check(f"#id_r{second.pk}-decision_1")
     submit(page)  # no reason yet
@@ -130,6 +131,7 @@ def test_ward_officer_takes_requests_through_review_and_certification(
     assert page.is_visible("[data-testid=list03-table]")
     page.emulate_media(media="screen")
 
+    page.check("#id_confirm_submit")
     page.click("button:has-text('Gửi lên quận')")
     page.wait_for_selector(".alert-success")
     loan_list = LoanList.objects.get()
