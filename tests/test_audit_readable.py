@@ -8,6 +8,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
+from django.utils.text import capfirst
 
 from organizations.audit import audit_bulk, audit_context
 from organizations.selectors.audit import readable_history
@@ -113,3 +114,11 @@ def test_history_reads_in_vietnamese_with_vietnamese_numbers(household_a, ward_o
         entry = readable_history(household_a, ward_officer_a)[0]
         members = next(c for c in entry.changes if c.after.text == "1.200")
     assert members.before.text == "1"
+
+
+def test_rates_keep_only_their_meaningful_decimals(household_a, ward_officer_a):
+    loan = LoanFactory(household=household_a, annual_rate="6.600")
+    with translation.override("vi"):
+        created = {c.label: c.after.text for c in readable_history(loan, ward_officer_a)[-1].changes}
+        label = capfirst(str(type(loan)._meta.get_field("annual_rate").verbose_name))
+    assert created[label] == "6,6"

@@ -147,6 +147,8 @@ class _Presenter:
             return str(raw)
         if _is_money(model_field):
             return format_vnd(number)
+        # 6.600 (a rate of 6,6 %) must not read as six thousand six hundred: drop the trailing zeros.
+        number = number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
         return number_format(number, use_l10n=True, force_grouping=True)
 
     def _related(self, model, pk):
