@@ -14,6 +14,13 @@ from organizations.audit import audit_bulk, audit_context
 from organizations.selectors.audit import readable_history
 from tests.factories import LoanFactory
 
+
+@pytest.fixture(autouse=True)
+def keep_language():
+    """Pages asked for in English switch this thread's language; the next test starts from the language it had."""
+    with translation.override(translation.get_language()):
+        yield
+
 ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(T|\s\d{2}:)")
 
 

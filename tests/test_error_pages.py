@@ -4,6 +4,14 @@ finding 4). DEBUG is off here, as in production, or Django would show its techni
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import translation
+
+
+@pytest.fixture(autouse=True)
+def keep_language():
+    """Pages asked for in English switch this thread's language; the next test starts from the language it had."""
+    with translation.override(translation.get_language()):
+        yield
 
 pytestmark = pytest.mark.usefixtures("db")
 

@@ -7,8 +7,16 @@ import pytest
 import time_machine
 from django.template import Context, Template
 from django.urls import reverse
+from django.utils import translation
 
 from tests.factories import HouseholdFactory, LoanFactory
+
+
+@pytest.fixture(autouse=True)
+def keep_language():
+    """Pages asked for in English switch this thread's language; the next test starts from the language it had."""
+    with translation.override(translation.get_language()):
+        yield
 
 
 def render(text, **context):

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -99,16 +100,23 @@ class _Presenter:
     def _collect(self, events):
         wanted = {}
         for event in events:
-            fields = self._fields(event.content_type.model_class())
+            fields = self._fields(_model_of(event))
             for name, pair in (event.changes or {}).items():
                 model_field = fields.get(name)
                 if isinstance(model_field, models.ForeignKey) and isinstance(pair, list):
                     wanted.setdefault(model_field.related_model, set()).update(v for v in pair if v not in (None, ""))
         links = _linkable()
-        for model, pks in wanted.items():
-            self.related[model] = model._base_manager.in_bulk(pks)
+        for model, raw_pks in wanted.items():
+            pks = {_coerce_pk(model, pk) for pk in raw_pks}
+            found = {}
             if model in links and self.user is not None:
-                self.openable[model] = set(links[model][1](self.user).filter(pk__in=pks).values_list("pk", flat=True))
+                # One query finds both the object and whether the viewer may open it.
+                found = links[model][1](self.user).in_bulk(pks)
+                self.openable[model] = set(found)
+            missing = pks - set(found)
+            if missing:
+                found.update(model._base_manager.in_bulk(missing))
+            self.related[model] = found
 
     def value(self, model_field, name, raw):
         if raw is None or raw == "":
@@ -164,8 +172,7 @@ class _Presenter:
         return Value(str(obj), url)
 
     def entry(self, event):
-        model = event.content_type.model_class()
-        fields = self._fields(model)
+        fields = self._fields(_model_of(event))
         changes = []
         for name, pair in (event.changes or {}).items():
             technical = name in TECHNICAL_FIELDS
@@ -191,6 +198,11 @@ class _Presenter:
         elif isinstance(value, int):
             value = number_format(value, use_l10n=True, force_grouping=True)
         return Change(str(labels.get(name, name)), Value(""), Value(str(value)), name in TECHNICAL_FIELDS)
+
+
+def _model_of(event):
+    # From ContentType's cache: reading event.content_type would cost a query per row.
+    return ContentType.objects.get_for_id(event.content_type_id).model_class()
 
 
 def _coerce_pk(model, pk):
