@@ -80,15 +80,17 @@ def test_dates_and_datetimes_are_dd_mm_yyyy(household_a, ward_officer_a, english
 
 
 def test_a_household_the_viewer_may_open_is_a_link_and_one_out_of_scope_is_only_a_name(
-    household_a, ward_officer_a, ward_officer_b, english
+    household_a, ward_officer_a, ward_officer_b, district_staff, farmers_district_staff, admin_user, english
 ):
     loan = LoanFactory(household=household_a)
     by_household = {
         user.username: next(c for c in readable_history(loan, user)[-1].changes if c.label == "Household")
-        for user in (ward_officer_a, ward_officer_b)
+        for user in (ward_officer_a, ward_officer_b, district_staff, farmers_district_staff, admin_user)
     }
     url = reverse("borrowers:household_detail", args=[household_a.pk])
     assert by_household["ward_a"].after.text == str(household_a) and by_household["ward_a"].after.url == url
+    assert by_household["district"].after.url == url and by_household["admin"].after.url == url
+    assert by_household["farmers_district"].after.url == ""
     assert by_household["ward_b"].after.text == str(household_a) and by_household["ward_b"].after.url == ""
 
 

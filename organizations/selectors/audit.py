@@ -52,20 +52,20 @@ class Entry:
 
 
 def _linkable():
-    """Model → (detail URL name, the selector that says whether a viewer may open it)."""
+    """Model → (its detail page, whether its scope follows its own branch or its household's branch).
+
+    The same rules as households_for, groups_for, loans_for and applications_for, checked against the viewer's
+    branches in memory so that a history of many links costs one query, not one per link.
+    """
     from borrowers.models import Household
-    from borrowers.selectors import households_for
     from loans.models import Loan, LoanApplication
-    from loans.selectors.loans import loans_for
-    from loans.selectors.requests import applications_for
     from organizations.models import SavingsGroup
-    from organizations.selectors.scope import groups_for
 
     return {
-        Household: ("borrowers:household_detail", households_for),
-        SavingsGroup: ("organizations:group_detail", groups_for),
-        Loan: ("loans:loan_detail", loans_for),
-        LoanApplication: ("loans:application_detail", applications_for),
+        Household: ("borrowers:household_detail", "branch"),
+        SavingsGroup: ("organizations:group_detail", "branch"),
+        Loan: ("loans:loan_detail", "household"),
+        LoanApplication: ("loans:application_detail", "household"),
     }
 
 
@@ -87,36 +87,74 @@ def _parse(kind, raw):
 class _Presenter:
     """Formats the raw values of a batch of events, looking related objects up once per model."""
 
-    def __init__(self, user, events):
+    def __init__(self, user, events, obj=None):
         self.user = user
         self.is_admin = access.has_role(user, access.Role.ADMIN)
         self.related = {}  # model → {pk: object}
-        self.openable = {}  # model → set of pks the viewer may open
-        self._collect(events)
+        self._branches = None  # district staff's branch ids, read once when a link needs them
+        self._collect(events, obj)
 
     def _fields(self, model):
         return {f.attname: f for f in model._meta.concrete_fields} if model else {}
 
-    def _collect(self, events):
+    def _collect(self, events, obj):
         wanted = {}
         for event in events:
             fields = self._fields(_model_of(event))
             for name, pair in (event.changes or {}).items():
                 model_field = fields.get(name)
                 if isinstance(model_field, models.ForeignKey) and isinstance(pair, list):
-                    wanted.setdefault(model_field.related_model, set()).update(v for v in pair if v not in (None, ""))
-        links = _linkable()
-        for model, raw_pks in wanted.items():
-            pks = {_coerce_pk(model, pk) for pk in raw_pks}
-            found = {}
-            if model in links and self.user is not None:
-                # One query finds both the object and whether the viewer may open it.
-                found = links[model][1](self.user).in_bulk(pks)
-                self.openable[model] = set(found)
+                    model = model_field.related_model
+                    wanted.setdefault(model, set()).update(_coerce_pk(model, v) for v in pair if v not in (None, ""))
+        # The page's object usually has its relations loaded already: their current values cost nothing.
+        if obj is not None:
+            for model_field in obj._meta.concrete_fields:
+                if isinstance(model_field, models.ForeignKey) and model_field.is_cached(obj):
+                    related = getattr(obj, model_field.name)
+                    if related is not None:
+                        self.related.setdefault(model_field.related_model, {})[related.pk] = related
+        for model, pks in wanted.items():
+            found = self.related.setdefault(model, {})
             missing = pks - set(found)
             if missing:
                 found.update(model._base_manager.in_bulk(missing))
-            self.related[model] = found
+        self._stitch()
+
+    def _in_scope(self, branch_id):
+        """branch_scope(user) in memory: a ward officer's own branch, district staff's branches, or everything."""
+        from organizations.selectors.scope import branches_for
+
+        role = access.role_of(self.user)
+        if role in (access.Role.ADMIN, access.Role.FRONT_SUPERVISOR):
+            return True
+        profile = access.profile_of(self.user)
+        if profile is None:
+            return False
+        if role == access.Role.WARD_OFFICER:
+            return branch_id == profile.organization_id
+        if self._branches is None:
+            self._branches = set(branches_for(self.user).values_list("pk", flat=True))
+        return branch_id in self._branches
+
+    def _may_open(self, model, obj):
+        from borrowers.models import Household
+
+        if self.user is None:
+            return False
+        if _linkable()[model][1] == "branch":
+            return self._in_scope(obj.branch_id)
+        household = self.related.get(Household, {}).get(obj.household_id) or obj.household
+        return self._in_scope(household.branch_id)
+
+    def _stitch(self):
+        """Give the looked-up objects each other as relations, so that their names cost no further query."""
+        for objects in self.related.values():
+            for related in objects.values():
+                for model_field in related._meta.concrete_fields:
+                    if isinstance(model_field, models.ForeignKey) and not model_field.is_cached(related):
+                        target = self.related.get(model_field.related_model, {}).get(getattr(related, model_field.attname))
+                        if target is not None:
+                            model_field.set_cached_value(related, target)
 
     def value(self, model_field, name, raw):
         if raw is None or raw == "":
@@ -166,9 +204,7 @@ class _Presenter:
         if model is get_user_model():
             return Value(obj.get_full_name() or obj.get_username())
         links = _linkable()
-        url = ""
-        if model in links and obj.pk in self.openable.get(model, ()):
-            url = reverse(links[model][0], args=[obj.pk])
+        url = reverse(links[model][0], args=[obj.pk]) if model in links and self._may_open(model, obj) else ""
         return Value(str(obj), url)
 
     def entry(self, event):
@@ -215,5 +251,5 @@ def _coerce_pk(model, pk):
 def readable_history(obj, user, limit=20):
     """The object's recorded changes, newest first, presented for this viewer."""
     events = list(history_for(obj, limit=limit))
-    presenter = _Presenter(user, events)
+    presenter = _Presenter(user, events, obj)
     return [presenter.entry(event) for event in events]
