@@ -170,6 +170,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / env_str("STATIC_ROOT", "staticfiles")
 # Front-end libraries come from npm packages installed at set-up (package.json) and are served by the app.
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor", BASE_DIR / "node_modules")]
+# Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise as they are.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

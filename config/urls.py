@@ -1,24 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import RedirectView
 
 from organizations.forms import LoginForm
 from organizations.views.logins import PasswordChange
 
 admin.site.site_header = _("Ủy thác – administration")
 admin.site.site_title = _("Ủy thác")
-
-
-class FaviconRedirect(RedirectView):
-    """Browsers and bookmarks ask for /favicon.ico; the icon is a hashed static file, resolved per request."""
-
-    permanent = False
-
-    def get_redirect_url(self, *args, **kwargs):
-        return static("img/favicon.svg")
 
 
 urlpatterns = [
@@ -30,7 +19,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", PasswordChange.as_view(), name="password_change"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("favicon.ico", FaviconRedirect.as_view()),
     path("admin/", admin.site.urls),
     path("households/", include("borrowers.urls")),
     path("loans/", include("loans.urls")),
