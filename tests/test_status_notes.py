@@ -74,6 +74,7 @@ def test_a_group_approval_note_keeps_its_date_and_amount(group_a, ward_officer_a
     ("13/TD tổ 8100001 ngày 20/06/2026", ("sheet_posted", {"group": "8100001", "date": "2026-06-20"})),
     ("Mở lại khế ước: một khoản trả nợ đã bị hủy (nhập nhầm).", ("reopened", {"reason": "nhập nhầm"})),
     ("Đã hết khoanh nợ", ("freeze_ended", {})),
+    ("Đối chiếu với ngân hàng", ("reconciled", {})),
     ("Hộ đã chuyển đi nơi khác", None),
     ("Bình xét đồng ý", None),
 ])

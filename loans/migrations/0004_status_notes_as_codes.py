@@ -18,6 +18,7 @@ OLD_WORDINGS = {
     "reopened": [r"Reopened: a repayment was reversed \((?P<reason>.*)\)\.",
                  r"Mở lại khế ước: một khoản trả nợ đã bị hủy \((?P<reason>.*)\)\."],
     "freeze_ended": [r"Freeze ended", r"Đã hết khoanh nợ"],
+    "reconciled": [r"Đối chiếu với ngân hàng"],
 }
 PATTERNS = [(code, re.compile(rf"^{wording}$", re.S)) for code, wordings in OLD_WORDINGS.items() for wording in wordings]
 

@@ -20,6 +20,7 @@ STATUS_NOTES = {
     "sheet_posted": _("13/TD %(group)s %(date)s"),
     "reopened": _("Reopened: a repayment was reversed (%(reason)s)."),
     "freeze_ended": _("Freeze ended"),
+    "reconciled": _("Matched with the bank's records"),
 }
 
 
