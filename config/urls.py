@@ -9,6 +9,7 @@ from organizations.views.logins import PasswordChange
 admin.site.site_header = _("Ủy thác – administration")
 admin.site.site_title = _("Ủy thác")
 
+
 urlpatterns = [
     path(
         "accounts/login/",
@@ -23,3 +24,8 @@ urlpatterns = [
     path("loans/", include("loans.urls")),
     path("", include("organizations.urls")),
 ]
+
+# Error pages in the app's layout and language (organizations/views/errors.py).
+handler403 = "organizations.views.errors.permission_denied"
+handler404 = "organizations.views.errors.page_not_found"
+handler500 = "organizations.views.errors.server_error"

@@ -22,6 +22,7 @@ from loans.models import (
     LoanProgram,
     ReviewMeeting,
 )
+from loans.models.pipeline import note_params
 
 HUNDRED_MILLION = 100_000_000
 
@@ -149,7 +150,8 @@ def _submitted_list(demo, ward_user, program):
             household=household, group=group, program=program, amount_requested=amount, term_months=36,
             purpose=purpose, meeting=meeting, created_by=ward_user,
         )
-        application.transition_to(Status.GROUP_APPROVED, actor=ward_user, on=held_on, note="Tổ bình xét đồng ý")
+        application.transition_to(Status.GROUP_APPROVED, actor=ward_user, on=held_on, note_code="group_approved",
+                                  note_params=note_params(date=held_on, amount=amount))
         application.amount_group_approved = amount
         application.loan_list = loan_list
         application.save(update_fields=["amount_group_approved", "loan_list", "updated_at"])

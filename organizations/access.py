@@ -81,11 +81,3 @@ def personal(value, user):
 
 #: Fields holding personal data wherever they are shown by name (the history of changes, for one).
 PERSONAL_FIELDS = frozenset({"citizen_id", "phone"})
-
-
-def personal_changes(changes, user):
-    """An audit row's {field: [old, new]} with personal fields passed through the same policy."""
-    return {
-        field: [personal(v, user) if v else v for v in pair] if field in PERSONAL_FIELDS else pair
-        for field, pair in changes.items()
-    }

@@ -477,8 +477,8 @@ def test_list_shows_sheets_in_scope_with_group_totals(client_for, posted_day, wa
     assert page.status_code == 200
     html = page.content.decode()
     assert "20/06/2026" in html and "284.167" in html
-    assert 'data-testid="group-outstanding">50.000.000 ₫' in html
-    assert 'data-testid="group-savings">30.000 ₫' in html
+    assert 'data-testid="group-outstanding"><span class="text-nowrap">50.000.000 ₫</span>' in html
+    assert 'data-testid="group-savings"><span class="text-nowrap">30.000 ₫</span>' in html
     assert "20/06/2026" not in client_for(ward_officer_b).get(url).content.decode()
     assert client_for(ward_officer_b).get(url, {"group": posted_day.group_id}).status_code == 404
     assert client_for(ward_officer_a).post(url).status_code == 405

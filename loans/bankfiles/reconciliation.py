@@ -53,9 +53,9 @@ def reconciliation_accept(*, batch, item_ids, actor):
             elif item.figure == Figure.FROZEN:
                 want_frozen = item.bank_value > 0
                 if want_frozen and loan.status == Loan.Status.ACTIVE:
-                    loan.transition_to(Loan.Status.FROZEN, actor=actor, note=RECONCILE_NOTE)
+                    loan.transition_to(Loan.Status.FROZEN, actor=actor, note_code="reconciled")
                 elif not want_frozen and loan.status == Loan.Status.FROZEN:
-                    loan.transition_to(Loan.Status.ACTIVE, actor=actor, note=RECONCILE_NOTE)
+                    loan.transition_to(Loan.Status.ACTIVE, actor=actor, note_code="reconciled")
             elif item.figure == Figure.INTEREST_ARREARS:
                 Loan.objects.filter(pk=loan.pk).update(interest_arrears=item.bank_value)
                 record_arrears_changes(

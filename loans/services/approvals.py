@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loans.models import CapitalAllocation, CapitalUse, LoanApplication, LoanList
+from loans.models.pipeline import note_params
 from loans.money import format_vnd
 from loans.services.common import _require_reason, _whole_positive
 from organizations.errors import DomainError
@@ -83,7 +84,7 @@ def _approve(application, amount, actor, today):
     application.save(update_fields=["amount_approved", "updated_at"])
     application.transition_to(
         AppStatus.APPROVED, actor=actor, on=today,
-        note=_("Approved %(amount)s") % {"amount": format_vnd(amount)},
+        note_code="approved", note_params=note_params(amount=amount),
     )
     return application
 

@@ -229,7 +229,7 @@ def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
             raise DomainError(_("Only an approved freeze can be lifted."))
         if loan.status != Loan.Status.FROZEN:
             raise DomainError(_("This loan is not frozen."))
-        loan.transition_to(Loan.Status.ACTIVE, actor=actor, note=_("Freeze ended"), on=on)
+        loan.transition_to(Loan.Status.ACTIVE, actor=actor, note_code="freeze_ended", on=on)
         change.old_maturity_on = loan.maturity_on
         change.new_maturity_on = _move_schedule_past_freeze(loan, change.frozen_from, on)
         change.status, change.ended_on = LoanChange.Status.ENDED, on

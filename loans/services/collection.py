@@ -22,6 +22,7 @@ from loans.models import (
     Posting,
     RepaymentInstalment,
 )
+from loans.models.pipeline import note_params
 from loans.money import format_vnd, to_decimal
 from organizations.dates import check_business_date
 from organizations.errors import DomainError
@@ -445,7 +446,8 @@ def _post_lines(sheet, actor):
     for loan in Loan.objects.filter(
         pk__in=list(loans), status=Loan.Status.ACTIVE, principal_outstanding=0, interest_arrears=0
     ):
-        loan.transition_to(Loan.Status.CLOSED, actor=actor, note=note, on=sheet.collection_on)
+        loan.transition_to(Loan.Status.CLOSED, actor=actor, on=sheet.collection_on, note_code="sheet_posted",
+                           note_params=note_params(group=sheet.group.code, date=sheet.collection_on))
     sheet.status = CollectionSheet.Status.POSTED
     sheet.posted_by = actor
     sheet.posted_at = timezone.now()

@@ -9,6 +9,7 @@ from borrowers.models import Household
 from loans.ledger.arrears import record_arrears_changes
 from loans.ledger.balances import refresh_balances
 from loans.models import CollectionLine, InterestArrearsEntry, Loan, LoanStatusChange, Posting
+from loans.models.pipeline import note_params
 from loans.money import format_vnd
 from loans.services.collection import INTEREST_KINDS
 from organizations.errors import DomainError
@@ -57,7 +58,7 @@ def _reverse(posting, reason, actor, on):
             Loan.objects.filter(pk=loan.pk).update(status=Loan.Status.ACTIVE, updated_at=timezone.now())
             LoanStatusChange.objects.create(
                 loan=loan, from_status=Loan.Status.CLOSED, to_status=Loan.Status.ACTIVE, actor=actor, on=on,
-                note=_("Reopened: a repayment was reversed (%(reason)s).") % {"reason": reason},
+                note_code="reopened", note_params=note_params(reason=reason),
             )
     refresh_balances(loan_ids=[loan.pk] if loan else [], household_ids=[household.pk], since=min(on, posting.on))
     return reversal

@@ -15,6 +15,7 @@ from loans.models import (
     add_months,
     loan_number_validator,
 )
+from loans.models.pipeline import note_params
 from loans.money import format_vnd
 from loans.services.common import _whole_positive
 from organizations.codes import ascii_code
@@ -115,7 +116,7 @@ def loan_disburse(*, application, loan_number, on, amount, term_months, frequenc
             use.save(update_fields=["amount_disbursed"])
         application.transition_to(
             AppStatus.DISBURSED, actor=actor, on=on,
-            note=_("Loan %(number)s, %(amount)s") % {"number": loan_number, "amount": format_vnd(amount)},
+            note_code="disbursed", note_params=note_params(number=loan_number, amount=amount),
         )
         refresh_loan_balances([loan.pk])
         loan.refresh_from_db()

@@ -21,6 +21,7 @@ from loans.models import (
     LoanProgram,
     ReviewMeeting,
 )
+from loans.models.pipeline import note_params
 from loans.money import format_vnd, is_whole_dong, to_decimal
 from organizations.errors import DomainError
 from organizations.models import SavingsGroup
@@ -252,8 +253,7 @@ def application_review(
                 Status.GROUP_APPROVED,
                 actor=actor,
                 on=held_on,
-                note=_("Approved at the group meeting of %(date)s: %(amount)s")
-                % {"date": held_on.strftime("%d/%m/%Y"), "amount": format_vnd(result.amount)},
+                note_code="group_approved", note_params=note_params(date=held_on, amount=result.amount),
             )
         else:
             application.rejection_reason = result.reason.strip()
@@ -314,5 +314,5 @@ def loan_list_submit(*, loan_list, actor):
     loan_list.submitted_at = timezone.now()
     loan_list.save(update_fields=["status", "submitted_by", "submitted_at"])
     for application in applications:
-        application.transition_to(Status.SUBMITTED, actor=actor, note=_("Submitted to district"))
+        application.transition_to(Status.SUBMITTED, actor=actor, note_code="submitted")
     return loan_list

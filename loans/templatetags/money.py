@@ -1,16 +1,22 @@
 """Template filters for amounts, loaded for every template (see TEMPLATES builtins)."""
 
 from django import template
+from django.utils.html import format_html
 
 from loans.money import format_vnd, to_decimal
 
 register = template.Library()
 
 
+def _unbroken(text):
+    # A phone's narrow column would otherwise put "₫" or "%" alone on the next line.
+    return format_html('<span class="text-nowrap">{}</span>', text) if text else text
+
+
 @register.filter
 def vnd(value):
-    """{{ amount|vnd }} -> 1.500.000 ₫"""
-    return format_vnd(value)
+    """{{ amount|vnd }} -> 1.500.000 ₫, kept on one line."""
+    return _unbroken(format_vnd(value))
 
 
 @register.filter
@@ -24,4 +30,4 @@ def percent(value, digits=2):
     if value is None or value == "":
         return ""
     text = f"{to_decimal(str(value)):.{int(digits)}f}"
-    return text.replace(".", ",") + " %"
+    return _unbroken(text.replace(".", ",") + " %")

@@ -6,7 +6,10 @@
   const labels = document.getElementById("dashboard-labels").dataset;
   const million = (value) => Math.round(value / 1e6);
   const palette = ["#0d6efd", "#d63384", "#198754", "#fd7e14", "#6f42c1", "#20c997", "#dc3545", "#6c757d"];
-  const number = new Intl.NumberFormat("vi-VN");
+  // Axis ticks and tooltips group digits as the page's language does: 6.000 in Vietnamese, 6,000 in English.
+  const locale = labels.locale || "vi-VN";
+  Chart.defaults.locale = locale;
+  const number = new Intl.NumberFormat(locale);
   const money = (context) => `${context.dataset.label}: ${number.format(context.parsed.y ?? context.parsed)} ${labels.million}`;
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.animation = false;
