@@ -100,6 +100,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early, so that a database too busy to answer gets a "try again" page wherever it happens, never a 500.
+    "config.middleware.DatabaseBusyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.IgnoreBrowserLanguageMiddleware",
@@ -152,6 +154,16 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite under a few officers at once: readers never wait for a writer (WAL); a writer waits its turn (timeout,
+    # in seconds) instead of failing; and every transaction takes the write lock as it begins (IMMEDIATE), because
+    # SQLite refuses, without waiting, a transaction that read first and then wants to write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_TIMEOUT", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    })
+    SESSION_ENGINE = "config.sessions"  # a page still opens when its session cannot be refreshed meanwhile
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -29,6 +29,9 @@ urlpatterns = [
     path("capital/adjust/", capital.allocation_adjust, name="allocation_adjust"),
     path("capital/<int:pk>/", capital.allocation_detail, name="allocation_detail"),
     path("capital/<int:pk>/decide/", capital.allocation_decide, name="allocation_decide"),
+    path("capital/pending/", capital.capital_pending, name="capital_pending"),
+    path("capital/plan-changes/<int:pk>/decide/", capital.plan_change_decide, name="plan_change_decide"),
+    path("capital/adjustments/<int:pk>/decide/", capital.adjustment_decide, name="adjustment_decide"),
     # Approvals: the queue, list review, 04/TD notice
     path("approvals/", approvals.approval_queue, name="approval_queue"),
     path("approvals/lists/<int:pk>/", approvals.loan_list_review, name="loan_list_review"),

@@ -62,8 +62,9 @@ def first_two(loan_list):
 
 def test_proposal_decided_by_someone_else_within_the_district_total(branch_a, branch_b, ward_officer_a, district_staff,
                                                                    admin_user):
-    plan = capital.capital_plan_set(organization=branch_a.parent, program=program("01"), year=2026,
-                                     amount=150_000_000, actor=district_staff)
+    change = capital.capital_plan_propose(organization=branch_a.parent, program=program("01"), year=2026,
+                                          amount=150_000_000, actor=district_staff)
+    plan = capital.capital_plan_decide(change=change, approve=True, actor=admin_user).plan
     proposal = capital.allocation_propose(plan=plan, branch=branch_a, amount=120_000_000, actor=ward_officer_a,
                                            note="Danh sách 03/TD tháng 6")
     with pytest.raises(DomainError, match="someone else"):
@@ -93,8 +94,8 @@ def test_proposal_decided_by_someone_else_within_the_district_total(branch_a, br
     with pytest.raises(DomainError, match="adjustment"):
         capital.allocation_propose(plan=plan, branch=branch_b, amount=10_000_000, actor=district_staff)
     with pytest.raises(DomainError, match="cannot be lower"):
-        capital.capital_plan_set(organization=branch_a.parent, program=program("01"), year=2026,
-                                  amount=90_000_000, actor=district_staff)
+        capital.capital_plan_propose(organization=branch_a.parent, program=program("01"), year=2026,
+                                      amount=90_000_000, actor=district_staff)
 
 
 def test_proposal_suggestion_counts_listed_requests_and_maturing_principal(loan_list, branch_a, household_a):
@@ -106,19 +107,20 @@ def test_proposal_suggestion_counts_listed_requests_and_maturing_principal(loan_
     assert suggestion["total"] == 62_000_000
 
 
-def test_adjustments_move_capital_and_keep_history(branch_a, branch_b, district_staff, ward_officer_a):
+def test_adjustments_move_capital_and_keep_history(branch_a, branch_b, district_staff, ward_officer_a, admin_user):
     source = approved_allocation(branch=branch_a, amount=100_000_000, plan_amount=250_000_000)
     target = approved_allocation(branch=branch_b, amount=50_000_000)
     water = approved_allocation(branch=branch_b, amount=10_000_000, program_code="06", plan_amount=20_000_000)
     CapitalAllocation.objects.filter(pk=source.pk).update(amount_committed=70_000_000)
 
     with pytest.raises(DomainError, match="30.000.000 ₫"):
-        capital.allocation_adjust(source=source, target=target, amount=40_000_000, reason="Điều chuyển",
+        capital.adjustment_propose(source=source, target=target, amount=40_000_000, reason="Điều chuyển",
                                    actor=district_staff)
     with pytest.raises(DomainError, match="reason"):
-        capital.allocation_adjust(source=source, target=target, amount=10_000_000, reason=" ", actor=district_staff)
-    adjustment = capital.allocation_adjust(source=source, target=target, amount=30_000_000,
+        capital.adjustment_propose(source=source, target=target, amount=10_000_000, reason=" ", actor=district_staff)
+    adjustment = capital.adjustment_propose(source=source, target=target, amount=30_000_000,
                                             reason="Phường B có thêm hộ nghèo", actor=district_staff)
+    capital.adjustment_decide(adjustment=adjustment, approve=True, actor=admin_user)
     source.refresh_from_db()
     target.refresh_from_db()
     assert (source.amount, source.remaining, target.amount) == (70_000_000, 0, 80_000_000)
@@ -128,20 +130,27 @@ def test_adjustments_move_capital_and_keep_history(branch_a, branch_b, district_
 
     # From the pool of unallocated capital (250 − 70 − 80 = 100 million) and across programs.
     with pytest.raises(DomainError, match="100.000.000 ₫"):
-        capital.allocation_adjust(target=target, amount=120_000_000, reason="Bổ sung", actor=district_staff)
-    capital.allocation_adjust(target=target, amount=100_000_000, reason="Bổ sung", actor=district_staff)
+        capital.adjustment_propose(target=target, amount=120_000_000, reason="Bổ sung", actor=district_staff)
+    capital.adjustment_decide(
+        adjustment=capital.adjustment_propose(target=target, amount=100_000_000, reason="Bổ sung",
+                                              actor=district_staff),
+        approve=True, actor=admin_user,
+    )
     with pytest.raises(DomainError, match="10.000.000 ₫"):
-        capital.allocation_adjust(source=target, target=water, amount=15_000_000, reason="Sang nước sạch",
+        capital.adjustment_propose(source=target, target=water, amount=15_000_000, reason="Sang nước sạch",
                                    actor=district_staff)
-    capital.allocation_adjust(source=target, target=water, amount=10_000_000, reason="Sang nước sạch",
-                               actor=district_staff)
+    capital.adjustment_decide(
+        adjustment=capital.adjustment_propose(source=target, target=water, amount=10_000_000, reason="Sang nước sạch",
+                                              actor=district_staff),
+        approve=True, actor=admin_user,
+    )
     water.refresh_from_db()
     assert water.amount == 20_000_000
     assert sum(a.amount for a in CapitalPlan.objects.get(program__code="01").allocations.all()) == 240_000_000
 
     other = approved_allocation(branch=BranchFactory(kind="11"), amount=10_000_000)
     with pytest.raises(DomainError, match="one organization"):
-        capital.allocation_adjust(source=other, target=target, amount=1_000_000, reason="x", actor=district_staff)
+        capital.adjustment_propose(source=other, target=target, amount=1_000_000, reason="x", actor=district_staff)
 
 
 # --- Approval ------------------------------------------------------------------------------------------------------

@@ -9,10 +9,20 @@ from datetime import date
 
 import pytest
 import time_machine
+from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from loans.models import AllocationEvent, CapitalAllocation, CapitalPlan, Loan, LoanApplication, LoanList
+from loans.models import (
+    AllocationEvent,
+    CapitalAdjustment,
+    CapitalAllocation,
+    CapitalPlan,
+    CapitalPlanChange,
+    Loan,
+    LoanApplication,
+    LoanList,
+)
 from loans.services import approvals, capital, disbursement
 from tests.factories import LoanFactory, approved_allocation, program, submitted_loan_list
 
@@ -275,11 +285,16 @@ def test_loan_detail_shows_schedule_and_history(client_for, district_staff, appr
 
 
 def test_allocation_pages_propose_decide_adjust(client_for, ward_officer_a, district_staff, branch_a, branch_b,
-                                                women_district, django_assert_max_num_queries):
+                                                women_district, django_assert_max_num_queries, admin_user):
     staff = client_for(district_staff)
     response = staff.post(reverse("loans:plan_set"), {"organization": women_district.pk, "program": program("03").pk,
                                                        "year": 2026, "amount": "500.000.000"})
     assert response.status_code == 302
+    change = CapitalPlanChange.objects.get(program__code="03")
+    checker = Client()  # a second person, in a session of their own
+    checker.force_login(admin_user)
+    assert checker.post(reverse("loans:plan_change_decide", args=[change.pk]),
+                                       {"decision": "approve"}).status_code == 302
     plan = CapitalPlan.objects.get(program__code="03")
     ward = client_for(ward_officer_a)
     response = ward.post(reverse("loans:allocation_propose"), {"plan": plan.pk, "branch": branch_a.pk,
@@ -298,10 +313,13 @@ def test_allocation_pages_propose_decide_adjust(client_for, ward_officer_a, dist
     response = staff.post(reverse("loans:allocation_adjust"), {"source": proposal.pk, "target": other.pk,
                                                                "amount": "50.000.000", "reason": "Điều chuyển vốn"})
     assert response.status_code == 302
+    adjustment = CapitalAdjustment.objects.get(source=proposal, target=other)
+    assert checker.post(reverse("loans:adjustment_decide", args=[adjustment.pk]),
+                                       {"decision": "approve"}).status_code == 302
     detail = staff.get(reverse("loans:allocation_detail", args=[proposal.pk])).content.decode()
     assert "Điều chuyển vốn" in detail and "Cân đối nguồn" in detail
     assert AllocationEvent.objects.filter(kind="adjusted_in", allocation=other, amount=50_000_000).exists()
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):  # 10, and the proposed totals and adjustments waiting for a decision
         listing = staff.get(reverse("loans:allocation_list") + "?year=2026")
     assert [a.amount for a in listing.context["allocations"]] == [100_000_000, 150_000_000]
     assert listing.context["plans"][0].unallocated == 250_000_000

@@ -52,6 +52,7 @@ from loans.models import (
     ReviewMeeting,
 )
 from loans.services.approvals import application_approve
+from loans.services.capital import adjustment_propose, capital_plan_propose
 from loans.services.changes import loan_change_request
 from loans.services.collection import collection_sheet_create
 from organizations.models import (
@@ -278,6 +279,16 @@ RULES = {
     ),
     "loans:allocation_detail": rule("ward_read", pk="allocation"),
     "loans:allocation_decide": rule("district_action", pk="allocation"),
+    # A new district total and an adjustment proposed by another district officer, for a second person to decide.
+    "loans:capital_pending": rule("district_read"),
+    "loans:plan_change_decide": (
+        rule("district_action", pk="plan_change"),
+        Rule("district_payload", {"pk": "plan_change"}, data={"decision": "approve"}),
+    ),
+    "loans:adjustment_decide": (
+        rule("district_action", pk="adjustment"),
+        Rule("district_payload", {"pk": "adjustment"}, data={"decision": "approve"}),
+    ),
     # Approvals and disbursement
     "loans:approval_queue": rule("district_read"),
     "loans:loan_list_review": rule("district_write", pk="loan_list"),
@@ -515,6 +526,7 @@ class PermissionMatrix(TestCase):
         approved.amount_group_approved, approved.loan_list = approved.amount_requested, draft_list
         approved.save(update_fields=["amount_group_approved", "loan_list", "updated_at"])
         sheet = collection_sheet_create(group=group, on=today, actor=ward_officer)
+        maker = officer("district_maker", women, Role.DISTRICT_STAFF)  # none of the personas: any of them may check
         cls.literals = {
             "today": f"{today:%d/%m/%Y}",
             "yesterday": f"{today - timedelta(days=1):%d/%m/%Y}",
@@ -537,6 +549,11 @@ class PermissionMatrix(TestCase):
             "draft_list": draft_list,
             "allocation": allocation,
             "plan": allocation.plan,
+            "plan_change": capital_plan_propose(
+                organization=women, program=allocation.plan.program, year=today.year, amount=2_100_000_000,
+                actor=maker,
+            ),
+            "adjustment": adjustment_propose(target=allocation, amount=1_000_000, reason="Bổ sung", actor=maker),
             # A plan with nothing allocated yet, so that a branch may still ask for a share of it.
             "open_plan": CapitalPlan.objects.create(
                 organization=women, program=LoanProgram.objects.get(code="03"), year=today.year, amount=900_000_000

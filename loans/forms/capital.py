@@ -82,3 +82,13 @@ class AdjustmentForm(forms.Form):
             self.fields[name].label_from_instance = lambda a: (
                 f"{a.plan.year} · {a.plan.program.code} · {a.branch}"
             )
+
+
+class CapitalDecisionForm(forms.Form):
+    """A checker's decision on a proposed district total or adjustment: approve, or reject with a reason."""
+
+    DECISIONS = [("approve", _("Approve")), ("reject", _("Reject"))]
+
+    decision = forms.ChoiceField(choices=DECISIONS, label=_("Decision"))
+    reason = forms.CharField(label=_("Reason"), max_length=1000, required=False,
+                             help_text=_("Required for a rejection."))

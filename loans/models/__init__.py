@@ -4,7 +4,14 @@ One module per capability; this package re-exports every model and helper, the u
 """
 
 from loans.models.bankfiles import BankGroupGrade, ImportBatch, ReconciliationItem
-from loans.models.capital import AllocationEvent, CapitalAdjustment, CapitalAllocation, CapitalPlan, CapitalUse
+from loans.models.capital import (
+    AllocationEvent,
+    CapitalAdjustment,
+    CapitalAllocation,
+    CapitalPlan,
+    CapitalPlanChange,
+    CapitalUse,
+)
 from loans.models.changes import LoanChange
 from loans.models.checks import GroupInspection, LoanUseCheck
 from loans.models.collection import CollectionItem, CollectionLine, CollectionSheet
@@ -59,6 +66,7 @@ __all__ = [
     "PortfolioDayChange",
     "SnapshotCoverage",
     "CapitalPlan",
+    "CapitalPlanChange",
     "CapitalAllocation",
     "CapitalAdjustment",
     "AllocationEvent",

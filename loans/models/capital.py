@@ -1,4 +1,8 @@
-"""Entrusted capital: plans, ward allocations, adjustments, allocation history and capital use."""
+"""Entrusted capital: plans, ward allocations, adjustments, allocation history and capital use.
+
+Every movement of capital has two people: one proposes (a ward allocation, a plan total, an adjustment) and another
+decides; nothing changes the capital before the decision.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -112,11 +116,86 @@ class CapitalAllocation(models.Model):
         return self.amount - self.amount_committed
 
 
-class CapitalAdjustment(models.Model):
+class CapitalDecision(models.Model):
+    """What a proposal about capital carries once a second person decides it. The proposer never decides."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Waiting for a decision")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PROPOSED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_pending(self):
+        return self.status == self.Status.PROPOSED
+
+
+def _decision_constraints(prefix, proposer):
+    """The database refuses a decision by the proposer, and a decided row without a time."""
+    return [
+        models.CheckConstraint(condition=~Q(decided_by=F(proposer)), name=f"{prefix}_checker_is_not_proposer"),
+        models.CheckConstraint(
+            condition=Q(status="proposed") | Q(decided_at__isnull=False), name=f"{prefix}_decided_has_time"
+        ),
+    ]
+
+
+class CapitalPlanChange(CapitalDecision):
+    """A district total proposed for a plan year: applied to the plan (created if new) only when someone else
+    approves it. The rows are the plan's history."""
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="capital_plan_changes",
+        verbose_name=_("district organization"),
+    )
+    program = models.ForeignKey(
+        LoanProgram, on_delete=models.PROTECT, related_name="capital_plan_changes", verbose_name=_("program")
+    )
+    year = models.PositiveSmallIntegerField(_("plan year"))
+    plan = models.ForeignKey(
+        CapitalPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="changes", verbose_name=_("plan")
+    )
+    amount_before = MoneyField(_("total before"), null=True, blank=True)
+    amount = MoneyField(_("proposed total"))
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
+    )
+    proposed_at = models.DateTimeField(_("proposed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("proposed district total")
+        verbose_name_plural = _("proposed district totals")
+        ordering = ["-proposed_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="plan_change_amount_positive"),
+            models.UniqueConstraint(
+                fields=["organization", "program", "year"], condition=Q(status="proposed"),
+                name="one_pending_change_per_plan",
+            ),
+            *_decision_constraints("plan_change", "proposed_by"),
+        ]
+
+    def __str__(self):
+        return f"{self.organization} – {self.program.code} – {self.year}: {self.amount}"
+
+
+class CapitalAdjustment(CapitalDecision):
     """An approved allocation changes only by adjustments: capital moved out of `source` and/or into `target`.
 
     With both set, capital moves between wards or programs; with only a target it comes from the plan's unallocated
-    capital; with only a source it goes back to it.
+    capital; with only a source it goes back to it. `actor` proposes it; the allocations change only when someone
+    else approves it.
     """
 
     source = models.ForeignKey(
@@ -130,9 +209,9 @@ class CapitalAdjustment(models.Model):
     amount = MoneyField(_("amount"))
     reason = models.TextField(_("reason"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
     )
-    at = models.DateTimeField(_("at"), default=timezone.now)
+    at = models.DateTimeField(_("proposed at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("capital adjustment")
@@ -144,6 +223,7 @@ class CapitalAdjustment(models.Model):
                 condition=Q(source__isnull=False) | Q(target__isnull=False), name="adjustment_has_a_side"
             ),
             models.CheckConstraint(condition=~Q(source=F("target")), name="adjustment_between_two_allocations"),
+            *_decision_constraints("adjustment", "actor"),
         ]
 
     def __str__(self):

@@ -72,3 +72,33 @@ def allocation_usage(allocation):
         "carried": carried,
         "unexplained": carried - loans_total if carried > 0 else carried,
     }
+
+
+def plan_changes_for(user):
+    """Proposed district totals of the plans the user may see (the same organizations as `capital_plans_for`)."""
+    from loans.models import CapitalPlanChange
+    from organizations.access import Role, profile_of, role_of
+
+    changes = CapitalPlanChange.objects.select_related("organization", "program", "proposed_by", "decided_by")
+    role = role_of(user)
+    if role in (Role.ADMIN, Role.FRONT_SUPERVISOR):
+        return changes
+    profile = profile_of(user)
+    if profile is None:
+        return changes.none()
+    if role == Role.DISTRICT_STAFF:
+        return changes.filter(organization=profile.organization_id)
+    return changes.filter(organization=profile.organization.parent_id)
+
+
+def adjustments_for(user):
+    """Adjustments that take from or give to an allocation in the user's scope."""
+    from django.db.models import Q
+
+    from loans.models import CapitalAdjustment
+
+    in_scope = allocations_for(user).values("pk")
+    return CapitalAdjustment.objects.filter(Q(source__in=in_scope) | Q(target__in=in_scope)).select_related(
+        "source__branch__ward", "source__plan__program", "target__branch__ward", "target__plan__program",
+        "actor", "decided_by",
+    )

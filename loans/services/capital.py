@@ -1,8 +1,11 @@
-"""Capital plans, the ward allocations proposed and decided against them, and capital adjustments."""
+"""Capital plans, the ward allocations proposed and decided against them, and capital adjustments.
+
+Every movement of capital is proposed by one person and decided by another; nothing moves before the decision.
+"""
 
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,6 +15,7 @@ from loans.models import (
     CapitalAdjustment,
     CapitalAllocation,
     CapitalPlan,
+    CapitalPlanChange,
     Loan,
     LoanApplication,
     RepaymentInstalment,
@@ -27,8 +31,36 @@ AppStatus = LoanApplication.Status
 # --- Capital plans and allocations -------------------------------------------------------------------------------
 
 
-def capital_plan_set(*, organization, program, year, amount, actor, note=""):
-    """Record the district total the bank entrusts for a program and year. It may not fall below what is allocated."""
+def _decide(row, *, approve, reason, actor, proposer_id):
+    """The checks every decision on capital shares: still pending, someone other than the proposer, a reason for a
+    rejection. `row` is locked by the caller."""
+    if row.status != row.Status.PROPOSED:
+        raise DomainError(_("This proposal is already decided."))
+    if proposer_id == actor.pk:
+        raise DomainError(_("You proposed this change, so someone else must decide it."))
+    reason = (reason or "").strip() if approve else _require_reason(reason)
+    row.status = row.Status.APPROVED if approve else row.Status.REJECTED
+    row.decided_by, row.decided_at, row.decision_reason = actor, timezone.now(), reason
+    return reason
+
+
+def _allocated(plan):
+    return plan.allocations.aggregate(total=Sum("amount"))["total"] or 0
+
+
+def _check_plan_total(plan, amount):
+    allocated = _allocated(plan)
+    if amount < allocated:
+        raise DomainError(
+            _("The ward branches already hold %(allocated)s of this plan; the total cannot be lower.")
+            % {"allocated": format_vnd(allocated)},
+            field="amount",
+        )
+
+
+def capital_plan_propose(*, organization, program, year, amount, actor, note=""):
+    """Propose the district total the bank entrusts for a program and year. The plan changes only when someone
+    else approves it (`capital_plan_decide`); one proposal per plan waits at a time."""
     amount = _whole_positive(amount)
     if organization.level != Organization.Level.DISTRICT or organization.kind == Organization.Kind.FRONT:
         raise DomainError(_("Capital is entrusted to a member organization at district level."))
@@ -38,21 +70,53 @@ def capital_plan_set(*, organization, program, year, amount, actor, note=""):
             .filter(organization=organization, program=program, year=year)
             .first()
         )
-        if plan is None:
-            return CapitalPlan.objects.create(
-                organization=organization, program=program, year=year, amount=amount, note=note, created_by=actor
+        if plan is not None:
+            if amount == plan.amount:
+                raise DomainError(_("The district total is already %(amount)s.") % {"amount": format_vnd(amount)},
+                                  field="amount")
+            _check_plan_total(plan, amount)
+        pending = CapitalPlanChange.objects.filter(
+            organization=organization, program=program, year=year, status=CapitalPlanChange.Status.PROPOSED
+        )
+        if pending.exists():
+            raise DomainError(_("A new total for this plan is already waiting for a decision."))
+        try:
+            # The partial unique index settles two proposals racing past the check above.
+            with transaction.atomic():
+                return CapitalPlanChange.objects.create(
+                    organization=organization, program=program, year=year, plan=plan,
+                    amount_before=plan.amount if plan else None, amount=amount, note=note, proposed_by=actor,
+                )
+        except IntegrityError:
+            raise DomainError(_("A new total for this plan is already waiting for a decision.")) from None
+
+
+def capital_plan_decide(*, change, approve, reason="", actor):
+    """Approve or reject a proposed district total. Approval creates or updates the plan, which may still not fall
+    below what the wards already hold."""
+    with transaction.atomic():
+        change = CapitalPlanChange.objects.select_for_update(of=("self",)).get(pk=change.pk)
+        _decide(change, approve=approve, reason=reason, actor=actor, proposer_id=change.proposed_by_id)
+        if approve:
+            plan = (
+                CapitalPlan.objects.select_for_update(of=("self",))
+                .filter(organization_id=change.organization_id, program_id=change.program_id, year=change.year)
+                .first()
             )
-        allocated = plan.allocations.aggregate(total=Sum("amount"))["total"] or 0
-        if amount < allocated:
-            raise DomainError(
-                _("The ward branches already hold %(allocated)s of this plan; the total cannot be lower.")
-                % {"allocated": format_vnd(allocated)},
-                field="amount",
-            )
-        plan.amount = amount
-        plan.note = note or plan.note
-        plan.save(update_fields=["amount", "note"])
-        return plan
+            if plan is None:
+                plan = CapitalPlan.objects.create(
+                    organization_id=change.organization_id, program_id=change.program_id, year=change.year,
+                    amount=change.amount, note=change.note, created_by=change.proposed_by,
+                )
+            else:
+                _check_plan_total(plan, change.amount)
+                change.amount_before = plan.amount
+                plan.amount = change.amount
+                plan.note = change.note or plan.note
+                plan.save(update_fields=["amount", "note"])
+            change.plan = plan
+        change.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "plan", "amount_before"])
+        return change
 
 
 def proposal_suggestion(*, branch, program, year):
@@ -99,8 +163,7 @@ def allocation_propose(*, plan, branch, amount, actor, note=""):
 
 
 def _unallocated(plan):
-    allocated = plan.allocations.aggregate(total=Sum("amount"))["total"] or 0
-    return plan.amount - allocated
+    return plan.amount - _allocated(plan)
 
 
 def allocation_decide(*, allocation, approve, amount=None, reason="", actor):
@@ -145,11 +208,49 @@ def allocation_decide(*, allocation, approve, amount=None, reason="", actor):
         return allocation
 
 
-def allocation_adjust(*, source=None, target=None, amount, reason, actor):
-    """Move capital out of `source` and/or into `target` (approved allocations of one organization and year).
+# --- Adjustments -------------------------------------------------------------------------------------------------
 
-    Nothing is overwritten: an adjustment row and a history entry on each side record it.
-    """
+
+def _lock_adjustment_sides(source_id, target_id):
+    """Lock both allocations (in pk order, so two adjustments never deadlock) and their plans."""
+    ids = sorted(pk for pk in (source_id, target_id) if pk is not None)
+    locked = {a.pk: a for a in CapitalAllocation.objects.select_for_update(of=("self",)).filter(pk__in=ids)
+              .order_by("pk")}
+    plans = {a.plan_id for a in locked.values()}
+    plan_rows = CapitalPlan.objects.select_for_update(of=("self",)).filter(pk__in=plans).order_by("pk")
+    return locked.get(source_id), locked.get(target_id), {p.pk: p for p in plan_rows.select_related("program")}
+
+
+def _check_adjustment(source, target, amount, plan_rows):
+    """Whether `amount` can move now; checked when proposed and again, on fresh rows, when approved."""
+    for allocation in (source, target):
+        if allocation is not None and allocation.status != CapitalAllocation.Status.APPROVED:
+            raise DomainError(_("Only approved allocations can be adjusted."))
+    if len({p.organization_id for p in plan_rows.values()}) > 1 or len({p.year for p in plan_rows.values()}) > 1:
+        raise DomainError(_("Capital moves only within one organization and one plan year."), field="target")
+    if source is not None and amount > source.remaining:
+        raise DomainError(
+            _("Only %(free)s of %(branch)s's allocation is not yet approved for requests.")
+            % {"free": format_vnd(source.remaining), "branch": source.branch},
+            field="amount",
+        )
+    if target is not None:
+        # Capital coming from another plan (another program) or from the unallocated pool raises the
+        # target plan's allocated sum, which must stay within its total.
+        same_plan = source is not None and source.plan_id == target.plan_id
+        if not same_plan:
+            free = _unallocated(plan_rows[target.plan_id])
+            if amount > free:
+                raise DomainError(
+                    _("The %(program)s plan has only %(free)s unallocated.")
+                    % {"program": plan_rows[target.plan_id].program.code, "free": format_vnd(free)},
+                    field="amount",
+                )
+
+
+def adjustment_propose(*, source=None, target=None, amount, reason, actor):
+    """Propose moving capital out of `source` and/or into `target` (approved allocations of one organization and
+    year). The allocations change only when someone else approves it (`adjustment_decide`)."""
     amount = _whole_positive(amount)
     reason = _require_reason(reason)
     if source is None and target is None:
@@ -157,50 +258,33 @@ def allocation_adjust(*, source=None, target=None, amount, reason, actor):
     if source is not None and target is not None and source.pk == target.pk:
         raise DomainError(_("Capital must move between two different allocations."), field="target")
     with transaction.atomic():
-        ids = sorted(a.pk for a in (source, target) if a is not None)
-        rows = CapitalAllocation.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
-        locked = {a.pk: a for a in rows}
-        source = locked.get(source.pk) if source else None
-        target = locked.get(target.pk) if target else None
-        plans = {a.plan_id for a in locked.values()}
-        plan_rows = CapitalPlan.objects.select_for_update(of=("self",)).filter(pk__in=plans).order_by("pk")
-        plan_rows = {p.pk: p for p in plan_rows.select_related("program")}
-        for allocation in locked.values():
-            if allocation.status != CapitalAllocation.Status.APPROVED:
-                raise DomainError(_("Only approved allocations can be adjusted."))
-        if len({p.organization_id for p in plan_rows.values()}) > 1 or len({p.year for p in plan_rows.values()}) > 1:
-            raise DomainError(_("Capital moves only within one organization and one plan year."), field="target")
-        if source is not None and amount > source.remaining:
-            raise DomainError(
-                _("Only %(free)s of %(branch)s's allocation is not yet approved for requests.")
-                % {"free": format_vnd(source.remaining), "branch": source.branch},
-                field="amount",
-            )
-        if target is not None:
-            # Capital coming from another plan (another program) or from the unallocated pool raises the
-            # target plan's allocated sum, which must stay within its total.
-            same_plan = source is not None and source.plan_id == target.plan_id
-            if not same_plan:
-                free = _unallocated(plan_rows[target.plan_id])
-                if amount > free:
-                    raise DomainError(
-                        _("The %(program)s plan has only %(free)s unallocated.")
-                        % {"program": plan_rows[target.plan_id].program.code, "free": format_vnd(free)},
-                        field="amount",
-                    )
-        adjustment = CapitalAdjustment.objects.create(
-            source=source, target=target, amount=amount, reason=reason, actor=actor
-        )
-        if source is not None:
-            CapitalAllocation.objects.filter(pk=source.pk).update(amount=F("amount") - amount)
-            AllocationEvent.objects.create(
-                allocation=source, kind=AllocationEvent.Kind.ADJUSTED_OUT, amount=amount, adjustment=adjustment,
-                actor=actor, note=reason, at=adjustment.at,
-            )
-        if target is not None:
-            CapitalAllocation.objects.filter(pk=target.pk).update(amount=F("amount") + amount)
-            AllocationEvent.objects.create(
-                allocation=target, kind=AllocationEvent.Kind.ADJUSTED_IN, amount=amount, adjustment=adjustment,
-                actor=actor, note=reason, at=adjustment.at,
-            )
+        source, target, plan_rows = _lock_adjustment_sides(source and source.pk, target and target.pk)
+        _check_adjustment(source, target, amount, plan_rows)
+        return CapitalAdjustment.objects.create(source=source, target=target, amount=amount, reason=reason,
+                                                actor=actor)
+
+
+def adjustment_decide(*, adjustment, approve, reason="", actor):
+    """Approve or reject a proposed adjustment. Approval moves the capital, if it still can, and writes a history
+    entry on each side; nothing is overwritten."""
+    with transaction.atomic():
+        adjustment = CapitalAdjustment.objects.select_for_update(of=("self",)).get(pk=adjustment.pk)
+        reason = _decide(adjustment, approve=approve, reason=reason, actor=actor, proposer_id=adjustment.actor_id)
+        if approve:
+            source, target, plan_rows = _lock_adjustment_sides(adjustment.source_id, adjustment.target_id)
+            _check_adjustment(source, target, adjustment.amount, plan_rows)
+            amount, at = adjustment.amount, adjustment.decided_at
+            # The entry names who moved the capital and why (the proposer); the checker is on the adjustment.
+            for allocation, change, kind in (
+                (source, -amount, AllocationEvent.Kind.ADJUSTED_OUT),
+                (target, amount, AllocationEvent.Kind.ADJUSTED_IN),
+            ):
+                if allocation is None:
+                    continue
+                CapitalAllocation.objects.filter(pk=allocation.pk).update(amount=F("amount") + change)
+                AllocationEvent.objects.create(
+                    allocation=allocation, kind=kind, amount=amount, adjustment=adjustment,
+                    actor=adjustment.actor, note=adjustment.reason, at=at,
+                )
+        adjustment.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
         return adjustment

@@ -1,16 +1,21 @@
 """District and ward pages for entrusted capital: the capital plan, ward allocations, proposals, decisions and
-adjustments."""
+adjustments. Every movement of capital waits on the pending page for a second person."""
 
 from django.contrib import messages
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from loans.forms.capital import AdjustmentForm, AllocationDecisionForm, AllocationProposalForm, CapitalPlanForm
-from loans.models import CapitalAllocation
+from loans.forms.capital import (
+    AdjustmentForm,
+    AllocationDecisionForm,
+    AllocationProposalForm,
+    CapitalDecisionForm,
+    CapitalPlanForm,
+)
+from loans.models import CapitalAdjustment, CapitalAllocation, CapitalPlanChange
 from loans.money import format_vnd
 from loans.selectors import capital as capital_selectors
 from loans.services import capital as capital_services
@@ -54,7 +59,18 @@ def allocation_list(request):
         "year": year, "years": [year - 1, year, year + 1], "plans": plans, "allocations": allocations,
         "totals": totals, "can_district": has_role(request.user, *DISTRICT_WORK),
         "can_propose": has_role(request.user, *PROPOSING_ROLES),
+        **_pending(request.user, year=year),
     })
+
+
+def _pending(user, *, year=None):
+    """Proposed totals and adjustments in the user's scope that still wait for a second person."""
+    changes = capital_selectors.plan_changes_for(user).filter(status=CapitalPlanChange.Status.PROPOSED)
+    adjustments = capital_selectors.adjustments_for(user).filter(status=CapitalAdjustment.Status.PROPOSED)
+    if year is not None:
+        changes = changes.filter(year=year)
+        adjustments = adjustments.filter(Q(source__plan__year=year) | Q(target__plan__year=year))
+    return {"pending_changes": list(changes), "pending_adjustments": list(adjustments.order_by("at", "pk"))}
 
 
 @require_http_methods(["GET", "POST"])
@@ -63,13 +79,14 @@ def plan_set(request):
     form = CapitalPlanForm(request.POST or None, organizations=_district_organizations(request.user))
     if request.method == "POST" and form.is_valid():
         try:
-            plan = capital_services.capital_plan_set(actor=request.user, **form.cleaned_data)
+            capital_services.capital_plan_propose(actor=request.user, **form.cleaned_data)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            messages.success(request, _("The district total for %(plan)s is recorded.") % {"plan": plan})
-            return redirect(f"{reverse('loans:allocation_list')}?year={plan.year}")
-    return render(request, "loans/plan_form.html", {"form": form})
+            messages.success(request, _("The new district total is proposed; it applies once another district "
+                                        "officer approves it."))
+            return redirect("loans:capital_pending")
+    return render(request, "loans/plan_form.html", {"form": form, **_pending(request.user)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -106,14 +123,19 @@ def allocation_propose(request):
 @role_required(*ALL_ROLES)
 def allocation_detail(request, pk):
     allocation = get_object_or_404(capital_selectors.allocations_for(request.user), pk=pk)
-    events = allocation.events.select_related("actor", "adjustment__source__branch", "adjustment__target__branch",
+    events = allocation.events.select_related("actor", "adjustment__decided_by",
+                                              "adjustment__source__branch", "adjustment__target__branch",
                                               "adjustment__source__plan__program",
                                               "adjustment__target__plan__program")
     usage = capital_selectors.allocation_usage(allocation)
     can_decide = allocation.status == CapitalAllocation.Status.PROPOSED
     district = has_role(request.user, *DISTRICT_WORK)
+    pending_adjustments = capital_selectors.adjustments_for(request.user).filter(
+        Q(source=allocation) | Q(target=allocation), status=CapitalAdjustment.Status.PROPOSED
+    )
     return render(request, "loans/allocation_detail.html", {
-        "allocation": allocation, "events": events, "usage": usage,
+        "allocation": allocation, "events": events, "usage": usage, "can_district": district,
+        "pending_changes": [], "pending_adjustments": list(pending_adjustments),
         "decision_form": AllocationDecisionForm(initial={"decision": "approve", "amount": allocation.amount_proposed})
         if can_decide and district else None,
         "can_adjust": district and allocation.status == CapitalAllocation.Status.APPROVED,
@@ -152,11 +174,57 @@ def allocation_adjust(request):
     form = AdjustmentForm(request.POST or None, allocations=allocations, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            adjustment = capital_services.allocation_adjust(actor=request.user, **form.cleaned_data)
+            capital_services.adjustment_propose(actor=request.user, **form.cleaned_data)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            messages.success(request, _("The adjustment is recorded."))
-            changed = adjustment.target or adjustment.source
-            return redirect("loans:allocation_detail", pk=changed.pk)
-    return render(request, "loans/allocation_adjust.html", {"form": form})
+            messages.success(request, _("The adjustment is proposed; the capital moves once another district "
+                                        "officer approves it."))
+            return redirect("loans:capital_pending")
+    return render(request, "loans/allocation_adjust.html", {"form": form, **_pending(request.user)})
+
+
+# --- The checker's queue: proposed district totals and adjustments ---------------------------------------------------
+
+
+@require_GET
+@role_required(*DISTRICT_WORK)
+def capital_pending(request):
+    recent_changes = capital_selectors.plan_changes_for(request.user).exclude(
+        status=CapitalPlanChange.Status.PROPOSED
+    ).order_by("-decided_at", "-pk")[:10]
+    recent_adjustments = capital_selectors.adjustments_for(request.user).exclude(
+        status=CapitalAdjustment.Status.PROPOSED
+    ).order_by("-decided_at", "-pk")[:10]
+    return render(request, "loans/capital_pending.html", {
+        **_pending(request.user), "recent_changes": recent_changes, "recent_adjustments": recent_adjustments,
+    })
+
+
+def _decide(request, service, **target):
+    form = CapitalDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose to approve or to reject."))
+        return redirect("loans:capital_pending")
+    try:
+        service(approve=form.cleaned_data["decision"] == "approve", reason=form.cleaned_data["reason"],
+                actor=request.user, **target)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The decision is recorded."))
+    return redirect("loans:capital_pending")
+
+
+@require_POST
+@role_required(*DISTRICT_WORK)
+def plan_change_decide(request, pk):
+    change = get_object_or_404(capital_selectors.plan_changes_for(request.user), pk=pk)
+    return _decide(request, capital_services.capital_plan_decide, change=change)
+
+
+@require_POST
+@role_required(*DISTRICT_WORK)
+def adjustment_decide(request, pk):
+    adjustment = get_object_or_404(capital_selectors.adjustments_for(request.user), pk=pk)
+    return _decide(request, capital_services.adjustment_decide, adjustment=adjustment)
