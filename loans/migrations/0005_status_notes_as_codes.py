@@ -53,7 +53,7 @@ def notes_to_codes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loans', '0003_defaults'),
+        ('loans', '0004_capital_second_person'),
     ]
 
     operations = [
