@@ -78,17 +78,19 @@ def _entry(posting):
 
 def statement_entries(loan):
     """The loan's postings oldest first, each with the principal balance after it, and the totals of each column."""
-    postings = loan.postings.select_related("reverses").prefetch_related(
-        Prefetch("collection_lines", queryset=CollectionLine.objects.select_related("sheet")),
-        Prefetch("reversed_by", queryset=Posting.objects.only("pk", "on", "reverses_id")),
-    ).order_by("on", "pk")
+    postings = list(
+        loan.postings.select_related("reverses")
+        .prefetch_related(Prefetch("collection_lines", queryset=CollectionLine.objects.select_related("sheet")))
+        .order_by("on", "pk")
+    )
+    # A reversal is a posting of the same loan, so the list itself says which entries were reversed, and when.
+    reversed_on = {posting.reverses_id: posting.on for posting in postings if posting.reverses_id}
     entries, balance = [], Decimal(0)
     for posting in postings:
         entry = _entry(posting)
         balance += entry.disbursed - entry.principal_repaid
         entry.balance = balance
-        reversal = getattr(posting, "reversed_by", None)
-        entry.reversed_on = reversal.on if reversal is not None else None
+        entry.reversed_on = reversed_on.get(posting.pk)
         lines = posting.collection_lines.all()
         entry.line = lines[0] if lines else None
         entries.append(entry)

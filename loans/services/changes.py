@@ -39,11 +39,13 @@ def extension_months_used(loan):
     return used["m"] or 0
 
 
-def unpaid_instalments(loan):
-    """Instalments not yet covered by the principal repaid, earliest first (repayments settle the earliest due)."""
+def unpaid_instalments(loan, instalments=None):
+    """Instalments not yet covered by the principal repaid, earliest first (repayments settle the earliest due).
+
+    `instalments`, the loan's schedule in due order, when the caller has already read it."""
     paid = loan.amount - loan.principal_outstanding
     unpaid = []
-    for instalment in loan.instalments.order_by("due_on", "seq"):
+    for instalment in instalments if instalments is not None else loan.instalments.order_by("due_on", "seq"):
         if paid >= instalment.principal:
             paid -= instalment.principal
         else:

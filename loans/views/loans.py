@@ -1,5 +1,6 @@
 """The loan page: its schedule, history, changes and checks."""
 
+from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -22,14 +23,16 @@ def loan_detail(request, pk):
         loans_for(request.user).select_related("household__branch", "group__branch__ward", "application", "created_by"),
         pk=pk,
     )
-    unpaid = {i.pk for i in unpaid_instalments(loan)}
     instalments = list(loan.instalments.order_by("due_on", "seq"))
+    unpaid = {i.pk for i in unpaid_instalments(loan, instalments)}
     for instalment in instalments:
         instalment.is_paid = instalment.pk not in unpaid
     changes = loan.changes.select_related("instalment", "requested_by", "decided_by").order_by("-requested_on", "-pk")
     pending = next((c for c in changes if c.is_pending), None)
     limit = extension_limit_months(loan)
     entries, _totals = statement_entries(loan)
+    if loan.application is not None:
+        prefetch_related_objects([loan.application], _history_prefetch())
     context = {
         # Newest first; the statement page has them all, oldest first, for printing.
         "recent_entries": entries[::-1][:RECENT_POSTINGS],
@@ -49,11 +52,7 @@ def loan_detail(request, pk):
         "today": timezone.localdate(),
         "decision_form": LoanChangeDecisionForm(),
         "schedule_total": sum(i.principal for i in instalments),
-        "application": (
-            LoanApplication.objects.prefetch_related(_history_prefetch()).get(pk=loan.application_id)
-            if loan.application_id
-            else None
-        ),
+        "application": loan.application,
         "statuses": LoanApplication.Status.choices,
     }
     return render(request, "loans/loan_detail.html", context)
