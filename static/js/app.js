@@ -33,3 +33,20 @@ document.querySelectorAll("select[data-filter]").forEach((select) => {
     options.forEach(([option, text]) => { option.hidden = Boolean(words) && !text.includes(words) && !option.selected; });
   });
 });
+// A table wider than its box scrolls sideways: make that box reachable with Tab so that the arrow keys can scroll it
+// (WCAG 2.1.1, keyboard), and drop the extra tab stop again when the table fits.
+const markScrollableTables = () => {
+  document.querySelectorAll(".table-responsive").forEach((region) => {
+    const scrolls = region.scrollWidth > region.clientWidth + 1;
+    if (scrolls && !region.hasAttribute("tabindex")) {
+      region.tabIndex = 0;
+      region.dataset.scrollFocus = "1";
+    } else if (!scrolls && region.dataset.scrollFocus) {
+      region.removeAttribute("tabindex");
+      delete region.dataset.scrollFocus;
+    }
+  });
+};
+markScrollableTables();
+window.addEventListener("resize", markScrollableTables);
+document.body.addEventListener("htmx:afterSettle", markScrollableTables);
