@@ -49,11 +49,15 @@ def period_interest(*, balances, monthly_rate, overdue_multiplier, frozen=False)
     balances = list(balances)
     if frozen:
         return InterestDue(current=Decimal(0), overdue=Decimal(0), days=len(balances))
-    current_rate = daily_rate(monthly_rate)
-    overdue_rate = daily_rate(monthly_rate, overdue_multiplier)
-    current = sum((to_decimal(c) * current_rate for c, _o in balances), Decimal(0))
-    overdue = sum((to_decimal(o) * overdue_rate for _c, o in balances), Decimal(0))
-    return InterestDue(current=round_vnd(current), overdue=round_vnd(overdue), days=len(balances))
+    # The principal-days are summed exactly first, then multiplied by the rate and divided once.
+    current = sum((to_decimal(c) for c, _o in balances), Decimal(0)) * to_decimal(monthly_rate)
+    overdue = sum((to_decimal(o) for _c, o in balances), Decimal(0)) * to_decimal(monthly_rate)
+    overdue *= to_decimal(overdue_multiplier)
+    return InterestDue(
+        current=round_vnd(current / HUNDRED / DAYS_PER_MONTH),
+        overdue=round_vnd(overdue / HUNDRED / DAYS_PER_MONTH),
+        days=len(balances),
+    )
 
 
 def daily_balances(*, start, end, movements, overdue_marks):
@@ -125,20 +129,25 @@ class RateHistory:
         return self.own_rate if index == 0 else self.decisions[index - 1][1]
 
 
-def day_interest(*, current, overdue, annual_rate, overdue_multiplier, accrues=True):
-    """Exact (unrounded) (current, overdue) interest of one day."""
+#: A day's interest is principal × annual rate (%) ÷ 12 months ÷ 100 ÷ 30 days = principal × rate ÷ 36,000.
+DAY_DIVISOR = Decimal(12 * 100 * 30)
+
+
+def day_accrual(*, current, overdue, annual_rate, overdue_multiplier, accrues=True):
+    """One day's (current, overdue) interest × DAY_DIVISOR: exact (whole đồng times rates with few decimals), so that
+    summing days in any order or in any pieces gives the same total, divided and rounded once per period."""
     if not accrues:
         return Decimal(0), Decimal(0)
-    monthly = to_decimal(annual_rate) / 12
-    return to_decimal(current) * daily_rate(monthly), to_decimal(overdue) * daily_rate(monthly, overdue_multiplier)
+    rate = to_decimal(annual_rate)
+    return to_decimal(current) * rate, to_decimal(overdue) * rate * to_decimal(overdue_multiplier)
 
 
 def exact_period_interest(*, start, balances, statuses, rates, overdue_multiplier):
-    """Unrounded (current, overdue) sums over the days of `balances`, the first being `start`."""
+    """(current, overdue) accruals × DAY_DIVISOR summed over the days of `balances`, the first being `start`."""
     current = overdue = Decimal(0)
     day = start
     for current_principal, overdue_principal in balances:
-        c, o = day_interest(
+        c, o = day_accrual(
             current=current_principal, overdue=overdue_principal, annual_rate=rates.rate_on(day),
             overdue_multiplier=overdue_multiplier, accrues=statuses.status_on(day) == ACCRUING_STATUS,
         )
@@ -161,4 +170,6 @@ def loan_period_interest(*, loan, start, end, movements, overdue_marks, statuses
         rates=rates or RateHistory(loan.annual_rate),
         overdue_multiplier=loan.overdue_multiplier,
     )
-    return InterestDue(current=round_vnd(current), overdue=round_vnd(overdue), days=len(balances))
+    return InterestDue(
+        current=round_vnd(current / DAY_DIVISOR), overdue=round_vnd(overdue / DAY_DIVISOR), days=len(balances)
+    )
