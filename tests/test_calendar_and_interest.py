@@ -282,3 +282,13 @@ def test_a_rate_decision_applies_from_its_date_to_open_loans(group_a, household_
     items = collection_dues(group=group_a, on=date(2026, 5, 1))[household_a]
     later_item = next(i for i in items if i.loan_id == later.pk)
     assert later_item.current_interest_due == 165_000  # 50,000,000 × 0.0033 / 30 × 30
+
+
+@time_machine.travel(TODAY)
+def test_the_schedule_shows_the_due_date_and_the_working_day_it_moves_to(client_for, household_a, ward_officer_a):
+    from django.urls import reverse
+
+    loan = one_instalment_loan(household_a, amount=5_000_000, disbursed_on=date(2025, 11, 28), due_on=date(2026, 2, 28))
+    html = client_for(ward_officer_a).get(reverse("loans:loan_detail", args=[loan.pk])).content.decode()
+    assert "28/02/2026" in html
+    assert 'data-testid="effective-due"' in html and "02/03/2026" in html
