@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.utils import timezone
 
 from loans.models import (  # noqa: E402
     ApplicationStatusChange,
+    CalendarException,
     CollectionLine,
     CollectionSheet,
     ImportBatch,
@@ -11,6 +13,7 @@ from loans.models import (  # noqa: E402
     LoanProgram,
     LoanStatusChange,
     Posting,
+    ProgramRate,
     RepaymentInstalment,
     ReviewMeeting,
 )
@@ -42,11 +45,48 @@ class ReadOnlyInline(LedgerReadOnlyMixin, admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+class ProgramRateInline(admin.TabularInline):
+    """Rate decisions are added, never edited: a past rate stays what past interest was computed at."""
+
+    model = ProgramRate
+    extra = 1
+    can_delete = False
+    fields = ["effective_from", "annual_rate", "decision"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(LoanProgram)
 class LoanProgramAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "annual_rate", "overdue_multiplier", "max_amount", "max_term_months", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
+    inlines = [ProgramRateInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once a program exists its rate changes by a dated decision below, so that past interest keeps its rate.
+        return ["annual_rate"] if obj is not None else []
+
+    def save_formset(self, request, form, formset, change):
+        for rate in formset.save(commit=False):
+            rate.created_by = rate.created_by or request.user
+            rate.save()
+        formset.save_m2m()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        form.instance.sync_current_rate(timezone.localdate())
+
+
+@admin.register(CalendarException)
+class CalendarExceptionAdmin(admin.ModelAdmin):
+    """The government's yearly decisions: extra days off and make-up working days (public holidays are built in)."""
+
+    list_display = ["day", "kind", "note"]
+    list_filter = ["kind"]
+    search_fields = ["note"]
+    date_hierarchy = "day"
 
 class ApplicationStatusChangeInline(ReadOnlyInline):
     model = ApplicationStatusChange

@@ -4,6 +4,7 @@ One module per capability; this package re-exports every model and helper, the u
 """
 
 from loans.models.bankfiles import BankGroupGrade, ImportBatch, ReconciliationItem
+from loans.models.calendar import CalendarException
 from loans.models.capital import (
     AllocationEvent,
     CapitalAdjustment,
@@ -35,12 +36,16 @@ from loans.models.loans import (
     loan_number_validator,
     schedule_rows,
 )
+from loans.models.overdue import DayClose
 from loans.models.pipeline import StatusChange, StatusPipeline
-from loans.models.programs import LoanProgram
+from loans.models.programs import LoanProgram, ProgramRate
 from loans.models.requests import ApplicationStatusChange, LoanApplication, LoanList, ReviewMeeting
 
 __all__ = [
     "LoanProgram",
+    "ProgramRate",
+    "CalendarException",
+    "DayClose",
     "StatusPipeline",
     "StatusChange",
     "ReviewMeeting",

@@ -1,5 +1,6 @@
-"""Loan programs (LoanProgram) and their rates and ceilings."""
+"""Loan programs (LoanProgram), their rates and ceilings, and the history of their rates (ProgramRate)."""
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -59,3 +60,44 @@ class LoanProgram(models.Model):
 
     def ceiling_for(self, term_months):
         return self.max_amount * term_months if self.max_amount_per_month else self.max_amount
+
+    def sync_current_rate(self, on):
+        """Make `annual_rate` the rate in force on `on` (the latest ProgramRate from on or before it). Returns True if
+        it changed. New loans copy it; open loans follow the history day by day (loans/interest.py)."""
+        rate = self.rates.filter(effective_from__lte=on).order_by("-effective_from").values_list("annual_rate", flat=True)
+        rate = rate.first()
+        if rate is None or rate == self.annual_rate:
+            return False
+        self.annual_rate = rate
+        self.save(update_fields=["annual_rate"])
+        return True
+
+
+class ProgramRate(models.Model):
+    """A rate decision: from `effective_from` on, every open loan of the program accrues at `annual_rate`.
+
+    Rates are never edited in place: a change is a new row, so interest for any past day is computed at the rate then
+    in force. A loan disbursed after a decision keeps its own rate (Loan.annual_rate, which may be a reduced rate)
+    until the next decision."""
+
+    program = models.ForeignKey(LoanProgram, on_delete=models.PROTECT, related_name="rates", verbose_name=_("program"))
+    annual_rate = models.DecimalField(
+        _("annual rate (%)"), max_digits=6, decimal_places=3, validators=[MinValueValidator(0)]
+    )
+    effective_from = models.DateField(_("in force from"))
+    decision = models.CharField(_("decision"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("program rate")
+        verbose_name_plural = _("program rates")
+        ordering = ["program", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "effective_from"], name="one_program_rate_per_day"),
+            models.CheckConstraint(condition=Q(annual_rate__gte=0), name="program_rate_history_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.program_id}: {self.annual_rate} % from {self.effective_from:%d/%m/%Y}"

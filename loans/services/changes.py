@@ -1,12 +1,11 @@
 """Changes to a loan: 08/TD term adjustment, extension, freeze (and its end), write-off."""
 
-from datetime import timedelta
-
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loans.calendar import working_days_before
 from loans.ledger.summaries import refresh_group_balances
 from loans.models import Loan, LoanChange, RepaymentInstalment, add_months
 from organizations.errors import DomainError
@@ -14,19 +13,11 @@ from organizations.errors import DomainError
 ChangeKind = LoanChange.Kind
 
 
-#: A term adjustment is asked at least this many working days (Mon–Fri) before the instalment is due.
+#: A term adjustment is asked at least this many working days (weekends, holidays and days off skipped, see
+#: loans/calendar.py) before the instalment is due.
 TERM_ADJUSTMENT_NOTICE_DAYS = 5
 #: A freeze lasts at most five years.
 MAX_FREEZE_MONTHS = 60
-
-
-def working_days_before(day, count):
-    """The date `count` working days (Mon–Fri) before `day`."""
-    while count:
-        day -= timedelta(days=1)
-        if day.weekday() < 5:
-            count -= 1
-    return day
 
 
 def extension_limit_months(loan):

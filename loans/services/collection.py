@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from borrowers.models import Household
-from loans.interest import loan_period_interest
+from loans.calendar import WorkingCalendar
+from loans.interest import RateHistory, loan_period_interest
 from loans.ledger.arrears import record_arrears_changes
 from loans.ledger.balances import net_amount, refresh_balances
 from loans.models import (
@@ -20,10 +21,12 @@ from loans.models import (
     InterestArrearsEntry,
     Loan,
     Posting,
+    ProgramRate,
     RepaymentInstalment,
 )
 from loans.models.pipeline import note_params
 from loans.money import format_vnd, to_decimal
+from loans.services.overdue import loan_status_histories, overdue_start
 from organizations.dates import check_business_date
 from organizations.errors import DomainError
 from organizations.models import GroupMembership, SavingsGroup
@@ -89,7 +92,8 @@ def _collected_loans(group, on):
 
 
 def _loan_histories(loan_ids, on):
-    """Per loan: signed principal movements before `on`, overdue marks, and the schedule up to `on`."""
+    """Per loan: signed principal movements before `on`, overdue marks, the schedule up to `on`, principal repaid,
+    and the status and rate histories that say how each day accrues (a fixed number of queries)."""
     movements = defaultdict(list)
     rows = (
         Posting.objects.filter(loan_id__in=loan_ids, on__lt=on)
@@ -106,13 +110,24 @@ def _loan_histories(loan_ids, on):
             movements[loan_id].append((day, sign * amount, 0))
         else:
             movements[loan_id].append((day, 0, sign * amount))
+    statuses = loan_status_histories(loan_ids)
     marks, scheduled_due = defaultdict(list), defaultdict(Decimal)
     cumulative = defaultdict(Decimal)
-    instalments = RepaymentInstalment.objects.filter(loan_id__in=loan_ids).order_by("loan_id", "seq")
-    for loan_id, principal, due_on, overdue_since in instalments.values_list(
-        "loan_id", "principal", "due_on", "overdue_since"
-    ):
+    instalments = list(
+        RepaymentInstalment.objects.filter(loan_id__in=loan_ids)
+        .order_by("loan_id", "seq")
+        .values_list("loan_id", "principal", "due_on", "overdue_since")
+    )
+    calendar = WorkingCalendar.for_span(min((row[2] for row in instalments), default=on), on)
+    for loan_id, principal, due_on, overdue_since in instalments:
         cumulative[loan_id] += principal
+        if overdue_since is None and due_on < on:
+            # Not marked yet (the day close has not run since): the same rule, so the sheet does not depend on it.
+            overdue_since = overdue_start(
+                effective_due=calendar.on_or_after(due_on), scheduled_through=cumulative[loan_id],
+                repayments=sorted((day, paid) for day, _disbursed, paid in movements[loan_id] if paid),
+                history=statuses[loan_id], until=on,
+            )
         if overdue_since is not None:
             marks[loan_id].append((overdue_since, cumulative[loan_id]))
         if due_on <= on:
@@ -126,19 +141,31 @@ def _loan_histories(loan_ids, on):
     )
     for row in totals:
         paid[row["loan_id"]] = row["total"] or Decimal(0)
-    return movements, marks, scheduled_due, paid
+    return movements, marks, scheduled_due, paid, statuses
+
+
+def _rate_decisions(loans):
+    """{program id: [(effective from, annual rate)]} for the programs of `loans` (one query)."""
+    decisions = defaultdict(list)
+    rows = ProgramRate.objects.filter(program_id__in={loan.program_id for loan in loans})
+    for program_id, day, rate in rows.values_list("program_id", "effective_from", "annual_rate"):
+        decisions[program_id].append((day, rate))
+    return decisions
 
 
 def collection_dues(*, group, on):
     """{household: [CollectionItem (unsaved)]} of what each borrowing household owes on collection day `on`."""
     loans = _collected_loans(group, on)
-    movements, marks, scheduled_due, paid = _loan_histories([loan.pk for loan in loans], on)
+    movements, marks, scheduled_due, paid, statuses = _loan_histories([loan.pk for loan in loans], on)
+    decisions = _rate_decisions(loans)
     dues = {}
     for loan in loans:
         start = max(d for d in (loan.disbursed_on, loan.last_sheet_on, loan.last_interest_on) if d is not None)
         start = min(start, on)
         interest = loan_period_interest(
-            loan=loan, start=start, end=on, movements=movements[loan.pk], overdue_marks=marks[loan.pk]
+            loan=loan, start=start, end=on, movements=movements[loan.pk], overdue_marks=marks[loan.pk],
+            statuses=statuses[loan.pk],
+            rates=RateHistory(loan.annual_rate, decisions[loan.program_id], disbursed_on=loan.disbursed_on),
         )
         principal_due = min(max(scheduled_due[loan.pk] - paid[loan.pk], Decimal(0)), loan.principal_outstanding)
         item = CollectionItem(

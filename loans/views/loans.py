@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from loans.calendar import WorkingCalendar
 from loans.forms.changes import LoanChangeDecisionForm
 from loans.models import LoanApplication, LoanChange
 from loans.selectors.loans import loans_for
@@ -25,8 +26,11 @@ def loan_detail(request, pk):
     )
     instalments = list(loan.instalments.order_by("due_on", "seq"))
     unpaid = {i.pk for i in unpaid_instalments(loan, instalments)}
+    calendar = WorkingCalendar.for_span(loan.disbursed_on, loan.maturity_on)
     for instalment in instalments:
         instalment.is_paid = instalment.pk not in unpaid
+        # A due date on a weekend or holiday is payable on the next working day; the schedule shows both.
+        instalment.effective_due_on = calendar.on_or_after(instalment.due_on)
     changes = loan.changes.select_related("instalment", "requested_by", "decided_by").order_by("-requested_on", "-pk")
     pending = next((c for c in changes if c.is_pending), None)
     limit = extension_limit_months(loan)

@@ -1,4 +1,5 @@
-"""End of a business day: every instalment missed as of the date becomes overdue, and cached balances follow."""
+"""End of a business day: every instalment missed as of the date becomes overdue from the day after its due date, and
+cached balances follow. A run catches up every day since the last one: a missed run loses nothing."""
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
@@ -9,7 +10,10 @@ from loans.services.overdue import overdue_close_day
 
 
 class Command(BaseCommand):
-    help = "Mark instalments missed before the date as overdue (only those) and refresh cached loan balances."
+    help = (
+        "Mark instalments missed by the date as overdue from the day after their due date (only those), catching up "
+        "every day since the last run, and refresh cached loan balances."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--date", type=parse_date, help="Business date (dd/mm/yyyy); default: today.")
@@ -18,11 +22,13 @@ class Command(BaseCommand):
         on = date or timezone.localdate()
         marked, refreshed = overdue_close_day(on=on)
         for row in marked:
-            missing = min(row["principal"], row["scheduled_through"] - row["repaid"])
+            missing = min(row["principal"], max(row["scheduled_through"] - row["repaid"], 0)) or row["principal"]
+            effective = row["effective_due_on"]
+            moved = f" (working day {effective:%d/%m/%Y})" if effective != row["due_on"] else ""
             self.stdout.write(
                 f"Loan {row['loan__number']} ({row['loan__household__head_name']}): instalment {row['seq']} "
-                f"due {row['due_on']:%d/%m/%Y}, {format_vnd(missing)} of {format_vnd(row['principal'])} unpaid "
-                f"-> overdue since {on:%d/%m/%Y}"
+                f"due {row['due_on']:%d/%m/%Y}{moved}, {format_vnd(missing)} of {format_vnd(row['principal'])} "
+                f"unpaid -> overdue since {row['overdue_since']:%d/%m/%Y}"
             )
         self.stdout.write(
             self.style.SUCCESS(
