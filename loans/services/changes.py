@@ -25,7 +25,12 @@ def extension_limit_months(loan):
     return 12 if loan.term_months <= 12 else loan.term_months // 2
 
 
-def extension_months_used(loan):
+def extension_months_used(loan, changes=None):
+    """Months of approved extensions; `changes`, the loan's changes when the caller has already read them."""
+    if changes is not None:
+        return sum(
+            c.months or 0 for c in changes if c.kind == ChangeKind.EXTENSION and c.status == LoanChange.Status.APPROVED
+        )
     used = loan.changes.filter(kind=ChangeKind.EXTENSION, status=LoanChange.Status.APPROVED).aggregate(m=Sum("months"))
     return used["m"] or 0
 

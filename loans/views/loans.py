@@ -51,7 +51,7 @@ def loan_detail(request, pk):
         "can_check": has_role(request.user, *WARD_WORK),
         "can_decide": has_role(request.user, *DISTRICT_WORK),
         "extension_limit": limit,
-        "extension_left": max(0, limit - extension_months_used(loan)),
+        "extension_left": max(0, limit - extension_months_used(loan, changes)),
         "kinds": LoanChange.Kind,
         "today": timezone.localdate(),
         "decision_form": LoanChangeDecisionForm(),
