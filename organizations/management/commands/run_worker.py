@@ -21,10 +21,16 @@ class Command(BaseCommand):
         for run in jobs_reap():
             self.stderr.write(f"Job {run.name} {run.key} (run {run.pk}) lost its worker; marked failed.")
         if settings.TASKS_BACKEND == "rq":
-            call_command("rqworker", "default", burst=batch, with_scheduler=False)
+            call_command(
+                "rqworker", "default", burst=batch, with_scheduler=False, job_class="django_tasks_rq.backend.Job"
+            )
         elif settings.TASKS_BACKEND == "database":
             call_command(
-                "db_worker", interval=1, batch=batch, reload=False, startup_delay=False,
+                "db_worker",
+                interval=1,
+                batch=batch,
+                reload=False,
+                startup_delay=False,
                 verbosity=options["verbosity"],
             )
         else:
