@@ -182,7 +182,11 @@ def bank_export_jobs(request):
 def bank_export_download(request, pk):
     run = get_object_or_404(exports_for(request.user).exclude(file=""), pk=pk, status="done")
     name = run.result.get("file_name") or run.file.name.rsplit("/", 1)[-1]
-    return FileResponse(run.file.open("rb"), as_attachment=True, filename=name)
+    try:
+        handle = run.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None  # prepared files are cleaned up after a while; ask for it again
+    return FileResponse(handle, as_attachment=True, filename=name)
 
 
 @role_required(*ALL_ROLES)
