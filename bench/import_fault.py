@@ -28,9 +28,16 @@ def start_worker(env, log):
 
 
 def _wait(predicate, timeout, stop):
+    # The imports go on to their end when the officers stop: `stop` only ends the wait for the kill.
+    from django.db import OperationalError, connection
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not stop.is_set():
-        value = predicate()
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except OperationalError:  # the bench's own database connection was cut with the others: reconnect
+            connection.close()
+            value = None
         if value:
             return value
         time.sleep(0.05)
