@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup assets migrate seed lint messages check-deploy audit clean
+.PHONY: run worker test setup assets migrate seed lint messages check-deploy audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ migrate: setup
 seed: migrate
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 
+# The web server and one background worker together; one Ctrl-C stops both (config/run.py).
 run: seed
-	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=1 $(BIN)/python config/run.py $(HOST):$(PORT)
+
+# One background worker on its own (the database queue, or Redis with TASKS_BACKEND=rq).
+worker: migrate
+	DEBUG=1 $(BIN)/python manage.py run_worker
 
 test: setup
 	@DEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \

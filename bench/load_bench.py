@@ -23,7 +23,9 @@ What it does, and stops by itself (also on Ctrl-C or an error):
    a colleague). A post whose answer is lost (connection reset, 5xx, a plain 400 instead of the sheet) is
    "ambiguous": the officer reopens the sheet and posts again if it is still a draft, as a person would.
 3. Faults. At 35 % of the run one gunicorn worker is killed with SIGKILL (gunicorn starts a new one); at 65 % every
-   database backend of the app is terminated with pg_terminate_backend.
+   database backend of the app is terminated with pg_terminate_backend. Meanwhile a background worker imports the
+   bank's three sample files (bench/import_fault.py) and is killed with SIGKILL during the first import; a new worker
+   retries it. Each file must end imported exactly once, with its postings once.
 4. Afterwards. Every post the officers were told succeeded must be in the ledger with exactly their amounts and
    posted by them; no sheet is acknowledged twice; no line has two postings of the same kind for a loan or more
    postings than its collected amounts call for; no posting by the officers sits outside a sheet; posts with an
@@ -963,6 +965,17 @@ def main():
         watcher.start()
         for officer in officers:
             officer.start()
+        imports, import_outcome = None, {}
+        if not args.no_faults:
+            # The bank's samples imported by a background worker, which is killed during the first import.
+            from import_fault import import_with_a_killed_worker
+
+            imports = threading.Thread(
+                target=import_with_a_killed_worker, daemon=True,
+                kwargs={"env": server_env, "log_path": workdir / "worker.log", "recorder": recorder, "stop": stop,
+                        "outcome": import_outcome},
+            )
+            imports.start()
         faults = None
         if not args.no_faults:
             faults = threading.Thread(
@@ -977,6 +990,8 @@ def main():
         for team in teams:
             team.abort()
         deadline = time.monotonic() + 70  # a request times out after 60 s
+        if imports is not None:
+            imports.join(timeout=300)  # the imports run to their end (three small files)
         for thread in [*officers, *([faults] if faults else [])]:
             thread.join(timeout=max(0, deadline - time.monotonic()))
         ended = time.monotonic()
@@ -1003,6 +1018,17 @@ def main():
 
     clock = time.monotonic()
     lost, doubled, other, totals = verify(recorder, [plan.username for plan in plans])
+    from import_fault import verify_imports
+
+    import_problems = verify_imports(import_outcome)
+    other += import_problems
+    if import_outcome.get("killed"):
+        killed = import_outcome["killed"]
+        print(f"\nJob worker killed during the {killed['kind']} import: the page saw it {killed['status']} after "
+              f"{killed['seen_after']:.1f} s; {len(import_outcome['batches'])} sample imports, "
+              f"{len(import_problems)} problem(s).")
+    elif import_outcome.get("skipped"):
+        print(f"\nImports under a killed worker skipped: {import_outcome['skipped']}.")
     ledger = manage("check_ledger", env=manage_env)
     print(f"\nLedger (checked in {time.monotonic() - clock:.0f} s): "
           + ", ".join(f"{value} {label}" for label, value in totals.items()))

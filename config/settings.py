@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "import_export",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "organizations",
     "borrowers",
     "loans",
@@ -258,18 +260,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
 
-# Bank spreadsheet imports: caps checked before parsing, and how the import job runs ("thread": a background
-# thread of the web process, started when the upload commits; "inline": in the request, for tests and scripts).
+# Bank spreadsheet imports: caps checked before parsing.
 IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 400 * 1024 * 1024)
 IMPORT_MAX_XLSX_ENTRIES = env_int("IMPORT_MAX_XLSX_ENTRIES", 200)
 # A part that unpacks to more than this many times its packed size is a zip bomb (Apache POI refuses at 100 too).
 IMPORT_MAX_COMPRESSION_RATIO = env_int("IMPORT_MAX_COMPRESSION_RATIO", 100)
 # CPU seconds the reader of one workbook may spend; past them the file is refused and the server never notices.
 IMPORT_READ_SECONDS = env_int("IMPORT_READ_SECONDS", 120)
-IMPORT_RUN_MODE = env_str("IMPORT_RUN_MODE", "thread")
-# A job that shows no sign of life for this long (and holds no lock on its batch) died with its process; its batch is
-# then marked refused so the page stops waiting and the file can be imported again.
-IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 300)
 
 # Ceilings on typed amounts, in whole đồng (every amount column holds at most 18 digits whatever these say): one
 # loan (a program's own maximum applies below this), one household's entry on a 13/TD sheet, and capital figures.
@@ -284,3 +281,27 @@ BUSINESS_DATE_LATEST = env_date("BUSINESS_DATE_LATEST", "2099-12-31")
 # A group review meeting (bình xét) needs this share of the group's member households present (the groups' rules
 # ask for two-thirds). Fewer is a warning the officer confirms, not a refusal: the minutes record what happened.
 REVIEW_MEETING_MIN_ATTENDANCE = env_fraction("REVIEW_MEETING_MIN_ATTENDANCE", "2/3")
+
+# A job that shows no sign of life for this long (and whose worker process is not known to be alive) died with its
+# worker; it is then marked failed so the page stops waiting and the file can be imported again.
+IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 300)
+# A job on another machine that shows no sign of life for this long is taken for dead (on the worker's own machine,
+# a dead worker is seen at once: its process is gone).
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 1800)
+
+# Background jobs (Django's task framework; the django-tasks backport until Django 6). The database backend needs no
+# other service; TASKS_BACKEND=rq queues on Redis (TASKS_REDIS_URL) for installs with several app servers and
+# workers; "immediate" runs each job in the request that asks for it (tests and scripts).
+TASKS_BACKEND = env_str("TASKS_BACKEND", "database")
+TASKS_REDIS_URL = env_str("TASKS_REDIS_URL", env_str("REDIS_URL", "redis://127.0.0.1:6379/0"))
+TASK_BACKENDS = {
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
+    "immediate": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"},
+}
+if TASKS_BACKEND not in TASK_BACKENDS:
+    raise ImproperlyConfigured(f"TASKS_BACKEND must be one of {', '.join(TASK_BACKENDS)}, not {TASKS_BACKEND!r}")
+TASKS = {"default": TASK_BACKENDS[TASKS_BACKEND]}
+if TASKS_BACKEND == "rq":
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = {"default": {"URL": TASKS_REDIS_URL, "DEFAULT_TIMEOUT": env_int("TASKS_RQ_TIMEOUT", 3600)}}

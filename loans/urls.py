@@ -80,6 +80,9 @@ urlpatterns = [
     path("imports/<int:pk>/errors.xlsx", bankfile_views.bank_import_errors, name="bank_import_errors"),
     path("exports/", bankfile_views.bank_export_page, name="bank_export_page"),
     path("exports/<str:kind>.<str:fmt>", bankfile_views.bank_export, name="bank_export"),
+    path("exports/<str:kind>.<str:fmt>/prepare/", bankfile_views.bank_export_prepare, name="bank_export_prepare"),
+    path("exports/prepared/", bankfile_views.bank_export_jobs, name="bank_export_jobs"),
+    path("exports/prepared/<int:pk>/", bankfile_views.bank_export_download, name="bank_export_download"),
     # Reports
     path("reports/ward/<int:pk>/", report_views.report_ward, name="report_ward"),
     path("reports/group/<int:pk>/", report_views.report_group, name="report_group"),

@@ -202,3 +202,21 @@ class GroupGradeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+from organizations.models import ScheduledJob  # noqa: E402
+
+
+@admin.register(ScheduledJob)
+class ScheduledJobAdmin(admin.ModelAdmin):
+    """The schedule's periods and hours; the runs themselves are on the Background jobs page (/jobs/)."""
+
+    list_display = ("name", "period", "hour", "enabled", "last_enqueued_at")
+    list_editable = ("hour", "enabled")
+    readonly_fields = ("name", "last_enqueued_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -17,7 +17,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils.functional import Promise
 
 AUDITED_APPS = ("organizations", "borrowers", "loans")
-# Rows that are themselves history, or caches the ledger check already verifies (snapshots are rebuilt from it).
+# Rows that are themselves history (or operations), or caches the ledger check already verifies (snapshots are rebuilt from it).
 NOT_AUDITED = {
     "AuditEvent",
     "ApplicationStatusChange",
@@ -26,6 +26,9 @@ NOT_AUDITED = {
     "PortfolioMonthEnd",
     "PortfolioDayChange",
     "SnapshotCoverage",
+    # The record of background jobs is operational history of its own (organizations/jobs.py).
+    "JobRun",
+    "ScheduledJob",
 }
 IGNORED_FIELDS = {"updated_at", "search_name"}
 

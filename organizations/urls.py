@@ -1,11 +1,13 @@
 from django.urls import path
 
-from organizations.views import grading, groups, home, logins, supervision
+from organizations.views import grading, groups, home, jobs, logins, supervision
 
 app_name = "organizations"
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/<int:pk>/retry/", jobs.job_retry_view, name="job_retry"),
     path("groups/grades/", grading.group_grades, name="group_grades"),
     path("groups/<int:pk>/grades/", grading.group_grade_history, name="group_grade_history"),
     # Supervision work (kiểm tra, giám sát, tập huấn, truyền thông, thỏa thuận, mô hình, khen thưởng).

@@ -19,6 +19,14 @@ from tests.factories import (
 Role = OfficerProfile.Role
 
 
+@pytest.fixture(autouse=True)
+def jobs_run_where_asked(settings):
+    """Background jobs run inside the call that queues them (no worker in tests); tests/test_jobs_worker.py runs
+    real workers on the database and Redis queues."""
+    settings.TASKS_BACKEND = "immediate"
+    settings.TASKS = {"default": settings.TASK_BACKENDS["immediate"]}
+
+
 @pytest.fixture
 def ward_a(db):
     return WardFactory(code="900001", name="Phường A")

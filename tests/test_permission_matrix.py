@@ -60,6 +60,7 @@ from organizations.models import (
     CooperationAgreement,
     EconomicModel,
     Inspection,
+    JobRun,
     OfficerProfile,
     Organization,
     OutreachSession,
@@ -167,6 +168,10 @@ POLICIES = {
     "import": form("login", 403, 403, 403, 403, 403, DONE),
     "import_read": page("login", 403, 403, 403, 403, 403, 200),
     "import_action": action("login", 403, 403, 403, 403, 403, DONE),
+    # Background jobs: admins only; a prepared export is served only to the user who asked for it (the admin here).
+    "admin_action": action("login", 403, 403, 403, 403, 403, DONE),
+    "any_authenticated_action": action("login", DONE, DONE, DONE, DONE, DONE, DONE),
+    "own_download": page("login", 404, 404, 404, 404, 404, 404),
     # One's own account.
     "own_account": form("login", DONE, DONE, DONE, DONE, DONE, DONE),
     # A valid form naming ward A's objects (its group, branch, plan...), POST only: those who may use them succeed
@@ -333,6 +338,9 @@ RULES = {
     "loans:bank_import_accept": rule("import_action", pk="batch"),
     "loans:bank_import_errors": rule("import_read", pk="batch"),
     "loans:bank_export_page": rule("any_authenticated"),
+    "loans:bank_export_prepare": rule("any_authenticated_action", kind="groups", fmt="xlsx"),
+    "loans:bank_export_jobs": rule("any_authenticated"),
+    "loans:bank_export_download": rule("own_download", pk="export_run"),
     "loans:bank_export": tuple(
         rule("any_authenticated", kind=kind, fmt="csv") for kind in ("loans", "transactions", "groups", "households")
     ),
@@ -355,6 +363,8 @@ RULES = {
     "organizations:group_grades": rule("any_authenticated"),
     "organizations:group_grade_history": rule("ward_read", pk="group"),
     "organizations:login_log": rule("admin_read"),
+    "organizations:job_list": rule("admin_read"),
+    "organizations:job_retry": rule("admin_action", pk="job_run"),
     # Supervision work
     "organizations:supervision_summary": rule("any_authenticated"),
     "organizations:supervision_summary_xlsx": rule("any_authenticated"),
@@ -567,6 +577,11 @@ class PermissionMatrix(TestCase):
                 content=b"",
                 created_by=cls.users["admin"],
                 status=ImportBatch.Status.FAILED,
+            ),
+            "job_run": JobRun.objects.create(name="snapshots", key="2026-01-01", status=JobRun.Status.FAILED),
+            # The admin's export, whose file is no longer kept: a 404 for everyone, the owner included.
+            "export_run": JobRun.objects.create(
+                name="bank_export", key="x", status=JobRun.Status.DONE, requested_by=cls.users["admin"], file="gone.xlsx"
             ),
             "inspection": Inspection.objects.create(
                 inspected_on=today,

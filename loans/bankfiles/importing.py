@@ -9,7 +9,7 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +24,8 @@ from loans.ledger.summaries import refresh_portfolio_summary
 from loans.models import ImportBatch, Loan, Posting, RepaymentInstalment
 from organizations.audit import audit_context
 from organizations.errors import DomainError
-from organizations.models import GroupMembership
+from organizations.jobs import job_check_alive, job_enqueue, job_heartbeat, latest_runs
+from organizations.models import GroupMembership, JobRun
 
 log = logging.getLogger(__name__)
 MAX_STORED_ERRORS = 2000
@@ -82,7 +83,7 @@ def import_upload(*, kind, file_name, content, actor, run=True):
         phase=_("Waiting to be checked"),
     )
     if run:
-        start_job(batch.pk, "check")
+        job_enqueue(name="import_check", key=batch.pk, actor=actor)
     return batch
 
 
@@ -100,37 +101,21 @@ def import_confirm(*, batch, actor, run=True):
         batch.phase = _("Waiting to be imported")
         batch.save(update_fields=["status", "confirmed_by", "confirmed_at", "heartbeat_at", "progress_done", "phase"])
     if run:
-        start_job(batch.pk, "apply")
+        job_enqueue(name="import_apply", key=batch.pk, actor=actor)
     return batch
 
 
-# ---- running the job without holding the request -------------------------------------------------------------
+# ---- the job: a task run by a worker process (see loans/tasks.py) ------------------------------------------------
 
-
-def start_job(batch_id, step):
-    """Run `step` of the batch: in a thread once the surrounding transaction commits, or inline."""
-    # An in-memory SQLite database (the test database) cannot be shared by two threads while one of them writes.
-    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
-    if settings.IMPORT_RUN_MODE == "inline" or in_memory:
-        run_job(batch_id, step)
-        return
-
-    def launch():
-        threading.Thread(target=_thread_job, args=(batch_id, step), daemon=True, name=f"import-{batch_id}").start()
-
-    transaction.on_commit(launch)
-
-
-def _thread_job(batch_id, step):
-    try:
-        run_job(batch_id, step)
-    finally:
-        close_old_connections()
-        connection.close()
+STEP_JOBS = {"check": "import_check", "apply": "import_apply"}
 
 
 def run_job(batch_id, step, progress=None):
+    """Run one step of the batch here and now (the worker's task and `manage.py import_bank` call this)."""
     batch = ImportBatch.objects.get(pk=batch_id)
+    expected = ImportBatch.Status.UPLOADED if step == "check" else ImportBatch.Status.RUNNING
+    if batch.status != expected:  # the step already ran (a task delivered twice): nothing to do
+        return batch
     try:
         if step == "check":
             import_check(batch=batch, progress=progress)
@@ -155,7 +140,8 @@ def run_job(batch_id, step, progress=None):
 
 
 def _fail(batch, errors):
-    ImportBatch.objects.filter(pk=batch.pk).update(
+    # Only a batch whose job is under way can be refused: a step run twice must not undo a finished import.
+    ImportBatch.objects.filter(pk=batch.pk, status__in=JOB_STATUSES).update(
         status=ImportBatch.Status.FAILED,
         errors=errors[:MAX_STORED_ERRORS],
         error_count=len(errors),
@@ -172,14 +158,55 @@ def _stale(batch, now):
     return now - last >= timedelta(seconds=settings.IMPORT_STALE_SECONDS)
 
 
-def import_recover_stale(*, batch, now=None):
-    """Mark refused a batch whose job died with its process (a restarted web server or worker), so the page stops
-    waiting and the file can be imported again. Nothing of such a job was saved: its writes were one transaction.
+def _job_of(batch):
+    return latest_runs(_step_job(batch), batch.pk).first()
 
-    A job is alive while it shows progress within IMPORT_STALE_SECONDS, or while it holds its batch's row lock (the
-    apply step holds it until its commit; on SQLite, the database's write lock), however long it takes."""
+
+def imports_recover_stale(batches):
+    """`import_recover_stale` for a page of batches, with their jobs' runs read in one query."""
+    waiting = [batch for batch in batches if batch.status in JOB_STATUSES]
+    runs = {}
+    for run in JobRun.objects.filter(name__in=STEP_JOBS.values(), key__in=[str(b.pk) for b in waiting]).order_by(
+        "enqueued_at", "pk"
+    ):
+        runs[(run.name, run.key)] = run  # the latest one wins
+    return [
+        import_recover_stale(batch=batch, run=runs.get((_step_job(batch), str(batch.pk)))) if batch in waiting else batch
+        for batch in batches
+    ]
+
+
+def _step_job(batch):
+    return STEP_JOBS["check" if batch.status == ImportBatch.Status.UPLOADED else "apply"]
+
+
+_UNKNOWN = object()
+
+
+def import_recover_stale(*, batch, now=None, run=_UNKNOWN):
+    """Mark refused a batch whose job ended without finishing it, so the page stops waiting and the file can be
+    imported again. Nothing of such a job was saved: its writes were one transaction.
+
+    A job run by a worker is over when its run failed, or when its worker process is gone (seen within seconds on the
+    worker's own machine; see `organizations.jobs.job_check_alive`). A batch without a run (`manage.py import_bank`
+    runs the steps itself) is alive while it shows progress within IMPORT_STALE_SECONDS or holds its row lock."""
     now = now or timezone.now()
-    if batch.status not in JOB_STATUSES or not _stale(batch, now):
+    if batch.status not in JOB_STATUSES:
+        return batch
+    run = _job_of(batch) if run is _UNKNOWN else run
+    if run is not None:
+        run = job_check_alive(run, now)
+        if run.status == JobRun.Status.FAILED:
+            ImportBatch.objects.filter(pk=batch.pk, status=batch.status).update(
+                status=ImportBatch.Status.FAILED,
+                errors=[{"row": "", "column": "", "value": "", "message": run.error}],
+                error_count=1,
+                phase=_("Refused"),
+                finished_at=run.finished_at or now,
+            )
+            return ImportBatch.objects.get(pk=batch.pk)
+        return batch
+    if not _stale(batch, now):
         return batch
     skip_locked = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
     try:
@@ -202,6 +229,27 @@ def import_recover_stale(*, batch, now=None):
     return ImportBatch.objects.get(pk=batch.pk)
 
 
+def import_prepare_retry(*, run, actor):
+    """Before a failed check or import is run again: put its batch back where that step starts."""
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().filter(pk=int(run.key)).first()
+        if batch is None or batch.status != ImportBatch.Status.FAILED:
+            raise DomainError(_("This file is not refused any more; there is nothing to run again."))
+        if ImportBatch.objects.filter(sha256=batch.sha256, status=ImportBatch.Status.DONE).exists():
+            raise DomainError(_("This file was already imported; nothing was changed."))
+        if run.name == STEP_JOBS["apply"] and not batch.summary:
+            raise DomainError(_("This file was never checked; upload it again."))
+        apply = run.name == STEP_JOBS["apply"]
+        batch.status = ImportBatch.Status.RUNNING if apply else ImportBatch.Status.UPLOADED
+        batch.errors, batch.error_count, batch.finished_at = [], 0, None
+        batch.progress_done = 0
+        batch.heartbeat_at = timezone.now()
+        batch.phase = _("Waiting to be imported") if apply else _("Waiting to be checked")
+        if apply:
+            batch.confirmed_by = batch.confirmed_by or actor
+        batch.save()
+
+
 class Progress:
     """Writes progress to the batch row every few thousand rows, and to an optional callback (the command's bar)."""
 
@@ -214,8 +262,12 @@ class Progress:
             values["progress_done"] = done
         if total is not None:
             values["progress_total"] = self.total = total
-        # Outside the import's transaction when run in a thread, so the page sees it live.
+        # Outside the import's transaction while checking, so the page sees it live; the worker's run shows it too.
         ImportBatch.objects.filter(pk=self.batch.pk).update(**values)
+        for run_id in JobRun.objects.filter(
+            name__in=STEP_JOBS.values(), key=str(self.batch.pk), status=JobRun.Status.RUNNING
+        ).values_list("pk", flat=True):
+            job_heartbeat(run_id)
         if self.callback:
             self.callback(text, done or 0, total or self.total)
 

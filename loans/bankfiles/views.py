@@ -5,7 +5,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from borrowers.models import Household
 from loans.bankfiles.export import bank_export_rows
+from loans.bankfiles.exports import export_request, exports_for
 from loans.bankfiles.forms import BankFileUploadForm
-from loans.bankfiles.importing import import_confirm, import_recover_stale, import_upload
+from loans.bankfiles.importing import import_confirm, import_recover_stale, import_upload, imports_recover_stale
 from loans.bankfiles.layouts import export_layout
 from loans.bankfiles.reconciliation import reconciliation_accept
 from loans.bankfiles.selectors import import_batches_for, user_can_import
@@ -52,9 +53,7 @@ def bank_import_list(request):
             # Not "being checked": the check may be over by the time the page shows, and the page tells the progress.
             messages.success(request, _("The file %(name)s is stored.") % {"name": batch.file_name})
             return redirect("loans:bank_import_detail", pk=batch.pk)
-    batches = [
-        import_recover_stale(batch=batch) for batch in import_batches_for(request.user).select_related("created_by")[:30]
-    ]
+    batches = imports_recover_stale(list(import_batches_for(request.user).select_related("created_by")[:30]))
     return render(request, "loans/bank_import_list.html", {"form": form, "batches": batches})
 
 
@@ -157,7 +156,42 @@ EXPORT_KINDS = ("loans", "transactions", "groups", "households")
 @role_required(*ALL_ROLES)
 @require_GET
 def bank_export_page(request):
-    return render(request, "loans/bank_export.html", {"kinds": EXPORT_KINDS})
+    return render(request, "loans/bank_export.html", {"kinds": EXPORT_KINDS, **_exports(request.user)})
+
+
+def _exports(user):
+    exports = list(exports_for(user)[:10])
+    return {"exports": exports, "pending": any(run.status in ("queued", "running") for run in exports)}
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def bank_export_prepare(request, kind, fmt):
+    """Ask a worker to build the file; the page lists it and offers the link when it is ready."""
+    if kind not in EXPORT_KINDS or fmt not in ("xlsx", "csv"):
+        raise Http404
+    export_request(kind=kind, fmt=fmt, actor=request.user)
+    messages.info(request, _("The file is being prepared; its link appears below when it is ready."))
+    return redirect("loans:bank_export_page")
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def bank_export_jobs(request):
+    """The list of one's exports, polled by the page while one is being prepared."""
+    return render(request, "loans/_bank_export_jobs.html", _exports(request.user))
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def bank_export_download(request, pk):
+    run = get_object_or_404(exports_for(request.user).exclude(file=""), pk=pk, status="done")
+    name = run.result.get("file_name") or run.file.name.rsplit("/", 1)[-1]
+    try:
+        handle = run.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None  # prepared files are cleaned up after a while; ask for it again
+    return FileResponse(handle, as_attachment=True, filename=name)
 
 
 @role_required(*ALL_ROLES)

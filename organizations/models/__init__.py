@@ -15,6 +15,7 @@ from organizations.models.chart import (
     ward_code_validator,
 )
 from organizations.models.grading import GradingCriteria, GroupGrade
+from organizations.models.jobs import JobRun, ScheduledJob
 from organizations.models.supervision import (
     Award,
     ChecklistItem,
@@ -38,11 +39,13 @@ __all__ = [
     "GroupMembership",
     "Inspection",
     "InspectionFinding",
+    "JobRun",
     "Neighbourhood",
     "OfficerProfile",
     "Organization",
     "OutreachSession",
     "SavingsGroup",
+    "ScheduledJob",
     "TrainingClass",
     "Ward",
     "group_code_validator",

@@ -7,7 +7,9 @@ from django.views.decorators.http import require_GET
 
 from loans.reports.forms import ReportScopeForm
 from loans.reports.selectors import label_rows, portfolio_report, portfolio_totals, portfolio_trend
+from organizations.access import DISTRICT_WORK, has_role
 from organizations.models import Organization
+from organizations.schedule import day_close_warning
 
 
 def _chart(rows, label):
@@ -52,5 +54,7 @@ def home(request):
             "by_program": by_program,
             "chart_data": chart_data,
             "query": request.GET.urlencode(),
+            # Admins and district staff answer for the day close: they are told when it is late.
+            "close_warning": day_close_warning() if has_role(request.user, *DISTRICT_WORK) else None,
         },
     )
