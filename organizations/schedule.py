@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
+from loans import calendar
 from organizations.jobs import job_enqueue
 from organizations.models import JobRun, ScheduledJob
 
@@ -17,17 +18,13 @@ CLOSE_CATCH_UP_DAYS = 31
 
 
 def is_working_day(day):
-    """Monday to Friday. The one place to add public holidays (a holiday calendar) later."""
-    return day.weekday() < 5
+    """Working days follow the one calendar of the product: weekends, public holidays and the year's decisions."""
+    return calendar.is_working_day(day)
 
 
 def working_days_between(first, last):
     """Working days strictly after `first` and strictly before `last`."""
-    day, count = first + timedelta(days=1), 0
-    while day < last:
-        count += is_working_day(day)
-        day += timedelta(days=1)
-    return count
+    return calendar.working_days_between(first, last - timedelta(days=1))
 
 
 def _latest_period(job, now):
