@@ -22,7 +22,7 @@ from loans.forms.disbursement import DisbursementDayForm
 from loans.forms.requests import ApplicationForm
 from loans.models import CapitalAllocation, CapitalPlan, CollectionSheet, Loan, LoanApplication
 from loans.money import AMOUNT_MESSAGES, COLUMN_MAX, format_vnd, parse_vnd
-from loans.services.capital import capital_plan_set
+from loans.services.capital import capital_plan_propose
 from loans.services.collection import collection_sheet_create, collection_sheet_save
 from loans.services.disbursement import loan_disburse
 from loans.services.requests import application_create
@@ -219,7 +219,7 @@ def test_capital_plan_form(women_district, district_staff, amount, year):
     assert 0 < data["amount"] <= 10**14 and 2000 <= data["year"] <= 2100
     try:
         with transaction.atomic():
-            capital_plan_set(organization=data["organization"], program=data["program"], year=data["year"],
+            capital_plan_propose(organization=data["organization"], program=data["program"], year=data["year"],
                              amount=data["amount"], actor=district_staff)
     except DomainError:
         pass

@@ -5,12 +5,14 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import CollectedAmountField
+from loans.forms.fields import CollectedAmountField, WorkingDayConfirmation
 from organizations.forms import BusinessDateField
 from organizations.models import SavingsGroup
 
 
-class CollectionSheetCreateForm(forms.Form):
+class CollectionSheetCreateForm(WorkingDayConfirmation, forms.Form):
+    working_day_field = "collection_on"
+
     group = forms.ModelChoiceField(label=_("Group"), queryset=SavingsGroup.objects.none())
     collection_on = BusinessDateField(label=_("Collection day"), help_text=_("dd/mm/yyyy"))
 
@@ -20,6 +22,12 @@ class CollectionSheetCreateForm(forms.Form):
         self.fields["group"].label_from_instance = lambda g: f"{g.code} – {g.name}"
         self.fields["collection_on"].initial = timezone.localdate()
         self.fields["collection_on"].widget.attrs.update({"placeholder": "dd/mm/yyyy", "inputmode": "numeric"})
+        self.add_working_day_confirmation()
+
+    def clean(self):
+        data = super().clean()
+        self.check_working_day(data)
+        return data
 
 
 class CollectionEntryForm(forms.Form):

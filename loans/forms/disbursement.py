@@ -5,13 +5,13 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import LOAN_CEILING, AmountField
+from loans.forms.fields import LOAN_CEILING, AmountField, WorkingDayConfirmation
 from loans.models import Loan
 from organizations.codes import DigitCodeField
 from organizations.forms import BusinessDateField
 
 
-class DisbursementDayForm(forms.Form):
+class DisbursementDayForm(WorkingDayConfirmation, forms.Form):
     """A transaction day: one date, then per approved request whether to disburse it and the loan's terms."""
 
     on = BusinessDateField(label=_("Disbursement date"), attrs={"class": "form-control"})
@@ -19,6 +19,7 @@ class DisbursementDayForm(forms.Form):
     def __init__(self, *args, applications, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["on"].initial = timezone.localdate()
+        self.add_working_day_confirmation()
         self.applications = list(applications)
         for application in self.applications:
             pk = application.pk
@@ -61,6 +62,7 @@ class DisbursementDayForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        self.check_working_day(data)
         self.items = []
         for application in self.applications:
             pk = application.pk

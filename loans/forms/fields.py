@@ -80,3 +80,31 @@ class ProgramChoiceField(forms.ModelChoiceField):
         return f"{obj.code} – {obj.name}"
 
 
+
+
+class WorkingDayConfirmation:
+    """A business day set on a weekend or public holiday is taken only once the officer confirms it.
+
+    The form calls `add_working_day_confirmation()` in `__init__` and `check_working_day(data)` in `clean()`. The
+    confirmation box stays hidden until the day needs it, so a working day asks nothing."""
+
+    working_day_field = "on"
+    CONFIRM = "confirm_non_working_day"
+
+    def add_working_day_confirmation(self):
+        self.fields[self.CONFIRM] = forms.BooleanField(
+            required=False, label=_("Yes, use this day although it is not a working day"), widget=forms.HiddenInput
+        )
+
+    def check_working_day(self, data):
+        from loans.calendar import is_working_day
+
+        day = data.get(self.working_day_field)
+        if not day or is_working_day(day) or data.get(self.CONFIRM):
+            return
+        self.fields[self.CONFIRM].widget = forms.CheckboxInput(attrs={"class": "form-check-input"})
+        self.add_error(
+            self.working_day_field,
+            _("%(day)s is not a working day (a weekend or public holiday). Tick the box to confirm this day.")
+            % {"day": day.strftime("%d/%m/%Y")},
+        )

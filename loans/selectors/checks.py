@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from django.db.models import F, Max
 from django.db.models.functions import Coalesce, Greatest
 
+from loans.calendar import working_calendar
 from loans.models import GroupInspection, Loan, add_months
 from organizations.models import SavingsGroup
 
@@ -62,15 +63,17 @@ def loan_use_todo(*, branch_ids, today):
         .order_by("code")
     )
     year_end = date(today.year, 12, 31)
+    # A deadline that falls on a weekend or public holiday moves to the next working day, like a due date.
+    deadline = working_calendar().on_or_after
     return {
         "new_loans": [
-            UseCheckTodo("new", loan.disbursed_on + timedelta(days=NEW_LOAN_CHECK_DAYS), today, loan=loan)
+            UseCheckTodo("new", deadline(loan.disbursed_on + timedelta(days=NEW_LOAN_CHECK_DAYS)), today, loan=loan)
             for loan in new_loans
         ],
         "dormant_loans": [
             UseCheckTodo(
                 "dormant",
-                add_months(loan.last_activity, DORMANT_MONTHS) + timedelta(days=DORMANT_CHECK_DAYS),
+                deadline(add_months(loan.last_activity, DORMANT_MONTHS) + timedelta(days=DORMANT_CHECK_DAYS)),
                 today,
                 loan=loan,
                 last_activity=loan.last_activity,
@@ -78,7 +81,7 @@ def loan_use_todo(*, branch_ids, today):
             for loan in dormant
         ],
         "groups": [
-            UseCheckTodo("group", year_end, today, group=group, last_activity=group.last_inspection)
+            UseCheckTodo("group", deadline(year_end), today, group=group, last_activity=group.last_inspection)
             for group in groups
         ],
     }

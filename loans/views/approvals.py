@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from loans.calendar import add_working_days
 from loans.forms.approvals import ApproveForm, ListDecisionForm, RejectForm
 from loans.models import LoanApplication
 from loans.selectors import approvals as approvals_selectors
@@ -16,13 +17,20 @@ from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, DISTRICT_WORK, personal, role_required
 from organizations.errors import DomainError
 
+#: The bank approves a submitted 03/TD list within this many working days (DOMAIN.md).
+APPROVAL_WORKING_DAYS = 3
+
 
 @require_GET
 @role_required(*DISTRICT_WORK)
 def approval_queue(request):
     lists = list(approvals_selectors.approval_queue(request.user))
+    today = timezone.localdate()
     groups = {}
     for loan_list in lists:
+        # The bank decides within APPROVAL_WORKING_DAYS working days of the list reaching the district.
+        loan_list.decide_by = add_working_days(timezone.localdate(loan_list.submitted_at), APPROVAL_WORKING_DAYS)
+        loan_list.is_late = today > loan_list.decide_by
         branch = loan_list.group.branch
         groups.setdefault((branch.ward, branch), []).append(loan_list)
     return render(request, "loans/approval_queue.html", {
