@@ -21,7 +21,7 @@ def keep_language():
         yield
 
 pytestmark = pytest.mark.django_db
-parse_note = importlib.import_module("loans.migrations.0004_status_notes_as_codes").parse_note
+parse_note = importlib.import_module("loans.migrations.0005_status_notes_as_codes").parse_note
 
 
 @pytest.fixture
