@@ -59,6 +59,11 @@ urlpatterns = [
         collection.collection_line_reverse_view,
         name="collection_line_reverse",
     ),
+    path(
+        "collections/<int:pk>/lines/<int:line_pk>/correct/",
+        collection.collection_line_correct_view,
+        name="collection_line_correct",
+    ),
     path("postings/<int:pk>/reverse/", collection.posting_reverse_view, name="posting_reverse"),
     # Changes: 08/TD adjustments, extensions, freezes
     path("<int:pk>/changes/<slug:kind>/", changes.loan_change_request_view, name="loan_change_request"),

@@ -621,7 +621,7 @@ def test_officer_reverses_one_posting(client_for, posted_day, household_a, ward_
     client = client_for(ward_officer_a)
     detail = client.get(reverse("loans:collection_line_detail", args=[posted_day.pk, line.pk]))
     assert detail.status_code == 200 and "Hủy bút toán này" in detail.content.decode()
-    response = client.post(reverse("loans:posting_reverse", args=[deposit.pk]), {"reason": "Gửi nhầm"})
+    response = client.post(reverse("loans:posting_reverse", args=[deposit.pk]), {"reason": "Gửi nhầm", "confirm": "on"})
     assert response["Location"] == reverse("loans:collection_line_detail", args=[posted_day.pk, line.pk])
     household_a.refresh_from_db()
     assert household_a.savings_balance == 0

@@ -317,6 +317,7 @@ RULES = {
     "loans:collection_sheet_xlsx": rule("ward_read", pk="sheet"),
     "loans:collection_line_detail": rule("ward_read", pk="sheet", line_pk="line"),
     "loans:collection_line_reverse": rule("ward_action", pk="sheet", line_pk="line"),
+    "loans:collection_line_correct": rule("ward_action", pk="sheet", line_pk="line"),
     "loans:posting_reverse": rule("ward_action", pk="posting"),
     # Loan changes, loan-use checks, statements
     "loans:loan_change_request": tuple(rule("ward_write", pk="loan", kind=kind) for kind in LoanChange.Kind.values),

@@ -12,7 +12,7 @@ from organizations.forms import BusinessDateField
 class LoanChangeRequestForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
-    def __init__(self, *args, kind, instalments=(), months_max=None, **kwargs):
+    def __init__(self, *args, kind, instalments=(), months_max=None, months_min=1, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
         if kind == LoanChange.Kind.TERM_ADJUSTMENT:
@@ -25,7 +25,10 @@ class LoanChangeRequestForm(forms.Form):
             self.fields["new_due_on"] = BusinessDateField(label=_("New due date"), future_days=None)
         elif kind in (LoanChange.Kind.EXTENSION, LoanChange.Kind.FREEZE):
             self.fields["months"] = forms.IntegerField(
-                label=_("Months"), min_value=1, max_value=months_max, widget=forms.NumberInput(attrs={"min": 1})
+                label=_("Months"), min_value=months_min, max_value=months_max,
+                widget=forms.NumberInput(attrs={"min": months_min, "max": months_max}),
+                help_text=_("From %(min)s to %(max)s months.") % {"min": months_min, "max": months_max}
+                if months_max else "",
             )
         self.order_fields(["instalment", "new_due_on", "months", "reason"])
 

@@ -62,3 +62,20 @@ class ReversalForm(forms.Form):
         max_length=300,
         widget=forms.TextInput(attrs={"placeholder": _("e.g. amount entered for the wrong household")}),
     )
+
+
+class ConfirmedReversalForm(ReversalForm):
+    """Reversing one posting is asked twice: a reason, and a box ticked to confirm."""
+
+    confirm = forms.BooleanField(
+        label=_("Yes, reverse this posting"),
+        error_messages={"required": _("Tick the box to confirm the reversal.")},
+    )
+
+
+class CorrectionForm(forms.Form):
+    """The right amounts for a reversed row, as they should have been entered on the collection day."""
+
+    amount_paid = CollectedAmountField(label=_("Paid towards loans"))
+    savings_in = CollectedAmountField(label=_("Savings deposit"))
+    savings_out = CollectedAmountField(label=_("Savings withdrawal"))

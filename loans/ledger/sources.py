@@ -30,11 +30,15 @@ def _line_postings(**filters):
 
 def collection_lines_without_postings(limit=LIMIT):
     """Lines that moved money (paid, deposited or withdrew) but lack the postings that say so: a posted line
-    without postings, or a reversed one without its reversal. (pk, sheet date, group code, household, status)"""
+    without postings, or a reversed one without its reversal; or a correction of a row that was not reversed.
+    (pk, sheet date, group code, household, status)"""
     moved = Q(amount_paid__gt=0) | Q(savings_in__gt=0) | Q(savings_out__gt=0)
-    lines = CollectionLine.objects.filter(moved).filter(
-        (Q(status=CollectionLine.Status.POSTED) & ~Exists(_line_postings()))
-        | (Q(status=CollectionLine.Status.REVERSED) & ~Exists(_line_postings(posting__kind=Kind.REVERSAL)))
+    reversed_statuses = [CollectionLine.Status.REVERSED, CollectionLine.Status.PARTLY_REVERSED]
+    lines = CollectionLine.objects.filter(
+        (moved & Q(status=CollectionLine.Status.POSTED) & ~Exists(_line_postings()))
+        | (moved & Q(status__in=reversed_statuses) & ~Exists(_line_postings(posting__kind=Kind.REVERSAL)))
+        # A correction replaces a row that was reversed in full, never one that still stands.
+        | (Q(corrects__isnull=False) & ~Q(corrects__status=CollectionLine.Status.REVERSED))
     )
     return _listed(lines, "pk", "sheet__collection_on", "sheet__group__code", "household__head_name", "status",
                    limit=limit)

@@ -142,9 +142,13 @@ DERIVED_SQL = """
         WHERE p.loan_id IN (SELECT scoped_id FROM scoped) AND p."on" <= %s
         GROUP BY p.loan_id
     ), due AS (
-        SELECT loan_id, SUM(principal) AS scheduled FROM {instalment}
-        WHERE loan_id IN (SELECT scoped_id FROM scoped) AND overdue_since IS NOT NULL AND overdue_since <= %s
-        GROUP BY loan_id
+        -- Scheduled principal up to the latest instalment marked overdue by `on` (FIFO, as _overdue_scheduled):
+        -- repayments settle the earliest instalments first, so the missed one is what the repaid total falls short of.
+        SELECT i.loan_id, SUM(i.principal) AS scheduled FROM {instalment} i
+        JOIN (SELECT loan_id, MAX(seq) AS last_seq FROM {instalment}
+              WHERE loan_id IN (SELECT scoped_id FROM scoped) AND overdue_since IS NOT NULL AND overdue_since <= %s
+              GROUP BY loan_id) marked ON marked.loan_id = i.loan_id AND i.seq <= marked.last_seq
+        GROUP BY i.loan_id
     ), later_arrears AS (
         SELECT loan_id, SUM(amount) AS total FROM {arrears}
         WHERE loan_id IN (SELECT scoped_id FROM scoped) AND "on" > %s

@@ -67,6 +67,7 @@ class CollectionLine(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Not posted")
         POSTED = "posted", _("Posted")
+        PARTLY_REVERSED = "partly_reversed", _("Partly reversed")
         REVERSED = "reversed", _("Reversed")
 
     sheet = models.ForeignKey(CollectionSheet, on_delete=models.CASCADE, related_name="lines", verbose_name=_("sheet"))
@@ -74,7 +75,12 @@ class CollectionLine(models.Model):
         Household, on_delete=models.PROTECT, related_name="collection_lines", verbose_name=_("household")
     )
     position = models.PositiveSmallIntegerField(_("row"), default=0)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    # A correction: the right amounts for a reversed row, on the same sheet and day, with the same dues.
+    corrects = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="correction",
+        verbose_name=_("corrects row"),
+    )
     # Due, summed over the household's loans (the loans' own figures are on CollectionItem).
     overdue_interest_due = MoneyField(_("overdue interest due"), default=0)
     current_interest_due = MoneyField(_("current interest due"), default=0)
@@ -100,7 +106,11 @@ class CollectionLine(models.Model):
         verbose_name_plural = _("collection sheet lines")
         ordering = ["sheet", "position", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["sheet", "household"], name="collection_line_one_per_household"),
+            # One row per household, plus the corrections that each replace a reversed row.
+            models.UniqueConstraint(
+                fields=["sheet", "household"], condition=Q(corrects__isnull=True),
+                name="collection_line_one_per_household",
+            ),
             models.CheckConstraint(
                 condition=Q(amount_paid__gte=0, savings_in__gte=0, savings_out__gte=0),
                 name="collection_line_amounts_not_negative",
@@ -113,6 +123,10 @@ class CollectionLine(models.Model):
     @property
     def interest_due(self):
         return self.overdue_interest_due + self.current_interest_due
+
+    @property
+    def is_reversed(self):
+        return self.status in (self.Status.REVERSED, self.Status.PARTLY_REVERSED)
 
     @property
     def total_due(self):

@@ -1,9 +1,10 @@
 """Loan programs (LoanProgram), their rates and ceilings, and the history of their rates (ProgramRate)."""
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from loans.money import MoneyField
@@ -39,6 +40,30 @@ class LoanProgram(models.Model):
         help_text=_("For the newly-escaped program: how long ago the household may have left the list."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # The change rules (DOMAIN.md, "Changes and risk handling"), editable per program.
+    min_freeze_months = models.PositiveSmallIntegerField(
+        _("shortest freeze (months)"), default=36, validators=[MinValueValidator(1)],
+        help_text=_("A freeze (khoanh nợ) lasts 3 to 5 years by default."),
+    )
+    max_freeze_months = models.PositiveSmallIntegerField(
+        _("longest freeze (months)"), default=60, validators=[MinValueValidator(1)]
+    )
+    short_loan_months = models.PositiveSmallIntegerField(
+        _("short loan: term up to (months)"), default=12, validators=[MinValueValidator(1)],
+        help_text=_("Loans with a term up to this many months may be extended by the fixed number of months below; "
+                    "longer loans by a share of their term."),
+    )
+    short_loan_extension_months = models.PositiveSmallIntegerField(
+        _("longest extension of a short loan (months)"), default=12, validators=[MinValueValidator(1)]
+    )
+    extension_term_percent = models.PositiveSmallIntegerField(
+        _("longest extension of a longer loan (percent of its term)"), default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    term_adjustment_notice_days = models.PositiveSmallIntegerField(
+        _("term adjustment notice (working days)"), default=5,
+        help_text=_("A term adjustment (08/TD) is asked at least this many working days before the instalment is due."),
+    )
 
     class Meta:
         verbose_name = _("loan program")
@@ -48,6 +73,15 @@ class LoanProgram(models.Model):
             models.CheckConstraint(condition=Q(annual_rate__gte=0), name="program_rate_not_negative"),
             models.CheckConstraint(condition=Q(max_amount__gt=0), name="program_max_amount_positive"),
             models.CheckConstraint(condition=Q(overdue_multiplier__gte=1), name="program_overdue_multiplier_min_1"),
+            models.CheckConstraint(
+                condition=Q(min_freeze_months__gte=1, max_freeze_months__gte=F("min_freeze_months")),
+                name="program_freeze_bounds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(short_loan_extension_months__gte=1, extension_term_percent__gte=1,
+                            extension_term_percent__lte=100),
+                name="program_extension_bounds_valid",
+            ),
         ]
 
     def __str__(self):
@@ -60,6 +94,17 @@ class LoanProgram(models.Model):
 
     def ceiling_for(self, term_months):
         return self.max_amount * term_months if self.max_amount_per_month else self.max_amount
+
+    def clean(self):
+        super().clean()
+        if self.min_freeze_months and self.max_freeze_months and self.min_freeze_months > self.max_freeze_months:
+            raise ValidationError({"max_freeze_months": _("The longest freeze cannot be shorter than the shortest.")})
+
+    def extension_limit_months(self, term_months):
+        """Up to `short_loan_extension_months` for short loans, otherwise up to the set share of the term."""
+        if term_months <= self.short_loan_months:
+            return self.short_loan_extension_months
+        return term_months * self.extension_term_percent // 100
 
     def sync_current_rate(self, on):
         """Make `annual_rate` the rate in force on `on` (the latest ProgramRate from on or before it). Returns True if

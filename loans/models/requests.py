@@ -159,6 +159,13 @@ class LoanApplication(StatusPipeline):
                 | Q(amount_approved__gt=0, amount_approved__lte=F("amount_requested")),
                 name="application_approved_amount_within_request",
             ),
+            # The district decides within list 03/TD: never more than the group meeting approved.
+            models.CheckConstraint(
+                condition=Q(amount_approved__isnull=True)
+                | Q(amount_group_approved__isnull=True)
+                | Q(amount_approved__lte=F("amount_group_approved")),
+                name="application_approved_amount_within_meeting",
+            ),
         ]
         indexes = [models.Index(fields=["status", "group"])]
 

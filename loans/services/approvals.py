@@ -45,6 +45,31 @@ def _close_list_if_decided(loan_list):
         )
 
 
+def _check_within_meeting(application, amount, name):
+    """The district decides within what the group meeting put on list 03/TD, never above it.
+
+    The meeting may have approved less than was asked; the request itself is the outer bound only for a request that
+    never went through a meeting (which the pipeline does not allow, but old rows may exist).
+    """
+    ceiling = application.amount_group_approved
+    if ceiling is None:
+        ceiling = application.amount_requested
+    if amount > ceiling:
+        if application.amount_group_approved is not None and ceiling < application.amount_requested:
+            message = _(
+                "%(name)s asked for %(requested)s, but the group meeting approved %(approved)s on list 03/TD; "
+                "the district cannot approve more than %(approved)s."
+            ) % {"name": name, "requested": format_vnd(application.amount_requested), "approved": format_vnd(ceiling)}
+        elif application.amount_group_approved is not None:
+            message = _(
+                "The group meeting approved %(approved)s for %(name)s on list 03/TD; the approved amount cannot be more."
+            ) % {"name": name, "approved": format_vnd(ceiling)}
+        else:
+            message = _("%(name)s asked for %(requested)s; the approved amount cannot be more.") % {
+                "name": name, "requested": format_vnd(ceiling)}
+        raise DomainError(message, field="amount")
+
+
 def _approve(application, amount, actor, today):
     application = LoanApplication.objects.select_for_update(of=("self",)).select_related("group", "loan_list").get(
         pk=application.pk
@@ -57,12 +82,7 @@ def _approve(application, amount, actor, today):
         )
     _check_checker(application, actor)
     amount = _whole_positive(amount)
-    if amount > application.amount_requested:
-        raise DomainError(
-            _("%(name)s asked for %(requested)s; the approved amount cannot be more.")
-            % {"name": name, "requested": format_vnd(application.amount_requested)},
-            field="amount",
-        )
+    _check_within_meeting(application, amount, name)
     found = allocation_for(application, today.year)
     if found is None:
         raise DomainError(

@@ -1,5 +1,7 @@
 """Changes to a loan: 08/TD term adjustment, extension, freeze (and its end), write-off."""
 
+from decimal import Decimal
+
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -13,16 +15,27 @@ from organizations.errors import DomainError
 ChangeKind = LoanChange.Kind
 
 
+#: The defaults of the change rules; each program carries its own, editable (LoanProgram's change-rule fields).
 #: A term adjustment is asked at least this many working days (weekends, holidays and days off skipped, see
 #: loans/calendar.py) before the instalment is due.
 TERM_ADJUSTMENT_NOTICE_DAYS = 5
-#: A freeze lasts at most five years.
+#: A freeze lasts three to five years.
+MIN_FREEZE_MONTHS = 36
 MAX_FREEZE_MONTHS = 60
 
 
 def extension_limit_months(loan):
-    """Up to 12 months for loans of 12 months or less, otherwise up to half the term."""
-    return 12 if loan.term_months <= 12 else loan.term_months // 2
+    """Up to 12 months for loans of 12 months or less, otherwise up to half the term (the program's bounds)."""
+    return loan.program.extension_limit_months(loan.term_months)
+
+
+def notice_days(loan):
+    return loan.program.term_adjustment_notice_days
+
+
+def freeze_bounds(loan):
+    """(shortest, longest) freeze in months for this loan's program."""
+    return loan.program.min_freeze_months, loan.program.max_freeze_months
 
 
 def extension_months_used(loan, changes=None):
@@ -57,7 +70,7 @@ def adjustable_instalments(loan, on):
         for i in unpaid_instalments(loan)
         if i.overdue_since is None
         and i.due_on < loan.maturity_on
-        and on <= working_days_before(i.due_on, TERM_ADJUSTMENT_NOTICE_DAYS)
+        and on <= working_days_before(i.due_on, notice_days(loan))
     ]
 
 
@@ -68,14 +81,14 @@ def _check_term_adjustment(loan, instalment, new_due_on, on):
         raise DomainError(_("This instalment is already overdue; it can no longer be adjusted."), field="instalment")
     if instalment.pk not in {i.pk for i in unpaid_instalments(loan)}:
         raise DomainError(_("This instalment has already been repaid."), field="instalment")
-    deadline = working_days_before(instalment.due_on, TERM_ADJUSTMENT_NOTICE_DAYS)
+    deadline = working_days_before(instalment.due_on, notice_days(loan))
     if on > deadline:
         raise DomainError(
             _(
                 "A term adjustment must be asked at least %(days)s working days before the instalment is due: "
                 "for the instalment of %(due)s, by %(deadline)s at the latest."
             )
-            % {"days": TERM_ADJUSTMENT_NOTICE_DAYS, "due": f"{instalment.due_on:%d/%m/%Y}",
+            % {"days": notice_days(loan), "due": f"{instalment.due_on:%d/%m/%Y}",
                "deadline": f"{deadline:%d/%m/%Y}"},
             field="instalment",
         )
@@ -109,12 +122,21 @@ def _check_extension(loan, months, on):
         raise DomainError(_("The last instalment is already overdue; it can no longer be extended."))
 
 
-def _check_freeze(months):
-    if not months or months < 1 or months > MAX_FREEZE_MONTHS:
+def _check_freeze(loan, months):
+    shortest, longest = freeze_bounds(loan)
+    if not months or months < shortest or months > longest:
         raise DomainError(
-            _("A freeze lasts from 1 month to %(max)s months (5 years).") % {"max": MAX_FREEZE_MONTHS},
+            _("Under program %(program)s a freeze lasts from %(min)s to %(max)s months (%(min_years)s to "
+              "%(max_years)s years); %(months)s months were asked.")
+            % {"program": loan.program.code, "min": shortest, "max": longest,
+               "min_years": _years(shortest), "max_years": _years(longest), "months": months or 0},
             field="months",
         )
+
+
+def _years(months):
+    """36 -> "3", 42 -> "3.5": freeze bounds read as years in the message."""
+    return f"{months // 12}" if months % 12 == 0 else f"{Decimal(months) / 12:.1f}".replace(".", ",")
 
 
 def _check_loan_open(loan, kind):
@@ -153,7 +175,7 @@ def loan_change_request(
             change.old_maturity_on = loan.maturity_on
             change.new_maturity_on = add_months(loan.maturity_on, months)
         elif kind == ChangeKind.FREEZE:
-            _check_freeze(months)
+            _check_freeze(loan, months)
             change.months = months
         change.save()
         return change
@@ -205,6 +227,8 @@ def _apply(change, loan, actor, on):
         loan.maturity_on = new_maturity
         loan.save(update_fields=["maturity_on", "updated_at"])
     elif change.kind == ChangeKind.FREEZE:
+        # Re-check against the program's bounds as they are on the day of the decision.
+        _check_freeze(loan, change.months)
         # The freeze runs from the day it is approved; frozen loans accrue no interest.
         change.frozen_from, change.frozen_until = on, add_months(on, change.months)
         loan.transition_to(Loan.Status.FROZEN, actor=actor, note=change.reason, on=on)

@@ -410,12 +410,13 @@ def collection_sheet_post(*, sheet, actor, entries=None):
     return sheet
 
 
-def _post_lines(sheet, actor):
-    """Write the postings of a locked, synced draft sheet and mark it posted."""
-    lines = list(sheet.lines.all())
-    items = list(
-        CollectionItem.objects.filter(line__sheet=sheet).order_by("line_id", "loan__disbursed_on", "loan__number")
-    )
+def _post_lines(sheet, actor, lines=None):
+    """Write the postings of a locked, synced draft sheet and mark it posted; or, given `lines` (a correction on a
+    posted sheet), post only those lines."""
+    whole_sheet = lines is None
+    lines = list(sheet.lines.all()) if whole_sheet else list(lines)
+    scope = {"line__sheet": sheet} if whole_sheet else {"line__in": [line.pk for line in lines]}
+    items = list(CollectionItem.objects.filter(**scope).order_by("line_id", "loan__disbursed_on", "loan__number"))
     loans = Loan.objects.select_for_update().in_bulk([item.loan_id for item in items])
     households = Household.objects.select_for_update().in_bulk([line.household_id for line in lines])
     by_line = defaultdict(list)
@@ -475,6 +476,8 @@ def _post_lines(sheet, actor):
     ):
         loan.transition_to(Loan.Status.CLOSED, actor=actor, on=sheet.collection_on, note_code="sheet_posted",
                            note_params=note_params(group=sheet.group.code, date=sheet.collection_on))
+    if not whole_sheet:
+        return
     sheet.status = CollectionSheet.Status.POSTED
     sheet.posted_by = actor
     sheet.posted_at = timezone.now()

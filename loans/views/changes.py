@@ -13,10 +13,10 @@ from loans.models import LoanChange
 from loans.selectors.changes import changes_for
 from loans.selectors.loans import loans_for
 from loans.services.changes import (
-    MAX_FREEZE_MONTHS,
     adjustable_instalments,
     extension_limit_months,
     extension_months_used,
+    freeze_bounds,
     loan_change_decide,
     loan_change_request,
     loan_freeze_end,
@@ -34,12 +34,13 @@ def loan_change_request_view(request, pk, kind):
         raise Http404
     today = timezone.localdate()
     instalments = adjustable_instalments(loan, today) if kind == LoanChange.Kind.TERM_ADJUSTMENT else ()
-    months_max = None
+    months_min, months_max = 1, None
     if kind == LoanChange.Kind.EXTENSION:
         months_max = max(1, extension_limit_months(loan) - extension_months_used(loan))
     elif kind == LoanChange.Kind.FREEZE:
-        months_max = MAX_FREEZE_MONTHS
-    form = LoanChangeRequestForm(request.POST or None, kind=kind, instalments=instalments, months_max=months_max)
+        months_min, months_max = freeze_bounds(loan)
+    form = LoanChangeRequestForm(request.POST or None, kind=kind, instalments=instalments, months_max=months_max,
+                                 months_min=months_min)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         instalment = None
@@ -62,6 +63,9 @@ def loan_change_request_view(request, pk, kind):
         "no_instalments": kind == LoanChange.Kind.TERM_ADJUSTMENT and not instalments,
         "extension_limit": extension_limit_months(loan),
         "extension_used": extension_months_used(loan),
+        "notice_days": loan.program.term_adjustment_notice_days,
+        "freeze_min": loan.program.min_freeze_months,
+        "freeze_max": loan.program.max_freeze_months,
     }
     return render(request, "loans/loan_change_form.html", context)
 

@@ -9,12 +9,19 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from loans.forms.collection import CollectionEntryForm, CollectionSheetCreateForm, ReversalForm
+from loans.forms.collection import (
+    CollectionEntryForm,
+    CollectionSheetCreateForm,
+    ConfirmedReversalForm,
+    CorrectionForm,
+    ReversalForm,
+)
 from loans.models import CollectionItem, CollectionLine
 from loans.selectors.collection import collection_sheets_for, group_totals
+from loans.selectors.collection_rows import sheet_row_totals, sheet_rows
 from loans.selectors.loans import postings_for
 from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
-from loans.services.collection_reversals import collection_line_reverse, posting_reverse
+from loans.services.collection_reversals import collection_line_correct, collection_line_reverse, posting_reverse
 from loans.xlsx import xlsx_response
 from organizations.access import WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
@@ -45,15 +52,7 @@ def _sheet_lines(sheet):
 
 
 def _line_totals(lines):
-    fields = (
-        "overdue_interest_due", "current_interest_due", "principal_due", "total_due", "amount_paid",
-        "overdue_interest_paid", "current_interest_paid", "principal_paid", "savings_before", "savings_in",
-        "savings_out", "savings_after",
-    )
-    totals = {field: sum(getattr(line, field) for line in lines) for field in fields}
-    totals["outstanding"] = sum(item.outstanding for line in lines for item in line.items.all())
-    totals["outstanding_after"] = totals["outstanding"] - totals["principal_paid"]
-    return totals
+    return sheet_row_totals(sheet_rows(lines))
 
 
 @login_required
@@ -123,15 +122,17 @@ def collection_sheet_detail(request, pk):
 
 
 def _render_sheet(request, sheet, lines, form, can_post, status=200):
+    shown = sheet_rows(lines)
     return render(
         request,
         "loans/collection_sheet_detail.html",
         {
             "sheet": sheet,
             "lines": lines,
+            "sheet_rows": shown,
             "rows": form.rows() if form else None,
             "form": form,
-            "totals": _line_totals(lines),
+            "totals": sheet_row_totals(shown),
             "group_totals": group_totals(sheet.group),
             "can_post": can_post,
         },
@@ -178,11 +179,27 @@ def _sheet_heading(sheet):
 def collection_sheet_print(request, pk):
     sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
     lines = _sheet_lines(sheet)
+    shown = sheet_rows(lines)
     return render(
         request,
         "loans/collection_sheet_print.html",
-        {"sheet": sheet, "lines": lines, "totals": _line_totals(lines), **_sheet_heading(sheet)},
+        {"sheet": sheet, "lines": lines, "sheet_rows": shown, "totals": sheet_row_totals(shown),
+         **_sheet_heading(sheet)},
     )
+
+
+def _row_note(row):
+    """What the spreadsheet says about a row that is not a plain posted one."""
+    line = row.line
+    if row.is_reversal:
+        return _("Reversal: %(reason)s") % {"reason": line.reversal_reason}
+    if row.is_correction:
+        note = _("Correction of row %(number)s") % {"number": row.number}
+    else:
+        note = ""
+    if line.is_reversed:
+        note = ((note + "; ") if note else "") + str(line.get_status_display())
+    return note
 
 
 @login_required
@@ -190,27 +207,28 @@ def collection_sheet_print(request, pk):
 def collection_sheet_xlsx(request, pk):
     sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
     lines = _sheet_lines(sheet)
-    totals = _line_totals(lines)
+    shown = sheet_rows(lines)
+    totals = sheet_row_totals(shown)
     headers = [
         _("No."), _("Customer code"), _("Head of household"), _("Loan numbers"), _("Outstanding"),
         _("Overdue interest due"), _("Current interest due"), _("Principal due"), _("Overdue interest collected"),
         _("Current interest collected"), _("Principal collected"), _("Savings deposit"), _("Savings withdrawal"),
-        _("Savings balance"),
+        _("Savings balance"), _("Note"),
     ]
     rows = [
         [
-            index, line.household.customer_code or "", line.household.head_name,
-            ", ".join(item.loan.number for item in line.items.all()),
-            sum(item.outstanding for item in line.items.all()), line.overdue_interest_due, line.current_interest_due,
-            line.principal_due, line.overdue_interest_paid, line.current_interest_paid, line.principal_paid,
-            line.savings_in, line.savings_out, line.savings_after,
+            row.number, row.line.household.customer_code or "", row.line.household.head_name,
+            ", ".join(item.loan.number for item in row.line.items.all()),
+            row.outstanding, row.overdue_interest_due, row.current_interest_due,
+            row.principal_due, row.overdue_interest_paid, row.current_interest_paid, row.principal_paid,
+            row.savings_in, row.savings_out, row.savings_after, _row_note(row),
         ]
-        for index, line in enumerate(lines, start=1)
+        for row in shown
     ]
     total_row = [
         _("Total"), "", "", "", totals["outstanding"], totals["overdue_interest_due"], totals["current_interest_due"],
         totals["principal_due"], totals["overdue_interest_paid"], totals["current_interest_paid"],
-        totals["principal_paid"], totals["savings_in"], totals["savings_out"], totals["savings_after"],
+        totals["principal_paid"], totals["savings_in"], totals["savings_out"], totals["savings_after"], "",
     ]
     heading = _sheet_heading(sheet)
     status = "" if not sheet.is_draft else _(" (draft, not posted)")
@@ -233,9 +251,16 @@ def collection_sheet_xlsx(request, pk):
 @login_required
 @require_GET
 def collection_line_detail(request, pk, line_pk):
+    return _render_line(request, pk, line_pk)
+
+
+def _render_line(request, pk, line_pk, correction_form=None, status=200):
     sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
-    line = get_object_or_404(sheet.lines.select_related("household", "reversed_by").prefetch_related(_items_prefetch()),
-                             pk=line_pk)
+    line = get_object_or_404(
+        sheet.lines.select_related("household", "reversed_by", "corrects", "correction").prefetch_related(
+            _items_prefetch()),
+        pk=line_pk,
+    )
     postings = line.postings.select_related("loan", "reverses", "created_by").annotate(
         reversal_count=Count("reversed_by")
     ).order_by("pk")
@@ -243,8 +268,29 @@ def collection_line_detail(request, pk, line_pk):
         request,
         "loans/collection_line_detail.html",
         {"sheet": sheet, "line": line, "postings": postings, "form": ReversalForm(),
+         "correction_form": correction_form or CorrectionForm(),
          "can_post": has_role(request.user, *WARD_WORK)},
+        status=status,
     )
+
+
+@require_POST
+@role_required(*WARD_WORK)
+def collection_line_correct_view(request, pk, line_pk):
+    """The right amounts for a reversed row: posted at once as a correction row on the same sheet."""
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    line = get_object_or_404(sheet.lines, pk=line_pk)
+    form = CorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            correction = collection_line_correct(line=line, actor=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("The correction is posted; the sheet shows the original, its reversal and "
+                                        "the correction."))
+            return redirect("loans:collection_line_detail", pk=sheet.pk, line_pk=correction.pk)
+    return _render_line(request, pk, line_pk, correction_form=form, status=400)
 
 
 @require_POST
@@ -268,9 +314,9 @@ def collection_line_reverse_view(request, pk, line_pk):
 @role_required(*WARD_WORK)
 def posting_reverse_view(request, pk):
     posting = get_object_or_404(postings_for(request.user), pk=pk)
-    form = ReversalForm(request.POST)
+    form = ConfirmedReversalForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Give the reason for the reversal."))
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
     else:
         try:
             posting_reverse(posting=posting, reason=form.cleaned_data["reason"], actor=request.user)

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from borrowers.models import Household, fold_name
 from loans.demo import seed_capital
+from loans.demo_activity import MISSED_SHARE, missed_window, run_demo_activity
 from loans.ledger.balances import refresh_balances
 from loans.ledger.snapshots import snapshots_rebuild
 from loans.ledger.summaries import refresh_portfolio_summary
 from loans.models import Loan, LoanProgram, Posting, RepaymentInstalment, add_months, schedule_rows
-from loans.money import round_vnd
 from organizations.audit import audit_bulk, audit_context
 from organizations.demo import record_supervision_year
 from organizations.grading import grade_demo_groups
@@ -174,6 +174,7 @@ class DemoDistrict:
         self.out = out
         self.programs = {p.code: p for p in LoanProgram.objects.all()}
         self.citizen_seq = 0
+        self.missed_window = missed_window(today)
 
     def build(self):
         self.area = Area.objects.create(code="Q12", name="Quận 12", kind_label="Quận (cũ)")
@@ -204,6 +205,7 @@ class DemoDistrict:
             self.out.write(f"  {ORG_NAMES[kind][0]}: {households} households, {outstanding:,} VND")
         self.build_users()
         seed_capital(self)
+        run_demo_activity(self)
         grade_demo_groups(self.today)
         record_supervision_year(self)
 
@@ -327,23 +329,30 @@ class DemoDistrict:
         refresh_balances(loan_ids=[loan.pk for loan in loans], household_ids={p.household_id for p in savings})
 
     def plan_loan(self, number, household, group, program, outstanding):
-        """A loan whose paid instalments leave exactly `outstanding`, with no instalment yet missed."""
+        """A loan whose repaid instalments leave exactly `outstanding`. A few (see loans.demo_activity) missed their
+        last instalment due: it stays unpaid, and the day close makes it overdue."""
         rng = self.rng
         term = min(program.max_term_months, rng.choice([36, 48, 60]))
         frequency = rng.choice([3, 3, 3, 6, 12])
         count = term // frequency
         while True:
-            paid = rng.randint(0, max(0, count // 3))
-            remaining = count - paid
-            share, extra = divmod(outstanding, remaining)
+            due = rng.randint(0, max(0, count // 3))
+            share, extra = divmod(outstanding, count - due)
             amount = share * count + extra
-            if amount <= program.max_amount or paid == 0:
+            if amount <= program.max_amount or due == 0:
                 break
-        back = paid * frequency + rng.randint(0, frequency - 1)
+        back = due * frequency + rng.randint(0, frequency - 1)
         day = rng.randint(1, 28)
-        if back == paid * frequency:
+        if back == due * frequency:
             day = rng.randint(1, min(28, self.today.day))
         start = add_months(date(self.today.year, self.today.month, 1), -back).replace(day=day)
+        paid = due
+        if due and self.missed_window[0] < add_months(start, due * frequency) < self.missed_window[1]:
+            if rng.random() < MISSED_SHARE:
+                # The same outstanding with one instalment fewer repaid: the last one due is missed.
+                share, extra = divmod(outstanding, count - due + 1)
+                if share * count + extra <= program.max_amount:
+                    amount, paid = share * count + extra, due - 1
         loan = Loan(
             number=number,
             household=household,
@@ -358,8 +367,8 @@ class DemoDistrict:
             overdue_multiplier=program.overdue_multiplier,
         )
         rows = schedule_rows(amount, start, term, frequency)
-        assert sum(1 for _seq, due, _p in rows if due <= self.today) == paid, (number, rows, paid)
-        instalments = [RepaymentInstalment(loan=loan, seq=s, due_on=due, principal=p) for s, due, p in rows]
+        assert sum(1 for _seq, due_on, _p in rows if due_on <= self.today) == due, (number, rows, due)
+        instalments = [RepaymentInstalment(loan=loan, seq=s, due_on=due_on, principal=p) for s, due_on, p in rows]
         postings = [
             Posting(
                 kind=Posting.Kind.DISBURSEMENT,
@@ -371,28 +380,21 @@ class DemoDistrict:
             )
         ]
         balance = amount
-        for _seq, due, principal in rows[:paid]:
+        # Principal is repaid at the bank's desk on the due date.
+        for _seq, due_on, principal in rows[:paid]:
             postings.append(
-                Posting(kind=Posting.Kind.PRINCIPAL, household=household, loan=loan, amount=principal, on=due)
+                Posting(kind=Posting.Kind.PRINCIPAL, household=household, loan=loan, amount=principal, on=due_on)
             )
             balance -= principal
-        # The last three monthly interest collections (on the 20th), at the frozen monthly rate.
-        for months_back in (3, 2, 1):
-            collected_on = add_months(date(self.today.year, self.today.month, 20), -months_back)
-            if collected_on > start + timedelta(days=30):
-                interest = round_vnd(balance * loan.annual_rate / 1200)
-                if interest > 0:
-                    postings.append(
-                        Posting(
-                            kind=Posting.Kind.INTEREST, household=household, loan=loan, amount=interest, on=collected_on
-                        )
-                    )
+        assert balance == outstanding, (number, balance, outstanding)
+        # Interest is not invented here: loans.demo_activity settles it by the app's own rule and services.
         return loan, instalments, postings
 
     def savings_postings(self, plans):
         postings = []
         for _group, household, _amount in plans:
-            for months_back in range(self.rng.randint(0, 6), 0, -1):
+            # Deposits before the months the collection sheets cover (those come with the sheets).
+            for months_back in range(self.rng.randint(2, 8), 2, -1):
                 amount = self.rng.choice([50_000, 50_000, 100_000, 200_000])
                 on = add_months(date(self.today.year, self.today.month, 20), -months_back)
                 postings.append(Posting(kind=Posting.Kind.SAVINGS_IN, household=household, amount=amount, on=on))
