@@ -89,7 +89,7 @@ def _freeze_a_few(demo, on, maker, checker):
     for kind in sorted(demo.districts):
         candidates = list(
             Loan.objects.filter(group__branch__kind=kind, status=Loan.Status.ACTIVE, disbursed_on__lt=on)
-            .exclude(pk__in=missed_instalments(on).values("loan"))
+            .exclude(pk__in=[row["loan_id"] for row, _since in missed_instalments(on)])
             .order_by("number")[:400]
         )
         for loan in demo.rng.sample(candidates, min(FROZEN_PER_ORGANIZATION, len(candidates))):

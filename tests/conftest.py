@@ -123,6 +123,18 @@ def client_for(client):
     return login
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the site's language: a request made in English by an earlier test (its language cookie)
+    leaves that language active in the thread, as LocaleMiddleware does not switch it back."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def english():
     """Messages in English, so that assertions read a rule's own words."""

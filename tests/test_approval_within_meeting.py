@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
@@ -41,6 +42,7 @@ def submitted(group_a, household_a, ward_officer_a):
     requests_services.application_review(
         group=group_a, held_on=date(2026, 6, 15), actor=ward_officer_a,
         results=[requests_services.ReviewResult(application=application, decision="approve", amount=Decimal(20 * M))],
+        attendee_count=1, attendees="Các hộ trong tổ", branch_officer="Cán bộ hội phường",
     )
     application.refresh_from_db()
     requests_services.loan_list_certify(loan_list=application.loan_list, certified_on=date(2026, 6, 15),
@@ -84,6 +86,7 @@ def test_deciding_the_whole_list_is_capped_the_same_way(submitted, allocation, d
 
 def test_the_review_page_shows_the_refusal_on_the_amount(submitted, allocation, district_staff, client_for):
     client = client_for(district_staff)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # pages follow the officer's language, not the test's
     url = reverse("loans:loan_list_review", args=[submitted.loan_list_id])
     page = client.get(url)
     assert page.status_code == 200

@@ -114,3 +114,9 @@ def test_the_freeze_form_shows_and_enforces_the_program_bounds(client_for, loan,
     assert not LoanChange.objects.exists()
     assert client.post(url, {"months": 36, "reason": "Hỏa hoạn"}).status_code == 302
     assert LoanChange.objects.get().months == 36
+
+
+@pytest.fixture(autouse=True)
+def pages_in_english(settings):
+    """These tests read the rules' English words on the pages too (no language cookie: the site's language)."""
+    settings.LANGUAGE_CODE = "en"

@@ -500,12 +500,13 @@ def test_officer_prepares_a_sheet(client_for, group_a, household_a, ward_officer
     LoanFactory(household=household_a, disbursed_on=date(2026, 5, 20))
     client = client_for(ward_officer_a)
     url = reverse("loans:collection_sheet_create")
-    response = client.post(url, {"group": group_a.pk, "collection_on": "20/06/2026"})
+    # 20/06/2026 is a Saturday, the group's collection day: the officer confirms the non-working day.
+    response = client.post(url, {"group": group_a.pk, "collection_on": "20/06/2026", "confirm_non_working_day": "on"})
     sheet = CollectionSheet.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("loans:collection_sheet_detail", args=[sheet.pk])
     # The same day again: a clear message, no second sheet.
-    again = client.post(url, {"group": group_a.pk, "collection_on": "20/06/2026"})
+    again = client.post(url, {"group": group_a.pk, "collection_on": "20/06/2026", "confirm_non_working_day": "on"})
     assert again.status_code == 400 and "đã có bảng kê" in again.content.decode()
     # Another ward's group is not a choice; a malformed date is a form error.
     assert client.post(url, {"group": group_b.pk, "collection_on": "20/06/2026"}).status_code == 400
@@ -686,7 +687,7 @@ def test_admin_prepares_and_posts_for_any_ward(client_for, admin_user, group_b, 
         LoanFactory(household=household_b, disbursed_on=date(2026, 5, 20))
         client = client_for(admin_user)
         response = client.post(reverse("loans:collection_sheet_create"),
-                               {"group": group_b.pk, "collection_on": "20/06/2026"})
+                               {"group": group_b.pk, "collection_on": "20/06/2026", "confirm_non_working_day": "on"})
         sheet = CollectionSheet.objects.get(group=group_b)
         assert response.status_code == 302
         line = sheet.lines.get()

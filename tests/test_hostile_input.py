@@ -250,3 +250,9 @@ def test_service_never_passes_on_a_constraint_text(household_a, ward_officer_a):
     household_update(household=household_a, data={"citizen_id": "０７９１２３４５６７８８"}, actor=ward_officer_a)
     household_a.refresh_from_db()
     assert household_a.citizen_id == "079123456788"
+
+
+@pytest.fixture(autouse=True)
+def pages_in_english(settings):
+    """These tests read the rules' English words on the pages too (no language cookie: the site's language)."""
+    settings.LANGUAGE_CODE = "en"

@@ -57,7 +57,7 @@ def test_a_failed_job_records_its_error_and_the_retry_runs_it_again(admin_user):
     assert again.status == JobRun.Status.DONE and again.retry_of == run
 
 
-def test_a_run_whose_worker_process_is_gone_is_marked_failed(settings):
+def test_a_run_whose_worker_process_is_gone_is_marked_failed(settings, english):
     settings.TASKS = {"default": settings.TASK_BACKENDS["database"]}
     run = job_enqueue(name="backup", key="2026-11-10")
     job_claim(run.pk)

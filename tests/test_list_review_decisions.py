@@ -103,3 +103,9 @@ def test_capital_table_says_when_a_program_has_no_allocation(client_for, distric
     (row,) = response.context["capital"]
     assert row["allocation"] is None
     assert "No approved allocation for this program this year" in response.content.decode()
+
+
+@pytest.fixture(autouse=True)
+def pages_in_english(settings):
+    """These tests read the rules' English words on the pages too (no language cookie: the site's language)."""
+    settings.LANGUAGE_CODE = "en"
