@@ -309,7 +309,8 @@ RULES = {
     "loans:collection_sheet_list": (rule("any_authenticated"), Rule("ward_read", query={"group": "group"})),
     "loans:collection_sheet_create": (
         rule("ward_create_action"),
-        Rule("ward_payload", data={"group": "group", "collection_on": "yesterday"}),
+        # Whatever weekday yesterday was: a weekend or holiday collection day is confirmed by the officer.
+        Rule("ward_payload", data={"group": "group", "collection_on": "yesterday", "confirm_non_working_day": "on"}),
     ),
     "loans:collection_sheet_detail": rule("ward_read", pk="sheet"),
     "loans:collection_sheet_fill": rule("ward_action", pk="sheet"),
