@@ -37,7 +37,7 @@ def request(loan, kind, actor, on, **kwargs):
                                **kwargs)
 
 
-def test_working_days_skip_weekends():
+def test_working_days_skip_weekends(db):  # the calendar reads the year's decisions
     assert working_days_before(date(2026, 4, 15), 5) == date(2026, 4, 8)  # Wed → Wed, over a weekend
     assert working_days_before(date(2026, 4, 13), 5) == date(2026, 4, 6)  # Mon → Mon
     assert working_days_before(date(2026, 4, 13), 1) == date(2026, 4, 10)  # Mon → Fri

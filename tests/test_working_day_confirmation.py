@@ -11,11 +11,17 @@ from loans.forms.collection import CollectionSheetCreateForm
 from loans.models import CollectionSheet
 from organizations.models import SavingsGroup
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 SUNDAY = date(2026, 3, 1)
 LABOUR_DAY = date(2026, 5, 1)
 MONDAY = date(2026, 3, 2)
+
+
+@pytest.fixture(autouse=True)
+def pages_in_english(settings):
+    """The tests read the rule's English words, on the pages too."""
+    settings.LANGUAGE_CODE = "en"
 
 
 @pytest.fixture(autouse=True)
