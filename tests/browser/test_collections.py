@@ -30,6 +30,9 @@ def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_offic
         page.select_option("#id_group", str(group_a.pk))
         page.fill("#id_collection_on", "20/06/2026")
         page.click("button:has-text('Lập bảng kê')")
+        # 20/06/2026 is a Saturday: the page asks the officer to confirm the day before preparing the sheet.
+        page.check("#id_confirm_non_working_day")
+        page.click("button:has-text('Lập bảng kê')")
         page.wait_for_selector("#collection-form")
         rows = page.locator("#collection-form tbody tr")
         assert rows.count() == 2
