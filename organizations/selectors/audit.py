@@ -176,7 +176,7 @@ class _Presenter:
         if isinstance(model_field, models.DateField):
             day = _parse(date, raw)
             return Value(date_format(day, "d/m/Y") if isinstance(day, date) else str(raw))
-        if isinstance(model_field, (models.IntegerField, models.DecimalField, models.FloatField)):
+        if isinstance(model_field, (models.IntegerField, models.DecimalField)):
             return Value(self._number(model_field, name, raw))
         if isinstance(raw, (dict, list)):
             return Value(", ".join(str(item) for item in (raw.values() if isinstance(raw, dict) else raw)))
