@@ -20,7 +20,7 @@ from django.urls import reverse
 from loans.bankfiles.importing import import_upload
 from loans.defaults import install_default_programs
 from loans.models import ImportBatch, Loan, LoanProgram, Posting
-from organizations.jobs import job_retry
+from organizations.jobs import LOST_MESSAGE, job_retry
 from organizations.models import JobRun
 from tests.test_bank_import import ledger_ok, loan_row, loans_file
 
@@ -117,9 +117,10 @@ def test_a_worker_killed_during_an_import_leaves_nothing_and_the_retry_imports_o
     assert response["HX-Refresh"] == "true"
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.FAILED
-    assert "stopped before it finished" in batch.errors[0]["message"]
+    # The reason is written in the language of the page that found the worker gone (the site's, Vietnamese).
+    assert str(LOST_MESSAGE) in batch.errors[0]["message"]
     run = JobRun.objects.get(name="import_apply", key=str(batch.pk))
-    assert run.status == JobRun.Status.FAILED and "stopped before it finished" in run.error
+    assert run.status == JobRun.Status.FAILED and str(LOST_MESSAGE) in run.error
 
     # The admin's retry imports the file, once.
     again = job_retry(run=run, actor=admin_user)
