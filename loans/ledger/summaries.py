@@ -178,7 +178,7 @@ DERIVED_SQL = """
            SUM(CASE WHEN x.outstanding > 0 THEN x.overdue ELSE 0 END),
            SUM(CASE WHEN x.outstanding > 0 AND x.frozen > 0 THEN x.outstanding ELSE 0 END),
            SUM(x.interest_arrears)
-    FROM balances x JOIN {group} g ON g.id = x.group_id JOIN {organization} b ON b.id = g.branch_id
+    FROM balances x JOIN {group} g ON g.id = x.group_id JOIN {organization} b ON b.id = {branch}
     WHERE x.outstanding > 0 OR x.interest_arrears > 0
     {group_by}
 """
@@ -189,12 +189,18 @@ DERIVED_DIMENSIONS = {"kind": "b.kind", "ward": "b.ward_id", "branch": "b.id", "
 DERIVED_FIGURES = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears")
 
 
-def derived_portfolio(loans, on, by=()):
+#: A group's branch on a date, before the ward mergers after it (organizations.selectors.history, in SQL).
+BRANCH_THEN_SQL = """COALESCE((SELECT t.from_branch_id FROM {transfer} t WHERE t.group_id = g.id AND t.moved_on > %s
+                             ORDER BY t.moved_on, t.id LIMIT 1), g.branch_id)"""
+
+
+def derived_portfolio(loans, on, by=(), then=None):
     """{key: figures} of `loans` as of `on`, derived from postings and the schedule like `with_derived_balances`
     (frozen from the status changes, interest arrears from the arrears entries dated after `on`),
     grouped by the `by` dimensions, in one statement with a single pass over the postings (annotating each loan
-    with correlated subqueries takes minutes at a million loans)."""
-    from organizations.models import Organization
+    with correlated subqueries takes minutes at a million loans). With `then`, wards and branches are those of that
+    date."""
+    from organizations.models import GroupTransfer, Organization
 
     scoped, scoped_params = loans.order_by().values("pk").query.sql_with_params()
     dims = [DERIVED_DIMENSIONS[name] for name in by]
@@ -207,6 +213,8 @@ def derived_portfolio(loans, on, by=()):
         status_change=connection.ops.quote_name(LoanStatusChange._meta.db_table),
         group=connection.ops.quote_name(SavingsGroup._meta.db_table),
         organization=connection.ops.quote_name(Organization._meta.db_table),
+        branch=BRANCH_THEN_SQL.format(transfer=connection.ops.quote_name(GroupTransfer._meta.db_table))
+        if then else "g.branch_id",
         dims="".join(f"{dim}, " for dim in dims),
         group_by=f"GROUP BY {', '.join(dims)}" if dims else "",
     )
@@ -219,6 +227,7 @@ def derived_portfolio(loans, on, by=()):
         on,
         Loan.Status.FROZEN, Loan.Status.FROZEN, on, Loan.Status.FROZEN, Loan.Status.FROZEN,
         Loan.Status.FROZEN,
+        *([then] if then else []),
     ]
     with connection.cursor() as cursor:
         cursor.execute(statement, params)

@@ -241,6 +241,8 @@ class AllocationEvent(models.Model):
         ADJUSTED_IN = "adjusted_in", _("Capital added")
         ADJUSTED_OUT = "adjusted_out", _("Capital moved out")
         RELEASED = "released", _("Returned by a withdrawn request")
+        MERGED_OUT = "merged_out", _("Carried into the new ward's allocation by a ward merger")
+        MERGED_IN = "merged_in", _("Formed by a ward merger")
 
     allocation = models.ForeignKey(CapitalAllocation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("what"), max_length=20, choices=Kind.choices)

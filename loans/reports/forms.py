@@ -3,12 +3,21 @@
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from organizations.access import Role, role_of
 from organizations.forms import BusinessDateField
 from organizations.models import Organization
+from organizations.selectors.history import moved_after
 from organizations.selectors.scope import wards_for
+
+
+class WardChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        if obj.merged_on:
+            return _("%(ward)s (until %(date)s)") % {"ward": obj.name, "date": obj.merged_on.strftime("%d/%m/%Y")}
+        return obj.name
 
 
 class ReportScopeForm(forms.Form):
@@ -18,12 +27,18 @@ class ReportScopeForm(forms.Form):
     organization = forms.ChoiceField(
         label=_("Organization"), required=False, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )
-    ward = forms.ModelChoiceField(
+    ward = WardChoiceField(
         label=_("Ward"),
         queryset=None,
         required=False,
         empty_label=_("All wards"),
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    today_wards = forms.BooleanField(
+        label=_("Show under today's wards"),
+        required=False,
+        help_text=_("For a date before a ward merger: the same figures, under the wards of today."),
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -50,3 +65,13 @@ class ReportScopeForm(forms.Form):
             return timezone.localdate(), None, None
         ward = self.cleaned_data.get("ward")
         return self.cleaned_data["on"], self.cleaned_data.get("organization") or None, ward.pk if ward else None
+
+    @cached_property
+    def offers_today_wards(self):
+        """The choice of today's wards is offered only for a date before a ward merger."""
+        return moved_after(self.scope()[0])
+
+    @property
+    def mapped_to_today(self):
+        """Whether to show a past date's figures under today's wards (after a merger) rather than that date's."""
+        return self.is_valid() and self.cleaned_data.get("today_wards", False)

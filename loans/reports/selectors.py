@@ -20,6 +20,7 @@ from loans.models import (
     Posting,
 )
 from organizations.models import GroupMembership, SavingsGroup
+from organizations.selectors.history import branch_on, moved_after, ward_filter_on
 from organizations.selectors.scope import branch_scope
 
 # Every dashboard and report figure comes from `portfolio_report`. For today (with no postings dated later) it reads
@@ -46,8 +47,14 @@ def uses_cached_balances(on):
     return on == today and not Posting.objects.filter(on__gt=today).exists()
 
 
-def _dim_values(by, prefix=""):
-    """values() keyword arguments that name each dimension `d_<name>` (avoids clashes with model fields)."""
+#: Dimensions that a ward merger changes: as of a date before it, a group counts under its branch of that date.
+MOVED_BY_MERGERS = {"ward": "ward", "branch": None}
+
+
+def _dim_values(by, prefix="", then=None):
+    """values() keyword arguments that name each dimension `d_<name>` (avoids clashes with model fields).
+
+    `then`: the date whose wards and branches to show when groups have moved since (None: today's)."""
     paths = {}
     for name in by:
         path = DIMENSIONS[name]
@@ -55,16 +62,24 @@ def _dim_values(by, prefix=""):
             path = "pk" if path == "group" else path.removeprefix("group__")
         else:
             path = prefix + path
-        paths[f"d_{name}"] = F(path)
+        if then is not None and name in MOVED_BY_MERGERS:
+            group = "pk" if prefix == "groups:" else f"{prefix}group"
+            paths[f"d_{name}"] = branch_on(group, then, MOVED_BY_MERGERS[name])
+        else:
+            paths[f"d_{name}"] = F(path)
     return paths
 
 
-def _filters(user, prefix, *, organization=None, ward=None):
-    """Scope Q over the branch reached by `prefix` ("group__branch", "loan__group__branch", "branch")."""
+def _filters(user, prefix, *, organization=None, ward=None, then=None):
+    """Scope Q over the branch reached by `prefix` ("group__branch", "loan__group__branch", "branch").
+
+    A ward filter with `then` takes the groups that were in that ward on that date."""
     q = branch_scope(user, prefix)
     if organization:
         q &= Q(**{f"{prefix}__kind": organization})
-    if ward:
+    if ward and then is not None:
+        q &= ward_filter_on(prefix.removesuffix("__branch") if prefix.endswith("__branch") else "pk", then, ward)
+    elif ward:
         q &= Q(**{f"{prefix}__ward": ward})
     return q
 
@@ -73,11 +88,11 @@ def _key(row, by):
     return tuple(row[f"d_{name}"] for name in by)
 
 
-def _grouped(queryset, by, prefix="", **aggregates):
+def _grouped(queryset, by, prefix="", then=None, **aggregates):
     """{key: row} of `aggregates` per combination of the `by` dimensions (one row keyed () when by is empty)."""
     if not by:
         return {(): queryset.aggregate(**aggregates)}
-    rows = queryset.values(**_dim_values(by, prefix)).annotate(**aggregates)
+    rows = queryset.values(**_dim_values(by, prefix, then)).annotate(**aggregates)
     return {_key(row, by): row for row in rows}
 
 
@@ -115,12 +130,12 @@ def snapshot_month_end(on):
 SNAPSHOT_AMOUNTS = ("loans", "outstanding", "overdue", "frozen", "interest_arrears")
 
 
-def _snapshot_rows(queryset, by, **aggregates):
+def _snapshot_rows(queryset, by, then=None, **aggregates):
     """{(key, whole): row}: `whole` is 1 for a group's own rows (households across programs, savings)."""
     whole = Case(When(program__isnull=True, then=Value(1)), default=Value(0))
     if "program" in by:
         queryset = queryset.filter(program__isnull=False)
-    rows = queryset.values(**_dim_values(by), d_whole=whole).annotate(**aggregates)
+    rows = queryset.values(**_dim_values(by, then=then), d_whole=whole).annotate(**aggregates)
     return {(_key(row, by), row["d_whole"]): row for row in rows}
 
 
@@ -128,15 +143,18 @@ def _amounts_from_snapshots(user, by, on, month_end, **filters):
     """Figures as of `on`: the month end's rows plus the day changes after it, two aggregate queries."""
     scope = _filters(user, "group__branch", **filters)
     figures = (*SNAPSHOT_AMOUNTS, "households", "savings")
+    then = filters.get("then")
     base = _snapshot_rows(
         PortfolioMonthEnd.objects.filter(scope, month_end=month_end).order_by(),
         by,
+        then,
         **{name: Sum(name) for name in (*figures, "lent_year", "collected_year")},
     )
     month_start, year_start = on.replace(day=1), on.replace(month=1, day=1)
     changes = _snapshot_rows(
         PortfolioDayChange.objects.filter(scope, on__gt=month_end, on__lte=on).order_by(),
         by,
+        then,
         **{name: Sum(name) for name in figures},
         lent_month=Sum("lent", filter=Q(on__gte=month_start)),
         collected_month=Sum("collected", filter=Q(on__gte=month_start)),
@@ -174,7 +192,7 @@ def _savings_on(on):
 
 def _amounts_from_ledger(user, by, on, **filters):
     scope = _filters(user, "group__branch", **filters)
-    result = derived_portfolio(Loan.objects.filter(scope), on, by)
+    result = derived_portfolio(Loan.objects.filter(scope), on, by, then=filters.get("then"))
     if "program" in by:
         return result
     # Savings of the households now in a group, from their savings postings: one join, no per-household subquery.
@@ -190,6 +208,7 @@ def _amounts_from_ledger(user, by, on, **filters):
         postings,
         by,
         member,
+        filters.get("then"),
         savings=Sum(net_amount(Posting.Kind.SAVINGS_IN)) - Sum(net_amount(Posting.Kind.SAVINGS_OUT)),
     )
     for key, row in savings.items():
@@ -200,7 +219,7 @@ def _amounts_from_ledger(user, by, on, **filters):
 def _flows(user, by, on, **filters):
     """Lending and collections in on's month and year, from the postings (for a date other than today)."""
     postings = flow_postings(Posting.objects.filter(_filters(user, "loan__group__branch", **filters)), on)
-    return _grouped(postings, by, "loan__", **flow_sums(on.replace(day=1)))
+    return _grouped(postings, by, "loan__", filters.get("then"), **flow_sums(on.replace(day=1)))
 
 
 def _cached_flows(on):
@@ -222,10 +241,11 @@ def _group_counts(user, by, **filters):
     if "program" in by:
         return {}
     groups = SavingsGroup.objects.filter(_filters(user, "branch", **filters), status=SavingsGroup.Status.ACTIVE)
-    return {key: row["groups"] for key, row in _grouped(groups.order_by(), by, "groups:", groups=Count("pk")).items()}
+    grouped = _grouped(groups.order_by(), by, "groups:", filters.get("then"), groups=Count("pk"))
+    return {key: row["groups"] for key, row in grouped.items()}
 
 
-def group_grade_counts(*, user, on, by=(), organization=None, ward=None):
+def group_grade_counts(*, user, on, by=(), organization=None, ward=None, then=None):
     """{key: {"good", "fair", "average", "weak"}}: groups by their latest grade up to on's month, in one query."""
     from organizations.models import GroupGrade
 
@@ -233,25 +253,31 @@ def group_grade_counts(*, user, on, by=(), organization=None, ward=None):
         return {}
     month = on.replace(day=1)
     latest = GroupGrade.objects.filter(group=OuterRef("group"), month__lte=month).order_by("-month").values("month")[:1]
-    grades = GroupGrade.objects.filter(_filters(user, "group__branch", organization=organization, ward=ward)).filter(
+    scope = _filters(user, "group__branch", organization=organization, ward=ward, then=then)
+    grades = GroupGrade.objects.filter(scope).filter(
         month__lte=month, month=Subquery(latest)
     )
     counts = {grade: Count("pk", filter=Q(grade=grade)) for grade in GRADES}
     if not by:
         return {(): grades.aggregate(**counts)}
-    rows = grades.order_by().values(**_dim_values(by)).annotate(**counts)
+    rows = grades.order_by().values(**_dim_values(by, then=then)).annotate(**counts)
     return {_key(row, by): row for row in rows}
 
 
-def portfolio_report(*, user, on, by=(), organization=None, ward=None):
+def portfolio_report(*, user, on, by=(), organization=None, ward=None, today_wards=False):
     """Rows of figures as of `on` within the user's scope, one per combination of the `by` dimensions.
 
     Each row has `key` (the dimension values), the amounts (outstanding, overdue, frozen, interest_arrears, savings),
     loans, households, groups, the month's and year's flows and the group grade counts, as whole numbers.
     With by=() there is one row: the totals.
+
+    Wards and branches are those of `on`: before a ward merger, the old wards. With `today_wards` the same figures
+    are shown under today's wards instead, to compare like with like; the totals are the same either way.
     """
     by = tuple(by)
-    filters = {"organization": organization, "ward": ward}
+    split_by_ward = ward or {"ward", "branch"} & set(by)
+    then = on if split_by_ward and not today_wards and moved_after(on) else None
+    filters = {"organization": organization, "ward": ward, "then": then}
     if uses_cached_balances(on):
         amounts = _amounts_cached(user, by, on, **filters)
         flows = amounts
@@ -292,17 +318,17 @@ def overdue_ratio(overdue, outstanding):
 ADDITIVE = (*AMOUNTS, "savings", "loans", "households", *FLOWS, *GRADES, "groups")
 
 
-def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None):
+def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None, today_wards=False):
     """The totals row. From cached balances and snapshots every figure adds up across organizations (households are
     counted per group), so rows already fetched by organization can be summed instead of querying again."""
     if by_kind is not None and (uses_cached_balances(on) or snapshot_month_end(on)):
         total = {"key": (), **{name: sum(row[name] for row in by_kind) for name in ADDITIVE}}
         total["overdue_ratio"] = overdue_ratio(total["overdue"], total["outstanding"])
         return total
-    return portfolio_report(user=user, on=on, organization=organization, ward=ward)[0]
+    return portfolio_report(user=user, on=on, organization=organization, ward=ward, today_wards=today_wards)[0]
 
 
-def portfolio_trend(*, user, today, organization=None, ward=None, current=None):
+def portfolio_trend(*, user, today, organization=None, ward=None, current=None, today_wards=False):
     """Outstanding and overdue per organization at the last 12 month ends (from MonthlyBalance) and today.
 
     `current` may pass today's rows by organization when the caller already has them.
@@ -318,7 +344,9 @@ def portfolio_trend(*, user, today, organization=None, ward=None, current=None):
     )
     points = {(row["month_end"], row["kind"]): row for row in rows}
     if current is None:
-        current = portfolio_report(user=user, on=today, by=("kind",), organization=organization, ward=ward)
+        current = portfolio_report(
+            user=user, on=today, by=("kind",), organization=organization, ward=ward, today_wards=today_wards
+        )
     for row in current:
         points[today, row["kind"]] = row
     kinds = sorted({kind for _day, kind in points})

@@ -16,6 +16,7 @@ from loans.reports.forms import ReportScopeForm
 from loans.reports.selectors import group_households, label_rows, portfolio_report, portfolio_totals
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, profile_of, role_required
+from organizations.selectors.history import wards_on
 from organizations.selectors.scope import groups_for, wards_for
 
 # Column kinds: text (from a row's label), money, count, ratio.
@@ -131,12 +132,12 @@ def report(request, layout):
         raise Http404
     form, on, organization, ward = _scope_context(request)
     if spec.get("per_ward") and ward is None:
-        first = wards_for(request.user).first()
+        first = wards_for(request.user).filter(pk__in=wards_on(on)).first()
         ward = first.pk if first else None
-    rows = label_rows(
-        portfolio_report(user=request.user, on=on, by=spec["by"], organization=organization, ward=ward), spec["by"]
-    )
-    total = portfolio_totals(user=request.user, on=on, organization=organization, ward=ward)
+    scope = {"user": request.user, "on": on, "organization": organization, "ward": ward,
+             "today_wards": form.mapped_to_today}
+    rows = label_rows(portfolio_report(by=spec["by"], **scope), spec["by"])
+    total = portfolio_totals(**scope)
     columns = spec["columns"]
     text_columns = sum(1 for _name, _label, kind in columns if kind == "text")
     if request.GET.get("format") == "xlsx":
@@ -258,13 +259,11 @@ def report_ward(request, pk):
     """Drill-down: one ward's groups in the user's scope, with their balances."""
     ward = get_object_or_404(wards_for(request.user), pk=pk)
     form, on, organization, _ward = _scope_context(request)
-    by_kind = label_rows(
-        portfolio_report(user=request.user, on=on, by=("kind",), organization=organization, ward=ward.pk), ("kind",)
-    )
-    groups = label_rows(
-        portfolio_report(user=request.user, on=on, by=("group",), organization=organization, ward=ward.pk), ("group",)
-    )
-    total = portfolio_totals(user=request.user, on=on, organization=organization, ward=ward.pk)
+    scope = {"user": request.user, "on": on, "organization": organization, "ward": ward.pk,
+             "today_wards": form.mapped_to_today}
+    by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
+    groups = label_rows(portfolio_report(by=("group",), **scope), ("group",))
+    total = portfolio_totals(**scope)
     return render(
         request,
         "loans/report_ward.html",

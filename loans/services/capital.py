@@ -288,3 +288,40 @@ def adjustment_decide(*, adjustment, approve, reason="", actor):
                 )
         adjustment.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
         return adjustment
+
+
+# --- Ward mergers ------------------------------------------------------------------------------------------------
+
+
+def allocations_carry_into(*, branches, into, note, actor=None):
+    """A ward merger: the allocations of `branches` (one organization's branches in the merged wards) become one
+    allocation of `into` per plan, holding the sum of what they were given, committed and disbursed; the capital
+    uses move with them. The old allocations stay as history at zero, each with an event saying where it went.
+
+    A proposal not yet decided cannot move: the caller refuses the merger while one is pending."""
+    from loans.models import CapitalUse
+
+    approved = CapitalAllocation.objects.select_for_update().filter(
+        branch__in=branches, status=CapitalAllocation.Status.APPROVED
+    ).order_by("plan_id", "pk")
+    by_plan = {}
+    for allocation in approved:
+        by_plan.setdefault(allocation.plan_id, []).append(allocation)
+    figures = ("amount_proposed", "amount", "amount_committed", "amount_disbursed")
+    for plan_id, olds in by_plan.items():
+        totals = {name: sum(getattr(old, name) for old in olds) for name in figures}
+        new = CapitalAllocation.objects.create(
+            plan_id=plan_id, branch=into, status=CapitalAllocation.Status.APPROVED, proposed_by=actor,
+            proposal_note=note, decided_by=actor, decided_at=timezone.now(), decision_reason=note, **totals,
+        )
+        CapitalUse.objects.filter(allocation__in=olds).update(allocation=new)
+        # Zero disbursed first, then committed, then the amount: each step keeps the allocation's checks true.
+        for name in ("amount_disbursed", "amount_committed", "amount"):
+            CapitalAllocation.objects.filter(pk__in=[old.pk for old in olds]).update(**{name: 0})
+        AllocationEvent.objects.bulk_create(
+            [AllocationEvent(allocation=new, kind=AllocationEvent.Kind.MERGED_IN, amount=totals["amount"], actor=actor,
+                             note=note)]
+            + [AllocationEvent(allocation=old, kind=AllocationEvent.Kind.MERGED_OUT, amount=old.amount, actor=actor,
+                               note=note) for old in olds]
+        )
+    return len(by_plan)

@@ -1,5 +1,5 @@
 """The organizations app's models, one module per capability: the organization chart, the supervision record, the
-audit trail and the monthly group grades."""
+audit trail, the monthly group grades, the background jobs and the ward mergers."""
 
 from organizations.models.audit import AuditEvent
 from organizations.models.chart import (
@@ -16,6 +16,7 @@ from organizations.models.chart import (
 )
 from organizations.models.grading import GradingCriteria, GroupGrade
 from organizations.models.jobs import JobRun, ScheduledJob
+from organizations.models.mergers import GroupTransfer, WardMerger
 from organizations.models.supervision import (
     Award,
     ChecklistItem,
@@ -37,6 +38,7 @@ __all__ = [
     "GradingCriteria",
     "GroupGrade",
     "GroupMembership",
+    "GroupTransfer",
     "Inspection",
     "InspectionFinding",
     "JobRun",
@@ -48,6 +50,7 @@ __all__ = [
     "ScheduledJob",
     "TrainingClass",
     "Ward",
+    "WardMerger",
     "group_code_validator",
     "neighbourhood_code_validator",
     "ward_code_validator",

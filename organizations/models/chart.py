@@ -31,7 +31,8 @@ class Area(models.Model):
 
 class Ward(models.Model):
     area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="wards", verbose_name=_("area"))
-    code = models.CharField(_("ward code"), max_length=6, unique=True, validators=[ward_code_validator])
+    # Unique among the wards in being: a ward formed by a merger may take over the code of one it was formed from.
+    code = models.CharField(_("ward code"), max_length=6, validators=[ward_code_validator])
     name = models.CharField(_("name"), max_length=200)
     merged_into = models.ForeignKey(
         "self",
@@ -49,6 +50,10 @@ class Ward(models.Model):
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(condition=Q(code__regex=r"^[0-9]{6}$"), name="ward_code_six_digits"),
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(merged_on__isnull=True), name="one_ward_in_being_per_code",
+                violation_error_message=_("Another ward in being already has this code."),
+            ),
             models.CheckConstraint(condition=~Q(merged_into=models.F("pk")), name="ward_not_merged_into_itself"),
             models.CheckConstraint(
                 condition=Q(merged_into__isnull=True) | Q(merged_on__isnull=False), name="ward_merger_has_date"
@@ -60,7 +65,14 @@ class Ward(models.Model):
 
     @property
     def is_active(self):
-        return self.merged_into_id is None
+        return self.merged_on is None
+
+    def successor(self):
+        """The ward in being that this one is now part of (itself when it was never merged)."""
+        ward = self
+        while ward.merged_into_id is not None:
+            ward = ward.merged_into
+        return ward
 
 
 class Neighbourhood(models.Model):
@@ -114,6 +126,12 @@ class Organization(models.Model):
         Ward, on_delete=models.PROTECT, null=True, blank=True, related_name="branches", verbose_name=_("ward")
     )
     name = models.CharField(_("name"), max_length=200)
+    # A ward branch whose ward merged: it stays as history; its groups, households and officers moved on.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_branches",
+        verbose_name=_("merged into"),
+    )
+    merged_on = models.DateField(_("merged on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("organization unit")

@@ -1,0 +1,201 @@
+"""Ward mergers: "wards A, B, C form ward N on date D", checked, previewed and carried out in one transaction.
+
+Each organization's branches in the old wards become one branch of the new ward. Groups, households,
+neighbourhoods, officers and the capital allocations move to it with their history; the loans, requests and
+collection schedules follow their groups, and the bank's codes of groups, customers and loans stay as they are.
+Nothing is deleted: the old wards and branches remain, with `merged_into` and `merged_on`, and each group's branch
+before the merger is kept (GroupTransfer), so that figures as of an earlier date still show the old wards.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from borrowers.models import Household
+from organizations.audit import audit_bulk
+from organizations.errors import DomainError
+from organizations.models import (
+    GroupTransfer,
+    Neighbourhood,
+    OfficerProfile,
+    Organization,
+    SavingsGroup,
+    Ward,
+    WardMerger,
+    ward_code_validator,
+)
+
+
+@dataclass
+class MergerPlan:
+    """What a merger would do, and why it cannot (problems), before anything is written."""
+
+    sources: list
+    code: str
+    name: str
+    merged_on: object
+    decision: str = ""
+    problems: list = field(default_factory=list)
+    branches: list = field(default_factory=list)  # (kind label, [old branch names], new branch name)
+    counts: dict = field(default_factory=dict)
+
+    @property
+    def can_apply(self):
+        return not self.problems
+
+
+def _day(value):
+    return date_format(value, "d/m/Y")
+
+
+def _branch_name(old_branches, kind, ward_name):
+    """The new branch's name after its predecessors' pattern ("Hội Phụ nữ phường X" → "… phường N")."""
+    for branch in old_branches:
+        if branch.ward.name and branch.ward.name in branch.name:
+            return branch.name.replace(branch.ward.name, ward_name)[:200]
+    return f"{Organization.Kind(kind).label} – {ward_name}"[:200]
+
+
+def _problems(plan, today):
+    from loans.models import CapitalAllocation, CollectionSheet
+
+    problems = []
+    sources, code, name = plan.sources, plan.code, plan.name
+    if not sources:
+        problems.append(_("Choose the wards that form the new ward."))
+    for ward in sources:
+        if not ward.is_active:
+            problems.append(
+                _("%(ward)s was already merged into %(into)s on %(date)s.")
+                % {"ward": ward.name, "into": ward.merged_into.name if ward.merged_into else "?",
+                   "date": _day(ward.merged_on)}
+            )
+    if len({ward.area_id for ward in sources}) > 1:
+        problems.append(_("The wards belong to different areas; a merger joins wards of one area."))
+    if not name:
+        problems.append(_("Give the new ward's name."))
+    try:
+        ward_code_validator(code)
+    except Exception:  # noqa: BLE001 - the validator's message is the one to show
+        problems.append(_("A ward code has exactly 6 digits."))
+    else:
+        taken = Ward.objects.filter(code=code, merged_on__isnull=True).exclude(pk__in=[w.pk for w in sources]).first()
+        if taken:
+            problems.append(_("The code %(code)s belongs to %(ward)s, which stays in being.") % {"code": code,
+                                                                                                  "ward": taken.name})
+    if plan.merged_on is None:
+        problems.append(_("Give the date the merger takes effect."))
+    elif plan.merged_on > today:
+        problems.append(
+            _("The merger takes effect on %(date)s, which is still to come: carry it out on or after that day, "
+              "so that nothing recorded before then is counted in the new ward.") % {"date": _day(plan.merged_on)}
+        )
+    else:
+        later = GroupTransfer.objects.filter(group__branch__ward__in=sources, moved_on__gte=plan.merged_on).first()
+        if later:
+            problems.append(_("Groups of these wards already moved on %(date)s; a merger cannot come before that.")
+                            % {"date": _day(later.moved_on)})
+    for sheet in CollectionSheet.objects.filter(
+        group__branch__ward__in=sources, status=CollectionSheet.Status.DRAFT
+    ).select_related("group")[:5]:
+        problems.append(
+            _("The collection sheet of %(group)s for %(date)s is half entered: post it or delete it first.")
+            % {"group": sheet.group, "date": _day(sheet.collection_on)}
+        )
+    pending = CapitalAllocation.objects.filter(branch__ward__in=sources, status=CapitalAllocation.Status.PROPOSED)
+    for allocation in pending.select_related("branch", "plan__program")[:5]:
+        problems.append(
+            _("The capital proposal of %(branch)s for %(program)s %(year)s is not decided yet: decide it first.")
+            % {"branch": allocation.branch, "program": allocation.plan.program.code, "year": allocation.plan.year}
+        )
+    return problems
+
+
+def merger_plan(*, sources, code, name, merged_on, decision="", today=None):
+    """Check a merger and count what it would move, without writing anything."""
+    from loans.models import CapitalAllocation, Loan, LoanApplication
+
+    sources = sorted(sources, key=lambda ward: ward.code)
+    plan = MergerPlan(sources=sources, code=(code or "").strip(), name=(name or "").strip(), merged_on=merged_on,
+                      decision=(decision or "").strip())
+    plan.problems = _problems(plan, today or timezone.localdate())
+    old = Organization.objects.filter(level=Organization.Level.WARD, ward__in=sources).select_related("ward")
+    by_kind = {}
+    for branch in old.order_by("kind", "ward__code"):
+        by_kind.setdefault(branch.kind, []).append(branch)
+    plan.branches = [
+        (Organization.Kind(kind).label, [b.name for b in branches], _branch_name(branches, kind, plan.name))
+        for kind, branches in by_kind.items()
+    ]
+    plan.counts = {
+        "groups": SavingsGroup.objects.filter(branch__in=old).count(),
+        "households": Household.objects.filter(ward__in=sources).count(),
+        "neighbourhoods": Neighbourhood.objects.filter(ward__in=sources).count(),
+        "loans": Loan.objects.filter(group__branch__in=old).count(),
+        "open_requests": LoanApplication.objects.filter(
+            group__branch__in=old, status__in=LoanApplication.OPEN_STATUSES
+        ).count(),
+        "allocations": CapitalAllocation.objects.filter(
+            branch__in=old, status=CapitalAllocation.Status.APPROVED
+        ).count(),
+        "officers": OfficerProfile.objects.filter(organization__in=old).count(),
+    }
+    return plan
+
+
+@transaction.atomic
+def wards_merge(*, sources, code, name, merged_on, actor=None, decision="", today=None):
+    """Carry out a merger: all of it or nothing. Refused (DomainError) with every reason it cannot apply."""
+    from loans.ledger.summaries import refresh_monthly_balances
+    from loans.services.capital import allocations_carry_into
+
+    today = today or timezone.localdate()
+    sources = list(Ward.objects.select_for_update().filter(pk__in=[ward.pk for ward in sources]))
+    plan = merger_plan(sources=sources, code=code, name=name, merged_on=merged_on, decision=decision, today=today)
+    if not plan.can_apply:
+        raise DomainError(" ".join(str(problem) for problem in plan.problems))
+    source_ids = [ward.pk for ward in plan.sources]
+    # The old wards leave being first, so that the new one may take over one of their codes.
+    Ward.objects.filter(pk__in=source_ids).update(merged_on=merged_on)
+    ward = Ward.objects.create(area=plan.sources[0].area, code=plan.code, name=plan.name)
+    Ward.objects.filter(pk__in=source_ids).update(merged_into=ward)
+    merger = WardMerger.objects.create(ward=ward, merged_on=merged_on, decision=plan.decision, carried_out_by=actor,
+                                       summary={**plan.counts, "wards": [w.code for w in plan.sources]})
+    note = _("Ward merger %(decision)s: %(wards)s form %(ward)s from %(date)s") % {
+        "decision": plan.decision, "wards": ", ".join(w.name for w in plan.sources), "ward": ward.name,
+        "date": _day(merged_on),
+    }
+    old = Organization.objects.filter(level=Organization.Level.WARD, ward__in=source_ids).select_related("ward")
+    by_kind = {}
+    for branch in old.order_by("kind", "ward__code"):
+        by_kind.setdefault(branch.kind, []).append(branch)
+    moved_groups = []
+    for kind, branches in by_kind.items():
+        new = Organization.objects.create(
+            area=ward.area, kind=kind, level=Organization.Level.WARD, ward=ward, parent_id=branches[0].parent_id,
+            name=_branch_name(branches, kind, ward.name),
+        )
+        ids = [branch.pk for branch in branches]
+        groups = list(SavingsGroup.objects.filter(branch__in=ids).values_list("pk", "branch_id"))
+        GroupTransfer.objects.bulk_create(
+            GroupTransfer(group_id=group, from_branch_id=branch, to_branch=new, moved_on=merged_on, merger=merger)
+            for group, branch in groups
+        )
+        SavingsGroup.objects.filter(branch__in=ids).update(branch=new)
+        Household.objects.filter(branch__in=ids).update(branch=new)
+        OfficerProfile.objects.filter(organization__in=ids).update(organization=new)
+        allocations_carry_into(branches=ids, into=new, note=note, actor=actor)
+        Organization.objects.filter(pk__in=ids).update(merged_into=new, merged_on=merged_on)
+        moved_groups += [group for group, _branch in groups]
+    households = list(Household.objects.filter(ward__in=source_ids).values_list("pk", flat=True))
+    Household.objects.filter(pk__in=households).update(ward=ward)
+    Neighbourhood.objects.filter(ward__in=source_ids).update(ward=ward)
+    audit_bulk(SavingsGroup, action="bulk_update", ids=moved_groups, note=note)
+    audit_bulk(Household, action="bulk_update", ids=households, note=note)
+    audit_bulk(Ward, action="bulk_update", ids=source_ids, note=note)
+    # The 12-month trend is kept per branch: rebuilt, it shows the new ward's history as one.
+    refresh_monthly_balances(today)
+    return merger

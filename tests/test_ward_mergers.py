@@ -1,0 +1,203 @@
+"""Ward mergers: wards A and B form a new ward on 01/07/2026. History before the date shows the old wards, after it
+the new one; totals are the same either way; officers follow their branch; nothing is deleted; refusals are clear."""
+
+import io
+from datetime import date
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+
+from borrowers.models import Household
+from loans.ledger.balances import refresh_household_savings
+from loans.ledger.snapshots import snapshots_rebuild
+from loans.models import AllocationEvent, CapitalAllocation, CollectionSheet, Loan, Posting
+from loans.reports import selectors as report_selectors
+from loans.reports.selectors import portfolio_report
+from organizations.errors import DomainError
+from organizations.models import (
+    AuditEvent,
+    GroupTransfer,
+    OfficerProfile,
+    Organization,
+    SavingsGroup,
+    Ward,
+    WardMerger,
+)
+from organizations.selectors.scope import groups_for
+from organizations.services.mergers import merger_plan, wards_merge
+from tests.factories import (
+    BranchFactory,
+    HouseholdFactory,
+    LoanFactory,
+    SavingsGroupFactory,
+    WardFactory,
+    approved_allocation,
+    officer,
+)
+
+TODAY = date(2026, 11, 20)
+MERGED_ON = date(2026, 7, 1)
+
+
+@pytest.fixture(autouse=True)
+def frozen_today():
+    with time_machine.travel(TODAY, tick=False):
+        yield
+
+
+@pytest.fixture
+def ward_c(db, ward_a):
+    return WardFactory(area=ward_a.area, code="900003", name="Phường C")
+
+
+@pytest.fixture
+def district(household_a, household_b, ward_c, women_district, front_supervisor):
+    """Loans in wards A, B and C; an allocation in A and B; C stays out of the merger."""
+    branch_c = BranchFactory(ward=ward_c, kind=Organization.Kind.WOMEN, parent=women_district)
+    group_c = SavingsGroupFactory(branch=branch_c, code="8100003", name="Tổ C1")
+    household_c = HouseholdFactory(group=group_c, head_name="Lê Văn Cường")
+    loans = [
+        LoanFactory(household=household_a, amount=30_000_000, disbursed_on=date(2026, 1, 10)),
+        LoanFactory(household=household_b, amount=20_000_000, disbursed_on=date(2026, 2, 10)),
+        LoanFactory(household=household_c, amount=10_000_000, disbursed_on=date(2026, 3, 10)),
+        LoanFactory(household=household_b, amount=5_000_000, disbursed_on=date(2026, 9, 10)),
+    ]
+    Posting.objects.create(kind="savings_in", household=household_b, amount=300_000, on=date(2026, 4, 3))
+    refresh_household_savings([household_b.pk])
+    branch_a, branch_b = household_a.branch, household_b.branch
+    for branch, amount in ((branch_a, 40_000_000), (branch_b, 30_000_000)):
+        allocation = approved_allocation(branch=branch, amount=amount, year=2026, plan_amount=100_000_000)
+        CapitalAllocation.objects.filter(pk=allocation.pk).update(amount_committed=amount // 2)
+    officer_c = officer("ward_c", branch_c, OfficerProfile.Role.WARD_OFFICER)
+    return {"loans": loans, "branch_c": branch_c, "group_c": group_c, "officer_c": officer_c}
+
+
+def merge(ward_a, ward_b, **overrides):
+    arguments = {"sources": [ward_a, ward_b], "code": ward_a.code, "name": "Phường Mới", "merged_on": MERGED_ON,
+                 "decision": "1685/NQ-UBTVQH15", **overrides}
+    return wards_merge(**arguments)
+
+
+def by_ward(user, on, **options):
+    return {row["ward"]: row["outstanding"] for row in portfolio_report(user=user, on=on, by=("ward",), **options)}
+
+
+def test_the_merger_moves_everything_and_deletes_nothing(
+    district, ward_a, ward_b, ward_c, group_a, group_b, household_a, ward_officer_a, ward_officer_b, admin_user
+):
+    counts = {model: model.objects.count() for model in (Ward, Organization, SavingsGroup, Household, Loan, Posting)}
+    codes = sorted(SavingsGroup.objects.values_list("code", flat=True)), sorted(Loan.objects.values_list("number",
+                                                                                                       flat=True))
+    merger = merge(ward_a, ward_b, actor=admin_user)
+    new = merger.ward
+    assert (new.code, new.name, new.is_active) == (ward_a.code, "Phường Mới", True)
+    for old in (ward_a, ward_b):
+        old.refresh_from_db()
+        assert (old.merged_into, old.merged_on) == (new, MERGED_ON)
+    ward_c.refresh_from_db()
+    assert ward_c.is_active
+    # One Women's Union branch in the new ward; the two old ones stay as history.
+    branch = Organization.objects.get(ward=new, kind=Organization.Kind.WOMEN)
+    assert set(Organization.objects.filter(merged_into=branch).values_list("ward", flat=True)) == {ward_a.pk,
+                                                                                                   ward_b.pk}
+    for group in (group_a, group_b):
+        group.refresh_from_db()
+        assert group.branch == branch
+    assert GroupTransfer.objects.filter(merger=merger).count() == 2
+    household_a.refresh_from_db()
+    assert (household_a.ward, household_a.branch) == (new, branch)
+    officers = OfficerProfile.objects.filter(user__in=[ward_officer_a, ward_officer_b])
+    assert set(officers.values_list("organization", flat=True)) == {branch.pk}
+    # The bank's codes stay; only the new ward and its branch were added.
+    assert (sorted(SavingsGroup.objects.values_list("code", flat=True)),
+            sorted(Loan.objects.values_list("number", flat=True))) == codes
+    assert Ward.objects.count() == counts[Ward] + 1 and Organization.objects.count() == counts[Organization] + 1
+    for model in (SavingsGroup, Household, Loan, Posting):
+        assert model.objects.count() == counts[model]
+    # The capital: one allocation holding the sum, the old ones at zero with the reason in their history.
+    allocation = CapitalAllocation.objects.get(branch=branch)
+    assert (allocation.amount, allocation.amount_committed) == (70_000_000, 35_000_000)
+    assert CapitalAllocation.objects.filter(branch__merged_into=branch, amount=0).count() == 2
+    assert AllocationEvent.objects.filter(kind=AllocationEvent.Kind.MERGED_OUT).count() == 2
+    # Recorded in the audit trail.
+    assert AuditEvent.objects.filter(content_type__model="wardmerger", object_id=str(merger.pk)).exists()
+    out = io.StringIO()
+    call_command("check_ledger", stdout=out)
+    assert "error" not in out.getvalue().lower()
+
+
+@pytest.mark.parametrize("snapshots", [False, True], ids=["ledger", "snapshots"])
+def test_reports_show_the_wards_of_the_date_and_the_same_totals(
+    district, ward_a, ward_b, ward_c, front_supervisor, monkeypatch, snapshots
+):
+    merger = merge(ward_a, ward_b)
+    if snapshots:
+        snapshots_rebuild(since=date(2026, 1, 1))
+    else:
+        monkeypatch.setattr(report_selectors, "snapshot_month_end", lambda on: None)
+    before, after = date(2026, 6, 30), date(2026, 7, 1)
+    assert by_ward(front_supervisor, before) == {ward_a.pk: 30_000_000, ward_b.pk: 20_000_000,
+                                                 ward_c.pk: 10_000_000}
+    assert by_ward(front_supervisor, before, today_wards=True) == {merger.ward.pk: 50_000_000, ward_c.pk: 10_000_000}
+    assert by_ward(front_supervisor, after) == {merger.ward.pk: 50_000_000, ward_c.pk: 10_000_000}
+    assert by_ward(front_supervisor, TODAY) == {merger.ward.pk: 55_000_000, ward_c.pk: 10_000_000}
+    for on in (date(2026, 3, 31), before, after, date(2026, 10, 15)):
+        total = portfolio_report(user=front_supervisor, on=on)[0]
+        for options in ({}, {"today_wards": True}):
+            rows = portfolio_report(user=front_supervisor, on=on, by=("ward",), **options)
+            for name in ("outstanding", "loans", "households", "savings", "groups", "lent_year"):
+                assert sum(row[name] for row in rows) == total[name], (on, options, name)
+    # A ward filter for a date before the merger takes the groups that were in that ward then.
+    only_b = portfolio_report(user=front_supervisor, on=before, ward=ward_b.pk)[0]
+    assert (only_b["outstanding"], only_b["savings"]) == (20_000_000, 300_000)
+
+
+def test_the_dashboard_lists_the_old_wards_before_and_the_new_one_after(
+    district, ward_a, ward_b, ward_c, front_supervisor, client_for
+):
+    merger = merge(ward_a, ward_b)
+    client = client_for(front_supervisor)
+    before = client.get(reverse("organizations:home"), {"on": "30/06/2026"})
+    assert [row["ward_obj"] for row in before.context["by_ward"]] == [ward_a, ward_b, ward_c]
+    assert before.context["form"].offers_today_wards
+    mapped = client.get(reverse("organizations:home"), {"on": "30/06/2026", "today_wards": "on"})
+    assert [row["ward_obj"] for row in mapped.context["by_ward"]] == [ward_c, merger.ward] or [
+        row["ward_obj"] for row in mapped.context["by_ward"]] == [merger.ward, ward_c]
+    assert mapped.context["totals"]["outstanding"] == before.context["totals"]["outstanding"] == 60_000_000
+    today = client.get(reverse("organizations:home"))
+    assert {row["ward_obj"] for row in today.context["by_ward"]} == {merger.ward, ward_c}
+    assert not today.context["form"].offers_today_wards
+    report = client.get(reverse("loans:report", args=["bctd_01_1"]), {"on": "30/06/2026"})
+    assert report.status_code == 200
+
+
+def test_officers_of_the_merged_wards_see_its_whole_history_and_others_see_nothing(
+    district, ward_a, ward_b, group_a, group_b, ward_officer_a, client_for
+):
+    merge(ward_a, ward_b)
+    ward_officer_a = type(ward_officer_a).objects.get(pk=ward_officer_a.pk)
+    assert set(groups_for(ward_officer_a)) == {group_a, group_b}
+    assert portfolio_report(user=ward_officer_a, on=date(2026, 6, 30))[0]["outstanding"] == 50_000_000
+    officer_c = district["officer_c"]
+    assert set(groups_for(officer_c)) == {district["group_c"]}
+    assert portfolio_report(user=officer_c, on=date(2026, 6, 30))[0]["outstanding"] == 10_000_000
+    page = client_for(officer_c).get(reverse("organizations:group_detail", args=[group_b.pk]))
+    assert page.status_code == 404
+
+
+def test_a_merger_that_cannot_apply_is_refused_with_its_reasons(district, ward_a, ward_b, ward_c, group_a, ward_officer_a):
+    future = merger_plan(sources=[ward_a, ward_b], code="900009", name="X", merged_on=date(2026, 12, 1))
+    assert not future.can_apply and "still to come" in " ".join(map(str, future.problems))
+    taken = merger_plan(sources=[ward_a, ward_b], code=ward_c.code, name="X", merged_on=MERGED_ON)
+    assert "stays in being" in " ".join(map(str, taken.problems))
+    CollectionSheet.objects.create(group=group_a, collection_on=date(2026, 11, 19), created_by=ward_officer_a)
+    with pytest.raises(DomainError, match="half entered"):
+        merge(ward_a, ward_b)
+    assert not WardMerger.objects.exists() and Ward.objects.filter(merged_on__isnull=False).count() == 0
+    CollectionSheet.objects.all().delete()
+    merge(ward_a, ward_b)
+    ward_a.refresh_from_db()
+    with pytest.raises(DomainError, match="already merged"):
+        merge(ward_a, ward_c, code="900010")
