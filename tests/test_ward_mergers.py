@@ -201,3 +201,28 @@ def test_a_merger_that_cannot_apply_is_refused_with_its_reasons(district, ward_a
     ward_a.refresh_from_db()
     with pytest.raises(DomainError, match="already merged"):
         merge(ward_a, ward_c, code="900010")
+
+
+def test_an_import_with_an_old_ward_code_goes_to_its_successor_with_a_note(
+    ward_a, ward_b, group_b, branch_a, admin_user, client_for
+):
+    from loans.bankfiles.importing import import_confirm, import_upload
+    from loans.models import ImportBatch
+    from tests.test_bank_import import ledger_ok, loan_row, loans_file
+
+    merger = merge(ward_a, ward_b, code="900009")
+    # The bank still writes ward B's old code, for group B (now in the new ward) and for a group new to the app.
+    rows = [loan_row(1, ward=ward_b.code, group=group_b.code), loan_row(2, ward=ward_b.code, group="8100077")]
+    batch = import_upload(kind="loans", file_name="bank.xlsx", content=loans_file(rows), actor=admin_user)
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.PREVIEWED, batch.errors
+    assert len(batch.summary["notes"]) == 1
+    assert ward_b.code in batch.summary["notes"][0] and "Phường Mới" in batch.summary["notes"][0]
+    page = client_for(admin_user).get(reverse("loans:bank_import_detail", args=[batch.pk]))
+    assert "Phường Mới" in page.content.decode() and 'data-testid="import-notes"' in page.content.decode()
+    import_confirm(batch=batch, actor=admin_user)
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.DONE, batch.errors
+    assert set(Loan.objects.values_list("group__branch__ward", flat=True)) == {merger.ward.pk}
+    assert SavingsGroup.objects.get(code="8100077").branch.ward == merger.ward
+    assert ledger_ok()

@@ -6,18 +6,17 @@ from borrowers.models import Household, fold_name
 from loans.bankfiles.layouts import GRADES, fold
 from loans.bankfiles.plans import ALREADY_ON_ROW, BasePlan, _branch_lookup, _create_groups
 from loans.models import BankGroupGrade
-from organizations.models import SavingsGroup, Ward
+from organizations.models import SavingsGroup
 
 
 class GroupPlan(BasePlan):
     def check(self):
-        wards = {w.code: w for w in Ward.objects.select_related("area")}
         groups = {g.code: g for g in SavingsGroup.objects.select_related("branch")}
         seen = {}
         self.updates = []
         for number, row in self.sheet.rows:
             self.once(seen, number, "group_code", row["group_code"], ALREADY_ON_ROW["group_code"])
-            ward = wards.get(row["ward_code"])
+            ward = self.ward(row["ward_code"])
             if ward is None:
                 self.error(number, "ward_code", row["ward_code"], _("no ward has this code"))
                 continue

@@ -18,7 +18,7 @@ from loans.bankfiles.plans import (
 )
 from loans.models import InterestArrearsEntry, Loan, LoanProgram, Posting, ReconciliationItem, RepaymentInstalment
 from organizations.audit import audit_bulk
-from organizations.models import GroupMembership, SavingsGroup, Ward
+from organizations.models import GroupMembership, SavingsGroup
 
 Figure = ReconciliationItem.Figure
 Kind = Posting.Kind
@@ -30,17 +30,14 @@ OPENING_NOTE = "Số dư đầu kỳ theo tệp ngân hàng"
 class LoanPlan(BasePlan):
     def check(self):
         rows = self.sheet.rows
-        wards = {w.code: w for w in Ward.objects.select_related("area")}
         programs = {p.code: p for p in LoanProgram.objects.all()}
         branches = _branch_lookup()
         groups = {g.code: g for g in SavingsGroup.objects.select_related("branch")}
         seen_loans, customer_ids, id_customers = {}, {}, {}
         for number, row in rows:
-            ward = wards.get(row["ward_code"])
+            ward = self.ward(row["ward_code"])
             if ward is None:
                 self.error(number, "ward_code", row["ward_code"], _("no ward has this code"))
-            elif not ward.is_active:
-                self.error(number, "ward_code", row["ward_code"], _("this ward was merged into another one"))
             if row["program_code"] not in programs:
                 self.error(number, "program_code", row["program_code"], _("no loan program has this code"))
             self.in_its_branch(number, row, groups.get(row["group_code"]), ward)
@@ -84,6 +81,7 @@ class LoanPlan(BasePlan):
                 )
         if self.sheet.errors:
             return
+        wards = {code: self.ward(code) for code in {row["ward_code"] for _number, row in rows}}
         self.wards, self.programs, self.branches, self.groups = wards, programs, branches, groups
 
         # What the database already knows, looked up in a few set-based queries.

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from organizations.audit import audit_bulk
-from organizations.models import Organization, SavingsGroup
+from organizations.models import Organization, SavingsGroup, Ward
 
 MAX_STORED_CHANGES = 500
 
@@ -27,7 +27,23 @@ class BasePlan:
         self.errors = []
         self.new = self.changed = self.unchanged = 0
         self.changes = []  # side by side: row, key, figure, ledger, bank
+        self.notes = []  # what the preview should say besides errors: old ward codes mapped to their successor
         self.today = timezone.localdate()
+        self._wards = None
+
+    def ward(self, code):
+        """The ward in being for a code on the bank's file: a merged ward's code maps to the ward it is now part of,
+        with a note for the preview (once per code). None when no ward ever had the code."""
+        if self._wards is None:
+            self._wards, self._mapped = wards_by_code(), set()
+        ward, old = self._wards.get(code, (None, None))
+        if old is not None and code not in self._mapped:
+            self._mapped.add(code)
+            self.notes.append(
+                _("Ward code %(code)s is %(old)s, merged into %(new)s on %(date)s: its rows go to %(new)s.")
+                % {"code": code, "old": old.name, "new": ward.name, "date": old.merged_on.strftime("%d/%m/%Y")}
+            )
+        return ward
 
     @property
     def data_rows(self):
@@ -69,7 +85,24 @@ class BasePlan:
             "change_count": len(self.changes),
             "total_check": self.sheet.total_check,
             "samples": self.sheet.samples,
+            "notes": [str(note) for note in self.notes],
         }
+
+
+def wards_by_code():
+    """{code: (ward in being, merged ward the code named or None)} for every code any ward has had."""
+    wards = {ward.pk: ward for ward in Ward.objects.select_related("area")}
+    result = {}
+    for ward in wards.values():
+        if ward.is_active:
+            result[ward.code] = (ward, None)
+    for ward in wards.values():
+        if not ward.is_active and ward.code not in result:
+            successor = ward
+            while successor.merged_into_id is not None and successor.merged_into_id in wards:
+                successor = wards[successor.merged_into_id]
+            result[ward.code] = (successor, ward)
+    return result
 
 
 def _branch_lookup():
