@@ -31,7 +31,10 @@ def test_seed_demo_totals_summary_and_ledger_check(capsys):
     for row in summary.values():
         assert 0 < row["overdue"] < row["outstanding"] * 0.01
 
-    assert Organization.objects.filter(level="ward").count() == 5 * 11
+    # Five organizations in the 11 wards of 2019, kept as history, and in the 5 wards formed on 01/07/2025.
+    assert Organization.objects.filter(level="ward").count() == 5 * 11 + 5 * 5
+    assert Organization.objects.filter(level="ward", merged_into__isnull=False).count() == 5 * 11
+    demo_lives_through_the_merger()
     sizes = [g.memberships.count() for g in SavingsGroup.objects.prefetch_related("memberships")]
     assert min(sizes) >= 5 and max(sizes) <= 60
     assert Loan.objects.values("program__code").distinct().count() >= 4
@@ -51,6 +54,29 @@ def test_seed_demo_totals_summary_and_ledger_check(capsys):
     with pytest.raises(CommandError, match="1 loan"):
         call_command("check_ledger")
     assert posting.loan.number in capsys.readouterr().out
+
+
+def demo_lives_through_the_merger():
+    """The Front's dashboard shows the 11 wards on 30/06/2025 and the 5 wards today, with the same totals; the demo
+    officers work in the wards their old ones joined."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from organizations.models import Ward
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="front"))
+    before = client.get("/", {"on": "30/06/2025"}).context
+    today = client.get("/").context
+    assert len({row["ward_obj"].code for row in before["by_ward"]}) == 11
+    assert {row["ward_obj"].name for row in today["by_ward"]} == {
+        "Thới An", "An Phú Đông", "Đông Hưng Thuận", "Trung Mỹ Tây", "Tân Thới Hiệp"}
+    mapped = client.get("/", {"on": "30/06/2025", "today_wards": "on"}).context
+    assert len(mapped["by_ward"]) == 5 and mapped["totals"]["outstanding"] == before["totals"]["outstanding"]
+    assert Ward.objects.get(code="026764").merged_into.name == "Thới An"
+    officers = {user.username: user.officer.organization.ward.name
+                for user in get_user_model().objects.filter(username__in=["ward", "ward2"])}
+    assert officers == {"ward": "Thới An", "ward2": "An Phú Đông"}
 
 
 def demo_exercises_the_product():

@@ -29,6 +29,7 @@ from organizations.models import (
     SavingsGroup,
     Ward,
 )
+from organizations.services.mergers import wards_merge
 
 DEMO_PASSWORD = "uythac-demo"
 
@@ -44,6 +45,18 @@ WARDS = [
     ("026788", "Tân Hưng Thuận"),
     ("026791", "Đông Hưng Thuận"),
     ("026794", "Tân Thới Nhất"),
+]
+
+#: Resolution 1685/NQ-UBTVQH15: from 01/07/2025 the 11 wards form 5. Each new ward takes, by default, the code of the
+#: old ward of the same name (demo codes: the real new codes come from the bank; --new-ward-codes overrides them).
+MERGER_DECISION = "1685/NQ-UBTVQH15"
+MERGER_ON = date(2025, 7, 1)
+MERGED_WARDS = [
+    ("Thới An", "026773", ["026773", "026764"]),
+    ("An Phú Đông", "026779", ["026779", "026767"]),
+    ("Đông Hưng Thuận", "026791", ["026794", "026788", "026791"]),
+    ("Trung Mỹ Tây", "026785", ["026785", "026776"]),
+    ("Tân Thới Hiệp", "026782", ["026770", "026782"]),
 ]
 
 Kind = Organization.Kind
@@ -150,8 +163,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Run even when DEBUG is off.")
         parser.add_argument("--seed", type=int, default=12, help="Random seed (the same seed gives the same data).")
+        parser.add_argument(
+            "--new-ward-codes", default="",
+            help='Codes of the wards formed on 01/07/2025, e.g. "Thới An=026773,An Phú Đông=026779" (the default '
+                 "reuses the code of the old ward of the same name).",
+        )
 
-    def handle(self, *args, force=False, seed=12, **options):
+    def handle(self, *args, force=False, seed=12, new_ward_codes="", **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo creates demo users with a known password; it refuses to run when DEBUG is off. Use --force to run it anyway."
@@ -160,7 +178,8 @@ class Command(BaseCommand):
             self.stdout.write("The demo district is already there; nothing changed.")
             return
         with transaction.atomic(), audit_context(source="command: seed_demo"):
-            DemoDistrict(random.Random(seed), timezone.localdate(), self.stdout).build()
+            codes = dict(part.split("=", 1) for part in new_ward_codes.split(",") if "=" in part)
+            DemoDistrict(random.Random(seed), timezone.localdate(), self.stdout, new_codes=codes).build()
             refresh_portfolio_summary()
             first = Posting.objects.aggregate(first=Min("on"))["first"] or timezone.localdate()
             snapshots_rebuild(since=first)
@@ -168,7 +187,8 @@ class Command(BaseCommand):
 
 
 class DemoDistrict:
-    def __init__(self, rng, today, out):
+    def __init__(self, rng, today, out, new_codes=None):
+        self.new_codes = {name.strip(): code.strip() for name, code in (new_codes or {}).items()}
         self.rng = rng
         self.today = today
         self.out = out
@@ -204,10 +224,30 @@ class DemoDistrict:
             self.build_organization(kind, outstanding, households)
             self.out.write(f"  {ORG_NAMES[kind][0]}: {households} households, {outstanding:,} VND")
         self.build_users()
+        self.merge_wards()
         seed_capital(self)
         run_demo_activity(self)
         grade_demo_groups(self.today)
         record_supervision_year(self)
+
+    def merge_wards(self):
+        """The 2025 reorganisation, through the service the admin page uses: the history above was made in the 11
+        wards; what follows (this year's capital, collections, grades, supervision) happens in the 5."""
+        admin = get_user_model().objects.get(username="admin")
+        by_code = {ward.code: ward for ward in self.wards}
+        formed = []
+        for name, code, old_codes in MERGED_WARDS:
+            merger = wards_merge(
+                sources=[by_code[old] for old in old_codes], code=self.new_codes.get(name, code), name=name,
+                merged_on=MERGER_ON, decision=MERGER_DECISION, actor=admin, today=self.today,
+            )
+            formed.append(merger.ward)
+        self.wards = formed  # Thới An (the demo user "ward"), An Phú Đông ("ward2"), then the others
+        self.branches = {
+            (branch.kind, branch.ward_id): branch
+            for branch in Organization.objects.filter(level="ward", ward__in=formed)
+        }
+        self.out.write(f"  Wards merged on {MERGER_ON:%d/%m/%Y} ({MERGER_DECISION}): 11 wards form {len(formed)}")
 
     def person_name(self, female=None):
         female = self.rng.random() < 0.6 if female is None else female
