@@ -110,7 +110,7 @@ class GroupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.group = group
         self.fields["status"].choices = SavingsGroup.Status.choices
-        branches = branches_for(user)
+        branches = branches_for(user, in_being=True)
         self.fields["branch"].queryset = branches
         self.fields["neighbourhood"].queryset = Neighbourhood.objects.filter(
             ward__in=branches.values("ward")
@@ -240,7 +240,7 @@ class InspectionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["lead_unit"].queryset = recording_units_for(user)
         self.fields["inspected_group"].queryset = groups_for(user).order_by("branch__ward__code", "branch__kind", "code")
-        self.fields["inspected_branch"].queryset = branches_for(user).order_by("ward__code", "kind")
+        self.fields["inspected_branch"].queryset = branches_for(user, in_being=True).order_by("ward__code", "kind")
         self.items = list(ChecklistItem.objects.filter(is_active=True))
         for item in self.items:
             self.fields[f"item_{item.pk}"] = forms.ChoiceField(
@@ -378,7 +378,7 @@ class CooperationAgreementForm(ScopedRecordForm):
         fields = ["branch", "reference", "signed_on", "valid_until", "terminated_on", "note"]
 
     def unit_queryset(self, user):
-        return branches_for(user).order_by("ward__code", "kind")
+        return branches_for(user, in_being=True).order_by("ward__code", "kind")
 
     def clean(self):
         data = super().clean()

@@ -93,7 +93,7 @@ def plan_set(request):
 @role_required(*PROPOSING_ROLES)
 def allocation_propose(request):
     plans = capital_selectors.capital_plans_for(request.user).filter(year__gte=timezone.localdate().year - 1)
-    form = AllocationProposalForm(request.POST or None, plans=plans, branches=branches_for(request.user))
+    form = AllocationProposalForm(request.POST or None, plans=plans, branches=branches_for(request.user, in_being=True))
     suggestion = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

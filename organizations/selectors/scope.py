@@ -9,8 +9,8 @@ from organizations.models import Organization, SavingsGroup, Ward
 def branch_scope(user, prefix=""):
     """A Q() over a field path ending at a ward-branch Organization (e.g. "branch", "household__branch").
 
-    A ward officer sees their own branch; district staff all branches of their organization; the Front and admins
-    everything. A user without a profile sees nothing.
+    A ward officer sees their own branch and the branches merged into it (their history); district staff all
+    branches of their organization; the Front and admins everything. A user without a profile sees nothing.
     """
     role = role_of(user)
     if role in (Role.ADMIN, Role.FRONT_SUPERVISOR):
@@ -21,11 +21,14 @@ def branch_scope(user, prefix=""):
     path = prefix.rstrip("_")
     if role == Role.DISTRICT_STAFF:
         return Q(**{f"{path}__parent": profile.organization_id})
-    return Q(**{path: profile.organization_id})
+    return Q(**{path: profile.organization_id}) | Q(**{f"{path}__merged_into": profile.organization_id})
 
 
-def branches_for(user):
+def branches_for(user, in_being=False):
+    """The ward branches in the user's scope; with `in_being`, only those not merged into another (for new work)."""
     qs = Organization.objects.filter(level=Organization.Level.WARD).select_related("ward", "parent")
+    if in_being:
+        qs = qs.filter(merged_into__isnull=True)
     role = role_of(user)
     if role in (Role.ADMIN, Role.FRONT_SUPERVISOR):
         return qs
@@ -34,7 +37,7 @@ def branches_for(user):
         return qs.none()
     if role == Role.DISTRICT_STAFF:
         return qs.filter(parent=profile.organization_id)
-    return qs.filter(pk=profile.organization_id)
+    return qs.filter(Q(pk=profile.organization_id) | Q(merged_into=profile.organization_id))
 
 
 def groups_for(user):
