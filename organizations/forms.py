@@ -441,7 +441,7 @@ class WardMergerForm(forms.Form):
     name = forms.CharField(label=_("New ward name"), max_length=200)
     merged_on = BusinessDateField(label=_("In force from"), earliest=date(1900, 1, 1))
     decision = forms.CharField(
-        label=_("Decision"), max_length=200, required=False, help_text=_("E.g. 1685/NQ-UBTVQH15."),
+        label=_("Merger decision"), max_length=200, required=False, help_text=_("E.g. 1685/NQ-UBTVQH15."),
     )
 
     def __init__(self, *args, **kwargs):

@@ -18,7 +18,7 @@ COUNT_LABELS = {
     "groups": gettext_lazy("Savings groups"),
     "households": gettext_lazy("Households"),
     "neighbourhoods": gettext_lazy("Neighbourhoods"),
-    "loans": gettext_lazy("Loans"),
+    "loans": gettext_lazy("Loan agreements"),
     "open_requests": gettext_lazy("Open loan requests"),
     "allocations": gettext_lazy("Approved capital allocations"),
     "officers": gettext_lazy("Officers"),
