@@ -21,6 +21,7 @@ from organizations.models import (
     Organization,
     OutreachSession,
     TrainingClass,
+    Ward,
 )
 from organizations.selectors.scope import branches_for, groups_for
 from organizations.selectors.supervision import recording_units_for
@@ -417,3 +418,32 @@ class AwardForm(ScopedRecordForm):
         model = Award
         fields = ["awarded_on", "organization", "person_name", "level", "title", "reason"]
         widgets = {"reason": forms.Textarea(attrs={"rows": 3})}
+
+
+class WardChoiceMultiple(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.code} – {obj.name}"
+
+
+class WardMergerForm(forms.Form):
+    """Which wards in being form which new ward, from which date, by which decision: checked here, then previewed
+    and carried out by organizations.services.mergers."""
+
+    sources = WardChoiceMultiple(
+        label=_("Wards that form the new ward"), queryset=None, widget=forms.CheckboxSelectMultiple,
+    )
+    code = DigitCodeField(
+        label=_("New ward code"),
+        validators=[RegexValidator(r"^[0-9]{6}$", _("A ward code has exactly 6 digits."))],
+        help_text=_("It may be the code of one of the merged wards."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 6}),
+    )
+    name = forms.CharField(label=_("New ward name"), max_length=200)
+    merged_on = BusinessDateField(label=_("In force from"), earliest=date(1900, 1, 1))
+    decision = forms.CharField(
+        label=_("Merger decision"), max_length=200, required=False, help_text=_("E.g. 1685/NQ-UBTVQH15."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sources"].queryset = Ward.objects.filter(merged_on__isnull=True).order_by("code")

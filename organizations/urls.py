@@ -1,6 +1,6 @@
 from django.urls import path
 
-from organizations.views import grading, groups, home, jobs, logins, supervision
+from organizations.views import grading, groups, home, jobs, logins, mergers, supervision
 
 app_name = "organizations"
 
@@ -41,4 +41,5 @@ urlpatterns += [
     path("groups/<int:pk>/", groups.group_detail, name="group_detail"),
     path("groups/<int:pk>/edit/", groups.group_update, name="group_update"),
     path("logins/", logins.login_log, name="login_log"),
+    path("wards/merge/", mergers.ward_merge, name="ward_merge"),
 ]
