@@ -185,6 +185,9 @@ def test_officers_of_the_merged_wards_see_its_whole_history_and_others_see_nothi
     assert portfolio_report(user=officer_c, on=date(2026, 6, 30))[0]["outstanding"] == 10_000_000
     page = client_for(officer_c).get(reverse("organizations:group_detail", args=[group_b.pk]))
     assert page.status_code == 404
+    # The group's page tells its officer where it was before.
+    page = client_for(ward_officer_a).get(reverse("organizations:group_detail", args=[group_b.pk]))
+    assert "Phường B" in page.content.decode() and 'data-testid="group-transfer"' in page.content.decode()
 
 
 def test_a_merger_that_cannot_apply_is_refused_with_its_reasons(district, ward_a, ward_b, ward_c, group_a, ward_officer_a):

@@ -62,8 +62,9 @@ def group_detail(request, pk):
         .order_by("status", "-created_at")
     )
     meetings = group.review_meetings.select_related("loan_list").order_by("-held_on", "-pk")[:20]
+    transfers = group.transfers.select_related("from_branch", "merger").order_by("-moved_on", "-pk")
     return render(request, "organizations/group_detail.html", {
-        "group": group, "members": members, "requests": requests, "meetings": meetings,
+        "group": group, "members": members, "requests": requests, "meetings": meetings, "transfers": transfers,
         "can_change": has_role(request.user, *WARD_WORK),
     })
 
