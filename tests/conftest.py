@@ -38,6 +38,12 @@ def ward_b(db):
 
 
 @pytest.fixture
+def ward_c(db, ward_a):
+    """A third ward of the same area (the ward mergers leave it out)."""
+    return WardFactory(area=ward_a.area, code="900003", name="Phường C")
+
+
+@pytest.fixture
 def front(db, ward_a):
     return DistrictOrganizationFactory(area=ward_a.area, kind=Organization.Kind.FRONT, name="MTTQ quận thử")
 

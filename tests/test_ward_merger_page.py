@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 from organizations.models import AuditEvent, SavingsGroup, Ward, WardMerger
-from tests.factories import WardFactory
 
 TODAY = date(2026, 11, 20)
 URL = "/wards/merge/"
@@ -21,11 +20,6 @@ URL = "/wards/merge/"
 def frozen_today():
     with time_machine.travel(TODAY, tick=False):
         yield
-
-
-@pytest.fixture
-def ward_c(db, ward_a):
-    return WardFactory(area=ward_a.area, code="900003", name="Phường C")
 
 
 def form_data(ward_a, ward_b, **overrides):

@@ -32,7 +32,6 @@ from tests.factories import (
     HouseholdFactory,
     LoanFactory,
     SavingsGroupFactory,
-    WardFactory,
     approved_allocation,
     officer,
 )
@@ -45,11 +44,6 @@ MERGED_ON = date(2026, 7, 1)
 def frozen_today():
     with time_machine.travel(TODAY, tick=False):
         yield
-
-
-@pytest.fixture
-def ward_c(db, ward_a):
-    return WardFactory(area=ward_a.area, code="900003", name="Phường C")
 
 
 @pytest.fixture
