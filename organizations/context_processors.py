@@ -1,5 +1,6 @@
 from functools import cache
 
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from organizations.access import Role, profile_of, role_of
@@ -23,6 +24,7 @@ def area(request):
         return Area.objects.only("name", "kind_label").first()
 
     return {
-        "area_label": SimpleLazyObject(lambda: area_label(top() or Area(kind_label=""))),
+        # The setting first, so that a configured label costs no query.
+        "area_label": SimpleLazyObject(lambda: settings.AREA_LABEL or area_label(top() or Area(kind_label=""))),
         "area_name": SimpleLazyObject(lambda: top().name if top() is not None else ""),
     }
