@@ -134,6 +134,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.officer",
+                "organizations.context_processors.area",
             ],
             "builtins": [
                 "loans.templatetags.money",
@@ -187,6 +188,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "organizations.views.logins.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+
+# The interface's name for the level above the wards (there are no districts since 1 July 2025), e.g.
+# "Phòng giao dịch Quận 12". Empty: the Area's kind_label is shown (the demo's is "Quận (cũ)").
+AREA_LABEL = os.environ.get("AREA_LABEL", "")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "organizations:home"

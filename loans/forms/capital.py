@@ -7,17 +7,22 @@ from django.utils.translation import gettext_lazy as _
 
 from loans.forms.fields import CAPITAL_CEILING, AmountField
 from loans.models import CapitalAllocation, LoanProgram
+from organizations.area import area_label
 
 
 class CapitalPlanForm(forms.Form):
-    organization = forms.ModelChoiceField(queryset=None, label=_("District organization"))
+    # The labels name the top level as configured (organizations.area); __init__ sets them.
+    organization = forms.ModelChoiceField(queryset=None, label=_("Organization"))
     program = forms.ModelChoiceField(queryset=LoanProgram.objects.filter(is_active=True), label=_("Program"))
     year = forms.IntegerField(label=_("Plan year"), min_value=2000, max_value=2100)
-    amount = AmountField(max_value=CAPITAL_CEILING, label=_("District total (đồng)"))
+    amount = AmountField(max_value=CAPITAL_CEILING, label=_("Amount (đồng)"))
     note = forms.CharField(label=_("Note"), max_length=300, required=False)
 
     def __init__(self, *args, organizations, **kwargs):
         super().__init__(*args, **kwargs)
+        area = area_label()
+        self.fields["organization"].label = _("Organization at %(area)s") % {"area": area}
+        self.fields["amount"].label = _("Total of %(area)s (đồng)") % {"area": area}
         self.fields["organization"].queryset = organizations
         if organizations.count() == 1:
             self.fields["organization"].initial = organizations.first()
@@ -63,13 +68,12 @@ class AllocationDecisionForm(forms.Form):
 
 
 class AdjustmentForm(forms.Form):
+    # "No allocation" means the top level's unallocated capital; __init__ names it as configured.
     source = forms.ModelChoiceField(
         queryset=None, required=False, label=_("Take capital from"),
-        empty_label=_("— the district's unallocated capital —"),
     )
     target = forms.ModelChoiceField(
         queryset=None, required=False, label=_("Give capital to"),
-        empty_label=_("— back to the district's unallocated capital —"),
     )
     amount = AmountField(max_value=CAPITAL_CEILING, label=_("Amount (đồng)"))
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}))
@@ -77,6 +81,9 @@ class AdjustmentForm(forms.Form):
     def __init__(self, *args, allocations, **kwargs):
         super().__init__(*args, **kwargs)
         allocations = allocations.filter(status=CapitalAllocation.Status.APPROVED)
+        area = area_label()
+        self.fields["source"].empty_label = _("— the unallocated capital of %(area)s —") % {"area": area}
+        self.fields["target"].empty_label = _("— back to the unallocated capital of %(area)s —") % {"area": area}
         for name in ("source", "target"):
             self.fields[name].queryset = allocations
             self.fields[name].label_from_instance = lambda a: (

@@ -9,6 +9,7 @@ from loans.models import CapitalAllocation, CapitalUse, LoanApplication, LoanLis
 from loans.models.pipeline import note_params
 from loans.money import format_vnd
 from loans.services.common import _require_reason, _whole_positive
+from organizations.area import area_label
 from organizations.errors import DomainError
 
 AppStatus = LoanApplication.Status
@@ -58,8 +59,9 @@ def _check_within_meeting(application, amount, name):
         if application.amount_group_approved is not None and ceiling < application.amount_requested:
             message = _(
                 "%(name)s asked for %(requested)s, but the group meeting approved %(approved)s on list 03/TD; "
-                "the district cannot approve more than %(approved)s."
-            ) % {"name": name, "requested": format_vnd(application.amount_requested), "approved": format_vnd(ceiling)}
+                "%(area)s cannot approve more than %(approved)s."
+            ) % {"name": name, "requested": format_vnd(application.amount_requested), "approved": format_vnd(ceiling),
+                 "area": area_label()}
         elif application.amount_group_approved is not None:
             message = _(
                 "The group meeting approved %(approved)s for %(name)s on list 03/TD; the approved amount cannot be more."

@@ -22,6 +22,7 @@ from loans.models import (
 )
 from loans.money import format_vnd
 from loans.services.common import _require_reason, _whole_positive
+from organizations.area import area_label
 from organizations.errors import DomainError
 from organizations.models import Organization
 
@@ -63,7 +64,9 @@ def capital_plan_propose(*, organization, program, year, amount, actor, note="")
     else approves it (`capital_plan_decide`); one proposal per plan waits at a time."""
     amount = _whole_positive(amount)
     if organization.level != Organization.Level.DISTRICT or organization.kind == Organization.Kind.FRONT:
-        raise DomainError(_("Capital is entrusted to a member organization at district level."))
+        raise DomainError(
+            _("Capital is entrusted to a member organization at the level of %(area)s.") % {"area": area_label()}
+        )
     with transaction.atomic():
         plan = (
             CapitalPlan.objects.select_for_update(of=("self",))
@@ -72,8 +75,8 @@ def capital_plan_propose(*, organization, program, year, amount, actor, note="")
         )
         if plan is not None:
             if amount == plan.amount:
-                raise DomainError(_("The district total is already %(amount)s.") % {"amount": format_vnd(amount)},
-                                  field="amount")
+                raise DomainError(_("The total of %(area)s is already %(amount)s.")
+                                  % {"area": area_label(), "amount": format_vnd(amount)}, field="amount")
             _check_plan_total(plan, amount)
         pending = CapitalPlanChange.objects.filter(
             organization=organization, program=program, year=year, status=CapitalPlanChange.Status.PROPOSED
@@ -194,7 +197,8 @@ def allocation_decide(*, allocation, approve, amount=None, reason="", actor):
             free = _unallocated(plan)
             if amount > free:
                 raise DomainError(
-                    _("Only %(free)s of the district total is still unallocated.") % {"free": format_vnd(free)},
+                    _("Only %(free)s of the total of %(area)s is still unallocated.")
+                    % {"free": format_vnd(free), "area": area_label()},
                     field="amount",
                 )
             allocation.status = CapitalAllocation.Status.APPROVED

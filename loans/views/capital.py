@@ -21,6 +21,7 @@ from loans.selectors import capital as capital_selectors
 from loans.services import capital as capital_services
 from loans.views.common import _year
 from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, Role, has_role, profile_of, role_required
+from organizations.area import area_label
 from organizations.errors import DomainError
 from organizations.models import Organization
 from organizations.selectors.scope import branches_for
@@ -83,8 +84,8 @@ def plan_set(request):
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            messages.success(request, _("The new district total is proposed; it applies once another district "
-                                        "officer approves it."))
+            messages.success(request, _("The new total of %(area)s is proposed; it applies once another officer at "
+                                        "%(area)s approves it.") % {"area": area_label()})
             return redirect("loans:capital_pending")
     return render(request, "loans/plan_form.html", {"form": form, **_pending(request.user)})
 
@@ -114,7 +115,9 @@ def allocation_propose(request):
             except DomainError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
-                messages.success(request, _("The proposal is recorded; district staff will decide it."))
+                messages.success(
+                    request, _("The proposal is recorded; staff at %(area)s will decide it.") % {"area": area_label()}
+                )
                 return redirect("loans:allocation_detail", pk=allocation.pk)
     return render(request, "loans/allocation_propose.html", {"form": form, "suggestion": suggestion})
 
@@ -178,8 +181,8 @@ def allocation_adjust(request):
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            messages.success(request, _("The adjustment is proposed; the capital moves once another district "
-                                        "officer approves it."))
+            messages.success(request, _("The adjustment is proposed; the capital moves once another officer at "
+                                        "%(area)s approves it.") % {"area": area_label()})
             return redirect("loans:capital_pending")
     return render(request, "loans/allocation_adjust.html", {"form": form, **_pending(request.user)})
 

@@ -22,6 +22,7 @@ from loans.services.changes import (
     loan_freeze_end,
 )
 from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, has_role, role_required
+from organizations.area import area_label
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error
 
@@ -54,7 +55,9 @@ def loan_change_request_view(request, pk, kind):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            messages.success(request, _("The request was sent to district staff for approval."))
+            messages.success(
+                request, _("The request was sent to staff at %(area)s for approval.") % {"area": area_label()}
+            )
             return redirect("loans:loan_detail", pk=loan.pk)
     context = {
         "loan": loan,

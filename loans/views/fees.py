@@ -11,6 +11,7 @@ from loans.forms.fees import MonthForm
 from loans.selectors.fees import commission_statement, fee_statement, month_bounds, schedule_for
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, Role, has_role, role_required
+from organizations.area import area_label
 from organizations.selectors.scope import branches_for, groups_for
 
 
@@ -82,7 +83,7 @@ def _statement_xlsx(table, month, schedule, group_lines, unit_lines):
         headers = [_("Unit"), _("Level"), _("Organization"), _("Outstanding"), _("Overdue"), _("Overdue ratio (%)"),
                    _("Interest collected"), _("Fee on outstanding"), _("Fee on interest"), _("Reduction (%)"),
                    _("Reduction"), _("Payable")]
-        level = {"ward": _("Ward branch"), "district": _("District level")}
+        level = {"ward": _("Ward branch"), "district": area_label()}
         rows = [[ln.name, level[ln.level], ln.extra, ln.outstanding, ln.overdue, ln.ratio, ln.interest,
                  ln.fee_on_outstanding, ln.fee_on_interest, ln.reduction_percent, ln.reduction, ln.net]
                 for ln in unit_lines]

@@ -17,6 +17,7 @@ from loans.selectors.requests import applications_for, loan_lists_for, review_me
 from loans.services import requests as requests_services
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, WARD_WORK, has_role, personal, role_required
+from organizations.area import area_label
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error, refuse_out_of_scope
 from organizations.selectors.scope import groups_for
@@ -177,7 +178,9 @@ def _meeting_saved_message(meeting):
         "approved": approved, "rejected": rejected,
     }
     if approved:
-        text += " " + _("List 03/TD is ready: record the ward's certification, then send it to district.")
+        text += " " + _("List 03/TD is ready: record the ward's certification, then send it to %(area)s.") % {
+            "area": area_label()
+        }
     return text
 
 
@@ -332,7 +335,8 @@ def list03_certify(request, pk):
             apply_domain_error(form, error)
         else:
             messages.success(
-                request, _("The ward's certification is recorded. You can now submit the list to district.")
+                request, _("The ward's certification is recorded. You can now submit the list to %(area)s.")
+                % {"area": area_label()}
             )
             return redirect("loans:list03_detail", pk=loan_list.pk)
     rows = _list_rows(loan_list)
@@ -347,14 +351,15 @@ def list03_submit(request, pk):
     loan_list = get_object_or_404(loan_lists_for(request.user), pk=pk)
     if request.POST.get("confirm") != "1":
         # The send cannot be undone at the ward: the officer confirms it with the box beside the button.
-        messages.error(request, _("Tick the box to confirm that you checked the list before sending it to district."))
+        messages.error(request, _("Tick the box to confirm that you checked the list before sending it to %(area)s.")
+                       % {"area": area_label()})
         return redirect("loans:list03_detail", pk=loan_list.pk)
     try:
         requests_services.loan_list_submit(loan_list=loan_list, actor=request.user)
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("The list is submitted to district staff for approval."))
+        messages.success(request, _("The list is submitted to %(area)s for approval.") % {"area": area_label()})
     return redirect("loans:list03_detail", pk=loan_list.pk)
 
 
