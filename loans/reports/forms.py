@@ -69,7 +69,8 @@ class ReportScopeForm(forms.Form):
     @cached_property
     def offers_today_wards(self):
         """The choice of today's wards is offered only for a date before a ward merger."""
-        return moved_after(self.scope()[0])
+        on = self.scope()[0]
+        return on < timezone.localdate() and moved_after(on)
 
     @property
     def mapped_to_today(self):

@@ -264,7 +264,7 @@ def group_grade_counts(*, user, on, by=(), organization=None, ward=None, then=No
     return {_key(row, by): row for row in rows}
 
 
-def portfolio_report(*, user, on, by=(), organization=None, ward=None, today_wards=False):
+def portfolio_report(*, user, on, by=(), organization=None, ward=None, today_wards=False, moved=None):
     """Rows of figures as of `on` within the user's scope, one per combination of the `by` dimensions.
 
     Each row has `key` (the dimension values), the amounts (outstanding, overdue, frozen, interest_arrears, savings),
@@ -273,10 +273,14 @@ def portfolio_report(*, user, on, by=(), organization=None, ward=None, today_war
 
     Wards and branches are those of `on`: before a ward merger, the old wards. With `today_wards` the same figures
     are shown under today's wards instead, to compare like with like; the totals are the same either way.
+    `moved` may pass whether groups changed branch after `on` when the caller already knows (None: ask).
     """
     by = tuple(by)
-    split_by_ward = ward or {"ward", "branch"} & set(by)
-    then = on if split_by_ward and not today_wards and moved_after(on) else None
+    then = None
+    if (ward or {"ward", "branch"} & set(by)) and not today_wards:
+        if moved is None:
+            moved = on < timezone.localdate() and moved_after(on)
+        then = on if moved else None
     filters = {"organization": organization, "ward": ward, "then": then}
     if uses_cached_balances(on):
         amounts = _amounts_cached(user, by, on, **filters)
@@ -318,14 +322,16 @@ def overdue_ratio(overdue, outstanding):
 ADDITIVE = (*AMOUNTS, "savings", "loans", "households", *FLOWS, *GRADES, "groups")
 
 
-def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None, today_wards=False):
+def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None, today_wards=False, moved=None):
     """The totals row. From cached balances and snapshots every figure adds up across organizations (households are
     counted per group), so rows already fetched by organization can be summed instead of querying again."""
     if by_kind is not None and (uses_cached_balances(on) or snapshot_month_end(on)):
         total = {"key": (), **{name: sum(row[name] for row in by_kind) for name in ADDITIVE}}
         total["overdue_ratio"] = overdue_ratio(total["overdue"], total["outstanding"])
         return total
-    return portfolio_report(user=user, on=on, organization=organization, ward=ward, today_wards=today_wards)[0]
+    return portfolio_report(
+        user=user, on=on, organization=organization, ward=ward, today_wards=today_wards, moved=moved
+    )[0]
 
 
 def portfolio_trend(*, user, today, organization=None, ward=None, current=None, today_wards=False):

@@ -135,7 +135,7 @@ def report(request, layout):
         first = wards_for(request.user).filter(pk__in=wards_on(on)).first()
         ward = first.pk if first else None
     scope = {"user": request.user, "on": on, "organization": organization, "ward": ward,
-             "today_wards": form.mapped_to_today}
+             "today_wards": form.mapped_to_today, "moved": form.offers_today_wards}
     rows = label_rows(portfolio_report(by=spec["by"], **scope), spec["by"])
     total = portfolio_totals(**scope)
     columns = spec["columns"]
@@ -260,7 +260,7 @@ def report_ward(request, pk):
     ward = get_object_or_404(wards_for(request.user), pk=pk)
     form, on, organization, _ward = _scope_context(request)
     scope = {"user": request.user, "on": on, "organization": organization, "ward": ward.pk,
-             "today_wards": form.mapped_to_today}
+             "today_wards": form.mapped_to_today, "moved": form.offers_today_wards}
     by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
     groups = label_rows(portfolio_report(by=("group",), **scope), ("group",))
     total = portfolio_totals(**scope)

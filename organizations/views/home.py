@@ -26,7 +26,8 @@ def home(request):
     """Dashboard: figures, breakdowns by organization, ward and program, and the 12-month trend, for one date."""
     form = ReportScopeForm(request.GET or None, user=request.user)
     on, organization, ward = form.scope()
-    scope = {"user": request.user, "on": on, "organization": organization, "ward": ward, "today_wards": form.mapped_to_today}
+    scope = {"user": request.user, "on": on, "organization": organization, "ward": ward,
+             "today_wards": form.mapped_to_today, "moved": form.offers_today_wards}
     by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
     totals = portfolio_totals(**scope, by_kind=by_kind)
     by_ward = label_rows(portfolio_report(by=("ward",), **scope), ("ward",))
