@@ -9,6 +9,7 @@ before the merger is kept (GroupTransfer), so that figures as of an earlier date
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -79,8 +80,8 @@ def _problems(plan, today):
         problems.append(_("Give the new ward's name."))
     try:
         ward_code_validator(code)
-    except Exception:  # noqa: BLE001 - the validator's message is the one to show
-        problems.append(_("A ward code has exactly 6 digits."))
+    except ValidationError as error:
+        problems.extend(error.messages)
     else:
         taken = Ward.objects.filter(code=code, merged_on__isnull=True).exclude(pk__in=[w.pk for w in sources]).first()
         if taken:
