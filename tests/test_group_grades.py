@@ -146,11 +146,3 @@ def test_grade_pages(graded_group, group_b, client_for, ward_officer_a, ward_off
     assert client_for(ward_officer_b).get(history).status_code == 404
     nobody = get_user_model().objects.create_user("nobody", password="x")
     assert client_for(nobody).get(url).status_code == 403
-
-
-@pytest.mark.django_db
-def test_seed_demo_grades_the_demo_groups(settings):
-    settings.DEBUG = True
-    call_command("seed_demo")
-    assert GroupGrade.objects.count() == SavingsGroup.objects.count()
-    assert GroupGrade.objects.values("month").distinct().count() == 1

@@ -5,9 +5,7 @@ from datetime import date
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.db import IntegrityError, transaction
-from django.test import override_settings
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -20,7 +18,6 @@ from organizations.models import (
     Inspection,
     InspectionFinding,
     Organization,
-    OutreachSession,
     TrainingClass,
 )
 from organizations.selectors.supervision import supervision_summary
@@ -543,25 +540,3 @@ def test_lists_use_a_bounded_number_of_queries(name, client_for, front_superviso
     with django_assert_max_num_queries(12):
         response = client.get(url(f"supervision_{name}"))
     assert len(response.context["records"]) >= 12
-
-
-# --- The demo district ---------------------------------------------------------------------------------------------
-
-
-@override_settings(DEBUG=True)
-def test_seed_records_a_year_of_supervision_like_the_seed_report(capsys):
-    call_command("seed_demo")
-    capsys.readouterr()
-    front = UserFactory(username="front")  # the demo's Front supervisor
-    rows, totals = supervision_summary(front, 2026)
-    assert totals["inspections"] > 50
-    assert totals["classes"] > 20 and totals["attendances"] == 12_000
-    youth = row_of(rows, Organization.Kind.YOUTH)
-    assert 95 <= youth["outreach"] <= 110
-    for kind in Organization.MEMBER_KINDS:
-        row = row_of(rows, kind)
-        # The demo's 11 wards formed 5 on 01/07/2025; this year's agreements are signed in the 5.
-        assert (row["wards_with_agreement"], row["wards"]) == (5, 5)
-    assert totals["models"] >= 5 and totals["model_households"] > 0 and totals["awards"] >= 5
-    assert totals["follow_ups_overdue"] >= 1
-    assert OutreachSession.objects.filter(held_on__year=2026).count() == totals["outreach"]
