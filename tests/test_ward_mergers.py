@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from borrowers.models import Household
 from loans.ledger.balances import refresh_household_savings
@@ -42,7 +43,8 @@ MERGED_ON = date(2026, 7, 1)
 
 @pytest.fixture(autouse=True)
 def frozen_today():
-    with time_machine.travel(TODAY, tick=False):
+    # The refusals are read in English.
+    with time_machine.travel(TODAY, tick=False), translation.override("en"):
         yield
 
 
