@@ -170,6 +170,8 @@ POLICIES = {
     "import_action": action("login", 403, 403, 403, 403, 403, DONE),
     # Background jobs: admins only; a prepared export is served only to the user who asked for it (the admin here).
     "admin_action": action("login", 403, 403, 403, 403, 403, DONE),
+    # Ward mergers: a form for admins only.
+    "admin_form": form("login", 403, 403, 403, 403, 403, DONE),
     "any_authenticated_action": action("login", DONE, DONE, DONE, DONE, DONE, DONE),
     "own_download": page("login", 404, 404, 404, 404, 404, 404),
     # One's own account.
@@ -366,6 +368,8 @@ RULES = {
     "organizations:group_grade_history": rule("ward_read", pk="group"),
     "organizations:login_log": rule("admin_read"),
     "organizations:job_list": rule("admin_read"),
+    # The merge itself is tested in tests/test_ward_merger_page.py.
+    "organizations:ward_merge": rule("admin_form"),
     "organizations:job_retry": rule("admin_action", pk="job_run"),
     # Supervision work
     "organizations:supervision_summary": rule("any_authenticated"),
