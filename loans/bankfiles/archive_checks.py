@@ -39,7 +39,8 @@ def _open(content):
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         return archive, archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+    # NotImplementedError: a damaged header asking for a zip version or feature the zip module does not have.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
         raise SpreadsheetError(_("The file is not a valid .xlsx workbook.")) from None
 
 
