@@ -23,6 +23,8 @@ class WardAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "area", "merged_into", "merged_on"]
     list_filter = ["area", ("merged_into", admin.EmptyFieldListFilter)]
     search_fields = ["code", "name"]
+    # A merger moves groups, households, officers and capital with it: only the merge service sets these.
+    readonly_fields = ["merged_into", "merged_on"]
 
 
 @admin.register(Neighbourhood)
@@ -37,6 +39,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "level", "ward", "parent"]
     list_filter = ["kind", "level", "ward"]
     search_fields = ["name", "ward__name", "ward__code"]
+    readonly_fields = ["merged_into", "merged_on"]  # set by the merge service only
 
 
 class MembershipInline(admin.TabularInline):

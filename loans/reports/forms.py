@@ -69,8 +69,7 @@ class ReportScopeForm(forms.Form):
     @cached_property
     def offers_today_wards(self):
         """The choice of today's wards is offered only for a date before a ward merger."""
-        on = self.scope()[0]
-        return on < timezone.localdate() and moved_after(on)
+        return moved_after(self.scope()[0])
 
     @property
     def mapped_to_today(self):

@@ -279,7 +279,7 @@ def portfolio_report(*, user, on, by=(), organization=None, ward=None, today_war
     then = None
     if (ward or {"ward", "branch"} & set(by)) and not today_wards:
         if moved is None:
-            moved = on < timezone.localdate() and moved_after(on)
+            moved = moved_after(on)
         then = on if moved else None
     filters = {"organization": organization, "ward": ward, "then": then}
     if uses_cached_balances(on):

@@ -6,13 +6,15 @@ ask `moved_after(on)` first, so that the usual case (no reorganisation since tha
 
 from django.db.models import BigIntegerField, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from organizations.models import GroupTransfer, Ward
 
 
 def moved_after(on):
-    """Whether any group changed ward branch after `on` (one query)."""
-    return GroupTransfer.objects.filter(moved_on__gt=on).exists()
+    """Whether any group changed ward branch after `on`: no query for today or later, since a merger never takes
+    effect on a date still to come; one query otherwise."""
+    return on < timezone.localdate() and GroupTransfer.objects.filter(moved_on__gt=on).exists()
 
 
 def _paths(group_path):

@@ -60,6 +60,15 @@ def _branch_name(old_branches, kind, ward_name):
     return f"{Organization.Kind(kind).label} – {ward_name}"[:200]
 
 
+def _branches_by_kind(wards):
+    """{organization kind: its ward branches in `wards`}, in ward-code order."""
+    by_kind = {}
+    branches = Organization.objects.filter(level=Organization.Level.WARD, ward__in=wards).select_related("ward")
+    for branch in branches.order_by("kind", "ward__code"):
+        by_kind.setdefault(branch.kind, []).append(branch)
+    return by_kind
+
+
 def _problems(plan, today):
     from loans.models import CapitalAllocation, CollectionSheet
 
@@ -123,10 +132,8 @@ def merger_plan(*, sources, code, name, merged_on, decision="", today=None):
     plan = MergerPlan(sources=sources, code=(code or "").strip(), name=(name or "").strip(), merged_on=merged_on,
                       decision=(decision or "").strip())
     plan.problems = _problems(plan, today or timezone.localdate())
-    old = Organization.objects.filter(level=Organization.Level.WARD, ward__in=sources).select_related("ward")
-    by_kind = {}
-    for branch in old.order_by("kind", "ward__code"):
-        by_kind.setdefault(branch.kind, []).append(branch)
+    old = Organization.objects.filter(level=Organization.Level.WARD, ward__in=sources)
+    by_kind = _branches_by_kind(sources)
     plan.branches = [
         (Organization.Kind(kind).label, [b.name for b in branches], _branch_name(branches, kind, plan.name))
         for kind, branches in by_kind.items()
@@ -169,12 +176,8 @@ def wards_merge(*, sources, code, name, merged_on, actor=None, decision="", toda
         "decision": plan.decision, "wards": ", ".join(w.name for w in plan.sources), "ward": ward.name,
         "date": _day(merged_on),
     }
-    old = Organization.objects.filter(level=Organization.Level.WARD, ward__in=source_ids).select_related("ward")
-    by_kind = {}
-    for branch in old.order_by("kind", "ward__code"):
-        by_kind.setdefault(branch.kind, []).append(branch)
     moved_groups = []
-    for kind, branches in by_kind.items():
+    for kind, branches in _branches_by_kind(source_ids).items():
         new = Organization.objects.create(
             area=ward.area, kind=kind, level=Organization.Level.WARD, ward=ward, parent_id=branches[0].parent_id,
             name=_branch_name(branches, kind, ward.name),
