@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run worker test setup assets migrate seed lint messages check-deploy audit clean
+.PHONY: run worker test test-deep setup assets migrate seed lint messages check-deploy audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,17 @@ run: seed
 worker: migrate
 	DEBUG=1 $(BIN)/python manage.py run_worker
 
+# One test process per core (TEST_WORKERS=1 for a single process), the 15 slowest tests listed at the end.
+TEST_WORKERS ?= auto
+PYTEST := DEBUG=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15 --durations-min=1
+
 test: setup
-	@DEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PYTEST) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+# The property tests with ten times their examples (tests/properties.py).
+test-deep: setup
+	@HYPOTHESIS_PROFILE=deep $(PYTEST) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 lint: setup

@@ -216,11 +216,15 @@ def approved_allocation(*, branch, amount, program_code="01", year=None, plan_am
 
 
 def install_reference_data():
-    """Programs, example fee rates and grading criteria, as the data migrations install them (idempotent)."""
+    """Programs, example fee rates, the checklist, grading criteria and the job schedule, as the data migrations
+    install them (idempotent): a transactional test empties every table when it ends."""
+    from importlib import import_module
+
     from django.apps import apps
 
     from loans.defaults import install_defaults as install_loan_defaults
-    from organizations.defaults import install_grading_criteria
+    from organizations.defaults import install_defaults as install_organization_defaults
 
     install_loan_defaults(apps)
-    install_grading_criteria(apps.get_model("organizations", "GradingCriteria"))
+    install_organization_defaults(apps)
+    import_module("organizations.migrations.0003_background_jobs").add_schedule(apps, None)

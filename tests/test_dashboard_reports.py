@@ -7,7 +7,6 @@ from datetime import date, timedelta
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
-from django.db import transaction
 from django.test import override_settings
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -20,8 +19,9 @@ from loans.reports.selectors import portfolio_report
 from loans.reports.views import REPORTS
 from loans.selectors.loans import portfolio_by_organization
 from organizations.models import Organization, SavingsGroup
+from tests.conftest import DEMO_TODAY
 
-TODAY = date(2026, 11, 20)
+TODAY = date.fromisoformat(DEMO_TODAY)
 SEED = {
     "12": (43_479_000_000, 1_430),
     "13": (44_519_000_000, 1_329),
@@ -44,23 +44,8 @@ def workbook(response):
 # --- The demo district, seeded once for this module -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker):
-    """Quận 12 from seed_demo, rolled back after the module's tests."""
-    with django_db_blocker.unblock():
-        with time_machine.travel(TODAY, tick=False), override_settings(DEBUG=True):
-            atomic = transaction.atomic()
-            atomic.__enter__()
-            call_command("seed_demo", stdout=io.StringIO())
-        try:
-            yield
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-
-
 @pytest.fixture
-def demo_user(demo, db):
+def demo_user(demo_district, db):
     from django.contrib.auth import get_user_model
 
     return lambda username: get_user_model().objects.get(username=username)

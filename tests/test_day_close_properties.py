@@ -30,6 +30,7 @@ from loans.money import round_vnd
 from loans.services.collection import collection_dues
 from loans.services.overdue import overdue_close_day
 from tests.factories import LoanFactory
+from tests.properties import examples
 
 D = Decimal
 
@@ -118,7 +119,7 @@ payment = st.tuples(st.integers(0, 1), st.integers(0, DAYS - 1), st.sampled_from
 
 
 @pytest.mark.django_db
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     payments=st.lists(payment, max_size=8),
     closes=st.sets(st.integers(1, DAYS), max_size=12),

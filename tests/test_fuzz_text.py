@@ -22,6 +22,7 @@ from organizations.models import OfficerProfile, Organization, SavingsGroup
 from organizations.selectors.scope import groups_for
 from organizations.text import clean_text
 from tests.factories import BranchFactory, DistrictOrganizationFactory, SavingsGroupFactory, WardFactory, officer
+from tests.properties import examples
 
 # Every code point, surrogates included; and a small alphabet of the troublemakers, so that they meet often.
 ANY_CHARACTER = st.characters(exclude_categories=())
@@ -36,7 +37,7 @@ TYPED = TEXT.map(lambda text: text.encode("utf-8", "replace").decode("utf-8"))
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 FUZZ = settings(
-    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(150), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 

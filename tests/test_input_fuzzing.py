@@ -29,10 +29,11 @@ from loans.services.requests import application_create
 from organizations.errors import DomainError
 from organizations.models import Organization, SavingsGroup
 from tests.factories import LoanApplicationFactory, LoanFactory, program
+from tests.properties import examples
 
 TODAY = "2026-06-20 09:00 +0700"
 FUZZ = settings(
-    max_examples=60, deadline=None, database=None,
+    max_examples=examples(60), deadline=None, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
@@ -68,7 +69,7 @@ def test_parser_reads_an_amount_or_says_why_not(text):
         assert amount is None or amount == amount.to_integral_value()
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=examples(200), deadline=None, database=None)
 @given(amount=st.integers(min_value=0, max_value=int(COLUMN_MAX)))
 def test_every_amount_written_the_vietnamese_way_reads_back(amount):
     assert parse_vnd(format_vnd(amount)) == amount

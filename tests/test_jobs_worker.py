@@ -25,7 +25,15 @@ from organizations.models import JobRun
 from tests.test_bank_import import ledger_ok, loan_row, loans_file
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+def redis_url():
+    """A Redis database of this test process's own: TEST_REDIS_DB (15 unless set) less the xdist worker's number,
+    so that parallel workers, and runs side by side with different TEST_REDIS_DB, never share a queue."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return f"redis://127.0.0.1:6379/{int(os.environ.get('TEST_REDIS_DB', '15')) - int(worker or 0)}"
+
+
+REDIS_URL = redis_url()
 
 
 def redis_answers():

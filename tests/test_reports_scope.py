@@ -23,10 +23,7 @@ def report_url(layout, **params):
     return reverse("loans:report", args=[layout]) + (f"?{query}" if query else "")
 
 
-@pytest.fixture
-def frozen_today():
-    with time_machine.travel(TODAY, tick=False):
-        yield
+pytestmark = pytest.mark.today(TODAY.isoformat())
 
 
 
@@ -39,7 +36,7 @@ def two_wards(household_a, household_b):
 
 @pytest.mark.django_db
 def test_ward_officer_sees_their_branch_and_gets_404_for_another_ward(
-    client_for, ward_officer_a, two_wards, ward_b, group_b, frozen_today
+    client_for, ward_officer_a, two_wards, ward_b, group_b
 ):
     client = client_for(ward_officer_a)
     totals = client.get(reverse("organizations:home")).context["totals"]
@@ -51,14 +48,14 @@ def test_ward_officer_sees_their_branch_and_gets_404_for_another_ward(
 
 
 @pytest.mark.django_db
-def test_district_staff_see_both_wards_of_their_organization(client_for, district_staff, two_wards, frozen_today):
+def test_district_staff_see_both_wards_of_their_organization(client_for, district_staff, two_wards):
     totals = client_for(district_staff).get(reverse("organizations:home")).context["totals"]
     assert totals["outstanding"] == 65_000_000 and totals["households"] == 2
     assert totals["lent_month"] == 25_000_000 and totals["lent_year"] == 65_000_000
 
 
 @pytest.mark.django_db
-def test_user_without_a_role_gets_403_and_an_empty_dashboard(client_for, two_wards, frozen_today):
+def test_user_without_a_role_gets_403_and_an_empty_dashboard(client_for, two_wards):
     nobody = UserFactory(username="nobody")
     nobody.save()  # keeps the password hash the session is bound to
     client = client_for(nobody)
@@ -70,7 +67,7 @@ def test_user_without_a_role_gets_403_and_an_empty_dashboard(client_for, two_war
 
 
 @pytest.mark.django_db
-def test_wrong_method_and_unknown_layout(client_for, front_supervisor, group_a, ward_a, frozen_today):
+def test_wrong_method_and_unknown_layout(client_for, front_supervisor, group_a, ward_a):
     client = client_for(front_supervisor)
     assert client.post(report_url("bctd_01_1")).status_code == 405
     assert client.post(reverse("organizations:home")).status_code == 405
@@ -87,7 +84,7 @@ def test_anonymous_users_are_sent_to_log_in(client):
 
 @pytest.mark.django_db
 def test_a_date_in_the_future_or_malformed_is_refused_with_a_message(
-    client_for, front_supervisor, two_wards, frozen_today
+    client_for, front_supervisor, two_wards
 ):
     client = client_for(front_supervisor)
     response = client.get(report_url("bctd_01_1", on="01/01/2027"))
@@ -101,7 +98,7 @@ def test_a_date_in_the_future_or_malformed_is_refused_with_a_message(
 
 @pytest.mark.django_db
 def test_organization_filter_narrows_the_front_view(
-    client_for, front_supervisor, two_wards, farmers_branch_a, frozen_today
+    client_for, front_supervisor, two_wards, farmers_branch_a
 ):
     farmer = HouseholdFactory(branch=farmers_branch_a)
     group = SavingsGroupFactory(branch=farmers_branch_a)
@@ -115,7 +112,7 @@ def test_organization_filter_narrows_the_front_view(
 
 @pytest.mark.django_db
 def test_overdue_frozen_arrears_reversals_and_savings_agree_between_cache_and_ledger(
-    household_a, household_b, front_supervisor, frozen_today, monkeypatch
+    household_a, household_b, front_supervisor, monkeypatch
 ):
     loan = LoanFactory(household=household_a, amount=30_000_000, disbursed_on=date(2026, 2, 10), frequency=3)
     frozen = LoanFactory(household=household_b, amount=12_000_000, disbursed_on=date(2026, 1, 5))
@@ -148,7 +145,7 @@ def test_overdue_frozen_arrears_reversals_and_savings_agree_between_cache_and_le
 
 
 @pytest.mark.django_db
-def test_postings_dated_after_today_make_the_figures_come_from_the_ledger(household_a, front_supervisor, frozen_today):
+def test_postings_dated_after_today_make_the_figures_come_from_the_ledger(household_a, front_supervisor):
     loan = LoanFactory(household=household_a, amount=20_000_000, disbursed_on=date(2026, 5, 1))
     assert report_selectors.uses_cached_balances(TODAY)
     Posting.objects.create(kind="principal", household=household_a, loan=loan, amount=5_000_000, on=date(2026, 12, 1))
@@ -157,7 +154,7 @@ def test_postings_dated_after_today_make_the_figures_come_from_the_ledger(househ
 
 
 @pytest.mark.django_db
-def test_refresh_keeps_group_summaries_and_month_ends(household_a, group_a, frozen_today):
+def test_refresh_keeps_group_summaries_and_month_ends(household_a, group_a):
     loan = LoanFactory(household=household_a, amount=18_000_000, disbursed_on=date(2026, 9, 15))
     assert GroupProgramBalance.objects.get(group=group_a).outstanding == 18_000_000
     Posting.objects.create(kind="principal", household=household_a, loan=loan, amount=3_000_000, on=date(2026, 11, 2))
@@ -178,7 +175,7 @@ def test_refresh_keeps_group_summaries_and_month_ends(household_a, group_a, froz
 
 
 @pytest.mark.django_db
-def test_grade_counts_are_zero_until_grades_exist(front_supervisor, two_wards, frozen_today):
+def test_grade_counts_are_zero_until_grades_exist(front_supervisor, two_wards):
     assert group_grade_counts(user=front_supervisor, on=TODAY, by=("ward", "kind")) == {}
     totals = portfolio_totals(user=front_supervisor, on=TODAY)
     assert (totals["good"], totals["fair"], totals["average"], totals["weak"]) == (0, 0, 0, 0)
@@ -186,8 +183,7 @@ def test_grade_counts_are_zero_until_grades_exist(front_supervisor, two_wards, f
 
 
 @pytest.mark.django_db
-def test_query_count_does_not_grow_with_the_data(client_for, front_supervisor, django_assert_max_num_queries,
-                                                 frozen_today, branch_a):
+def test_query_count_does_not_grow_with_the_data(client_for, front_supervisor, django_assert_max_num_queries, branch_a):
     client = client_for(front_supervisor)
     for _round in range(2):
         for _ in range(6):
@@ -221,7 +217,7 @@ def test_cached_month_and_year_flows_roll_over_without_a_refresh(household_a, fr
 
 
 @pytest.mark.django_db
-def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, household_b, frozen_today):
+def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, household_b):
     """The month-end summary is computed in one pass; it must agree with deriving each month end on its own, through
     repayments, a reversed repayment, a missed instalment, a loan repaid in full and one disbursed inside the window."""
     from loans.ledger.summaries import derived_portfolio, month_ends, monthly_portfolio
@@ -249,3 +245,14 @@ def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, house
     assert not {key: value for key, value in fast.items() if any(value)}
     refresh_portfolio_summary(TODAY)
     assert MonthlyBalance.objects.get(month_end=date(2026, 10, 31), branch=late.group.branch).overdue > 0
+
+
+@pytest.mark.django_db
+def test_flows_cached_in_a_later_month_are_never_shown_as_this_months(household_a, front_supervisor):
+    """Figures cached on 02/12 and read with the clock at 20/11 (a clock set back) come from the ledger."""
+    with time_machine.travel(date(2026, 12, 2), tick=False):
+        LoanFactory(household=household_a, amount=20_000_000, disbursed_on=date(2026, 11, 5))
+        LoanFactory(household=household_a, amount=7_000_000, disbursed_on=date(2026, 12, 1))
+    with time_machine.travel(date(2026, 11, 20), tick=False):
+        totals = portfolio_totals(user=front_supervisor, on=date(2026, 11, 20))
+    assert (totals["lent_month"], totals["lent_year"], totals["outstanding"]) == (20_000_000, 20_000_000, 20_000_000)

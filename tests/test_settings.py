@@ -64,3 +64,19 @@ def test_deploy_check_is_clean_with_production_variables():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_hashes_passwords_with_pbkdf2_whatever_the_tests_use():
+    # The test suite swaps in a fast hasher (tests/conftest.py); the settings a server loads keep Django's strong one.
+    result = load_settings(
+        DEBUG="0", SECRET_KEY="x" * 50,
+        show='__import__("django.contrib.auth.hashers", fromlist=["get_hasher"]).get_hasher().algorithm',
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pbkdf2_sha256"
+
+
+def test_the_tests_use_a_fast_hasher():
+    from django.contrib.auth.hashers import get_hasher
+
+    assert get_hasher().algorithm == "md5"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from loans.bankfiles import reader
 from loans.bankfiles.archive_checks import SpreadsheetError
 from loans.bankfiles.reader import cell_value, read_rows
+from tests.properties import examples
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -197,7 +198,7 @@ def test_the_xls_fixture_still_reads_codes_dates_and_amounts():
 
 VALUES = (str, int, bool, Decimal, date, datetime, type(None))
 FUZZ = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 
 

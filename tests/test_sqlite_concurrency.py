@@ -15,7 +15,6 @@ from datetime import date
 import pytest
 import time_machine
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
@@ -26,6 +25,7 @@ from loans.services import approvals
 from loans.services.collection import collection_sheet_create, collection_sheet_post
 from organizations.errors import DomainError
 from organizations.models import OfficerProfile, Organization
+from tests.databases import migrated_sqlite_file
 from tests.factories import (
     BranchFactory,
     DistrictOrganizationFactory,
@@ -93,17 +93,11 @@ def at_once(*works):
 
 
 @pytest.fixture(scope="module")
-def migrated_file(tmp_path_factory, django_db_blocker):
-    """A file database migrated once for the module; each test works on a copy of it."""
-    path = tmp_path_factory.mktemp("sqlite") / "migrated.sqlite3"
-    original = connections.settings["default"]
-    connections.settings["default"] = {**original, "NAME": str(path)}
-    try:
-        with django_db_blocker.unblock():
-            in_thread(lambda: call_command("migrate", verbosity=0))
-    finally:
-        connections.settings["default"] = original
-    return path
+def migrated_file(django_db_setup, django_db_blocker):
+    """The migrated file database the test databases are made from (tests/databases.py); each test works on a copy
+    of it."""
+    with django_db_blocker.unblock():
+        return migrated_sqlite_file()
 
 
 @pytest.fixture

@@ -42,9 +42,13 @@ GRADES = ("good", "fair", "average", "weak")
 
 
 def uses_cached_balances(on):
-    """True when figures as of `on` may come from the cached balances: `on` is today and nothing is posted later."""
+    """True when figures as of `on` may come from the cached balances: `on` is today, nothing is posted later, and no
+    cached flow was refreshed on a later day (a clock set back: its month is not today's)."""
     today = timezone.localdate()
-    return on == today and not Posting.objects.filter(on__gt=today).exists()
+    if on != today:
+        return False
+    later = Posting.objects.filter(on__gt=today).values("pk")
+    return not later.union(GroupProgramBalance.objects.filter(flows_on__gt=today).values("pk")).exists()
 
 
 #: Dimensions that a ward merger changes: as of a date before it, a group counts under its branch of that date.
@@ -224,8 +228,8 @@ def _flows(user, by, on, **filters):
 
 def _cached_flows(on):
     """Sums of the refreshed month and year flows, counting a row's month (year) only if it is on's month (year)."""
-    this_month = Q(flows_on__gte=on.replace(day=1))
-    this_year = Q(flows_on__gte=on.replace(month=1, day=1))
+    this_month = Q(flows_on__gte=on.replace(day=1), flows_on__lte=on)
+    this_year = Q(flows_on__gte=on.replace(month=1, day=1), flows_on__lte=on)
     return {
         name: Sum(Case(When(period, then=F(name)), default=ZERO))
         for name, period in (

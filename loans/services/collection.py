@@ -27,6 +27,7 @@ from loans.models import (
 from loans.models.pipeline import note_params
 from loans.money import format_vnd, to_decimal
 from loans.services.overdue import loan_status_histories, overdue_start
+from organizations.bulk import bulk_set
 from organizations.dates import check_business_date
 from organizations.errors import DomainError
 from organizations.models import GroupMembership, SavingsGroup
@@ -226,7 +227,7 @@ def _sync_lines(sheet):
                 item.line = line
                 new_items.append(item)
     if updated_lines:
-        CollectionLine.objects.bulk_update(updated_lines, [*DUE_FIELDS, "savings_before", "position"])
+        bulk_set(updated_lines, [*DUE_FIELDS, "savings_before", "position"])
     CollectionItem.objects.filter(line_id__in=stale_items).delete()
     CollectionItem.objects.bulk_create(new_items)
     return changed
@@ -295,7 +296,7 @@ def _store_entries(sheet, entries):
         if entered != (line.amount_paid, line.savings_in, line.savings_out):
             line.amount_paid, line.savings_in, line.savings_out = entered
             changed.append(line)
-    CollectionLine.objects.bulk_update(changed, ["amount_paid", "savings_in", "savings_out"])
+    bulk_set(changed, ["amount_paid", "savings_in", "savings_out"])
 
 
 def collection_sheet_save(*, sheet, entries, actor):
@@ -459,11 +460,9 @@ def _post_lines(sheet, actor, lines=None):
     through.objects.bulk_create(
         [through(collectionline_id=line.pk, posting_id=p.pk) for p, line in zip(postings, owners, strict=True)]
     )
-    CollectionItem.objects.bulk_update(items, ["overdue_interest_paid", "current_interest_paid", "principal_paid"])
-    CollectionLine.objects.bulk_update(
-        lines, ["status", "overdue_interest_paid", "current_interest_paid", "principal_paid"]
-    )
-    Loan.objects.bulk_update(list(loans.values()), ["interest_arrears"])
+    bulk_set(items, ["overdue_interest_paid", "current_interest_paid", "principal_paid"])
+    bulk_set(lines, ["status", "overdue_interest_paid", "current_interest_paid", "principal_paid"])
+    bulk_set(loans.values(), ["interest_arrears"])
     record_arrears_changes(
         {pk: loan.interest_arrears - arrears_before[pk] for pk, loan in loans.items()},
         on=sheet.collection_on,

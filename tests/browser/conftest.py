@@ -73,7 +73,21 @@ def screenshot(page):
     return take
 
 
-def login(page, username, password="uythac-test"):
+def login(page, username):
+    """Sign in as `username` by handing the browser a session cookie, and open the home page. The login form itself
+    is walked in test_login.py and test_logins.py (login_with_form)."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": page.base_url}])
+    page.goto(f"{page.base_url}/")
+
+
+def login_with_form(page, username, password="uythac-test"):
     page.goto(f"{page.base_url}/accounts/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
@@ -83,18 +97,6 @@ def login(page, username, password="uythac-test"):
 def pytest_terminal_summary(terminalreporter):
     for message in _skipped[:1]:
         terminalreporter.write_sep("!", message, yellow=True)
-
-
-@pytest.fixture(autouse=True)
-def default_programs(request):
-    """A transactional test flushes every table afterwards, the programs a data migration installs too: put them
-    back before each browser test, whichever ran before it."""
-    if "live_server" in request.fixturenames or "transactional_db" in request.fixturenames:
-        from loans.defaults import install_default_programs
-        from loans.models import LoanProgram
-
-        request.getfixturevalue("transactional_db")
-        install_default_programs(LoanProgram)
 
 
 MENUS = {"ward": "menu-ward", "district": "menu-district", "reports": "menu-reports"}

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.browser.conftest import login
+from tests.browser.conftest import login_with_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -12,7 +12,7 @@ def test_officer_logs_in_and_sees_home_page(page, screenshot, ward_officer_a, ho
     page.goto(f"{page.base_url}/")
     assert "/accounts/login/" in page.url
     screenshot("login")
-    login(page, "ward_a")
+    login_with_form(page, "ward_a")
     page.wait_for_selector("[data-testid=officer]")
     assert "Cán bộ" in page.inner_text("[data-testid=officer]")
     assert "Phường A" in page.inner_text("[data-testid=officer]")
@@ -22,6 +22,6 @@ def test_officer_logs_in_and_sees_home_page(page, screenshot, ward_officer_a, ho
 
 
 def test_wrong_password_shows_a_message(page, ward_officer_a):
-    login(page, "ward_a", "wrong-password")
+    login_with_form(page, "ward_a", "wrong-password")
     assert "/accounts/login/" in page.url
     assert page.locator(".alert-danger, .invalid-feedback, .errorlist").count() >= 1

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import login
+from tests.browser.conftest import login_with_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ def csp_violations(page):
 
 def test_login_and_home_load_without_any_csp_violation(page, csp_violations, admin_user):
     page.goto(f"{page.base_url}/accounts/login/")
-    login(page, "admin")
+    login_with_form(page, "admin")
     page.wait_for_selector("[data-testid=officer]")
     # Bootstrap's dropdown works under the policy: the user menu opens.
     page.click("[data-testid=officer]")
@@ -47,7 +47,7 @@ def test_an_inline_script_would_be_blocked(page, csp_violations, admin_user):
 
 def test_five_wrong_passwords_lock_the_login(page, screenshot, ward_officer_a):
     for _ in range(5):
-        login(page, "ward_a", "wrong-password")
+        login_with_form(page, "ward_a", "wrong-password")
         page.wait_for_load_state()
     message = page.locator("[data-testid=lockout-message]")
     assert "đã bị tạm khóa" in message.inner_text()
@@ -57,13 +57,13 @@ def test_five_wrong_passwords_lock_the_login(page, screenshot, ward_officer_a):
     page.set_viewport_size({"width": 1366, "height": 860})
     page.click("text=Quay lại trang đăng nhập")
     page.wait_for_selector("input[name=username]")
-    login(page, "ward_a")
+    login_with_form(page, "ward_a")
     page.wait_for_selector("[data-testid=lockout-message]")
     assert page.locator("[data-testid=officer]").count() == 0
 
 
 def test_officer_changes_the_password_from_the_user_menu(page, screenshot, ward_officer_a):
-    login(page, "ward_a")
+    login_with_form(page, "ward_a")
     page.click("[data-testid=officer]")
     page.click("text=Đổi mật khẩu")
     page.wait_for_selector("h1:has-text('Đổi mật khẩu')")
@@ -82,14 +82,14 @@ def test_officer_changes_the_password_from_the_user_menu(page, screenshot, ward_
     page.wait_for_selector("text=Đã đổi mật khẩu.")
     assert re.search(r"/$", page.url)
     page.click("button:has-text('Đăng xuất')")
-    login(page, "ward_a", "Tiet-kiem-Vay-von-26")
+    login_with_form(page, "ward_a", "Tiet-kiem-Vay-von-26")
     page.wait_for_selector("[data-testid=officer]")
 
 
 def test_admin_reads_the_login_log(page, screenshot, admin_user, ward_officer_a):
-    login(page, "ward_a", "wrong-password")
+    login_with_form(page, "ward_a", "wrong-password")
     page.wait_for_selector(".invalid-feedback, .alert-danger, .errorlist")
-    login(page, "admin")
+    login_with_form(page, "admin")
     page.wait_for_selector("[data-testid=officer]")
     page.click("[data-testid=officer]")
     page.click("text=Nhật ký đăng nhập")
