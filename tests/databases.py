@@ -179,7 +179,14 @@ def teardown_test_database(original, alias=DEFAULT_DB_ALIAS):
             made.unlink(missing_ok=True)
         else:
             pg_drop(connection, made)
-    connection.creation.destroy_test_db(original, verbosity=0, keepdb=False)
+    if connection.vendor == "sqlite":
+        connection.creation.destroy_test_db(original, verbosity=0, keepdb=False)
+        return
+    # A live server's thread may still hold a connection: the database is dropped whoever is connected.
+    test_name = connection.settings_dict["NAME"]
+    connections.close_all()
+    connection.settings_dict["NAME"] = settings.DATABASES[alias]["NAME"] = original
+    pg_drop(connection, test_name)
 
 
 # --- Data sets built once, copied for each use -------------------------------------------------------------------

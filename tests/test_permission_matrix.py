@@ -701,6 +701,8 @@ class PermissionMatrix(TestCase):
                     assert response["Location"].startswith(reverse("admin:login")), f"{path} as {persona}"
 
     def test_matrix(self):
+        """Every URL the resolver knows, for each persona, GET and POST, with the database fingerprinted around each
+        refused POST: one test of all of them (about 20 s), so that a new page without a rule fails here at once."""
         clients = {"anon": Client()}
         for persona, user in self.users.items():
             clients[persona] = Client()
