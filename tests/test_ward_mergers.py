@@ -225,3 +225,100 @@ def test_an_import_with_an_old_ward_code_goes_to_its_successor_with_a_note(
     assert set(Loan.objects.values_list("group__branch__ward", flat=True)) == {merger.ward.pk}
     assert SavingsGroup.objects.get(code="8100077").branch.ward == merger.ward
     assert ledger_ok()
+
+
+def nothing_merged(wards):
+    """No merger was recorded and no ward was formed or left being."""
+    return not WardMerger.objects.exists() and Ward.objects.count() == wards and not Ward.objects.filter(
+        merged_on__isnull=False).exists()
+
+
+def test_a_ward_cannot_be_merged_into_itself(district, ward_a, ward_b):
+    wards = Ward.objects.count()
+    for name in (ward_a.name, "Phường Mới"):
+        plan = merger_plan(sources=[ward_a], code=ward_a.code, name=name, merged_on=MERGED_ON)
+        assert not plan.can_apply
+        assert "Phường A cannot be merged into itself" in " ".join(map(str, plan.problems))
+    with pytest.raises(DomainError, match="cannot be merged into itself"):
+        wards_merge(sources=[ward_a], code=ward_a.code, name=ward_a.name, merged_on=MERGED_ON)
+    assert nothing_merged(wards)
+    # Listed twice, it is still one ward: refused for both reasons.
+    with pytest.raises(DomainError, match="cannot be merged into itself") as refused:
+        wards_merge(sources=[ward_a, ward_a], code=ward_a.code, name="Phường Mới", merged_on=MERGED_ON)
+    assert "listed more than once" in str(refused.value)
+    assert nothing_merged(wards)
+    # Taking over a source's code is what a merger of two or more wards does, and one ward may get a new code.
+    assert merger_plan(sources=[ward_a, ward_b], code=ward_a.code, name="X", merged_on=MERGED_ON).can_apply
+    assert merger_plan(sources=[ward_a], code="900009", name="X", merged_on=MERGED_ON).can_apply
+
+
+def test_the_ward_formed_by_a_merger_cannot_be_merged_into_itself_again(district, ward_a, ward_b):
+    new = merge(ward_a, ward_b).ward
+    wards = Ward.objects.count()
+    with pytest.raises(DomainError, match="Phường Mới cannot be merged into itself"):
+        wards_merge(sources=[new], code=new.code, name=new.name, merged_on=date(2026, 8, 1))
+    new.refresh_from_db()
+    assert new.is_active and WardMerger.objects.count() == 1 and Ward.objects.count() == wards
+
+
+def test_a_ward_listed_twice_is_refused(district, ward_a, ward_b):
+    wards = Ward.objects.count()
+    plan = merger_plan(sources=[ward_a, ward_b, ward_a], code="900009", name="X", merged_on=MERGED_ON)
+    problems = [str(problem) for problem in plan.problems]
+    assert problems == ["Phường A is listed more than once among the wards that merge."]
+    with pytest.raises(DomainError, match="Phường A is listed more than once"):
+        merge(ward_a, ward_b, sources=[ward_a, ward_b, ward_a])
+    assert nothing_merged(wards)
+
+
+def test_the_new_ward_cannot_take_the_code_of_a_ward_merged_into_another_one(district, ward_a, ward_b, ward_c):
+    from tests.factories import WardFactory
+
+    ward_d = WardFactory(area=ward_a.area, code="900004", name="Phường D")
+    new = merge(ward_a, ward_b, code="900009").ward
+    wards = Ward.objects.count()
+    reason = ("The code 900002 was the code of Phường B, now part of Phường Mới, which is not in this merger: give the "
+              "new ward another code.")
+    plan = merger_plan(sources=[ward_c, ward_d], code=ward_b.code, name="Phường Khác", merged_on=date(2026, 8, 1))
+    assert [str(problem) for problem in plan.problems] == [reason]
+    with pytest.raises(DomainError, match="now part of Phường Mới"):
+        merge(ward_c, ward_d, code=ward_b.code, merged_on=date(2026, 8, 1))
+    assert WardMerger.objects.count() == 1 and Ward.objects.count() == wards
+    # The ward that Phường B lives on in may hand its old code on to the ward it forms.
+    assert merger_plan(sources=[new, ward_c], code=ward_b.code, name="X", merged_on=date(2026, 8, 1)).can_apply
+
+
+def test_the_command_refuses_a_ward_merged_into_itself_listed_twice_or_already_merged(ward_a, ward_b, ward_c, group_a):
+    from django.core.management import CommandError
+
+    def command(*codes, into):
+        with pytest.raises(CommandError) as refused:
+            call_command("merge_wards", "--into-code", into, "--name", "Phường Mới", "--on", "2026-07-01", *codes,
+                         stdout=io.StringIO())
+        return str(refused.value)
+
+    wards = Ward.objects.count()
+    assert "Phường A cannot be merged into itself" in command(ward_a.code, into=ward_a.code)
+    assert "Phường A is listed more than once" in command(ward_a.code, ward_b.code, ward_a.code, into="900009")
+    assert nothing_merged(wards)
+    merge(ward_a, ward_b, code="900009")
+    assert "Phường A was already merged into Phường Mới on 01/07/2026" in command(ward_a.code, ward_c.code,
+                                                                                 into="900010")
+    assert WardMerger.objects.count() == 1 and not Ward.objects.filter(code="900010").exists()
+
+
+def test_the_page_refuses_a_ward_merged_into_itself(ward_a, group_a, admin_user, client_for):
+    from django.conf import settings
+
+    client = client_for(admin_user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the page in English, to read the rule's own words
+    wards = Ward.objects.count()
+    data = {"sources": [ward_a.pk], "code": ward_a.code, "name": ward_a.name, "merged_on": "01/07/2026"}
+    reason = "Phường A cannot be merged into itself"
+    preview = client.post(reverse("organizations:ward_merge"), data)
+    html = preview.content.decode()
+    assert preview.status_code == 200 and not preview.context["plan"].can_apply
+    assert 'data-testid="merger-problems"' in html and reason in html and 'data-testid="merger-confirm"' not in html
+    forced = client.post(reverse("organizations:ward_merge"), {**data, "confirm": "1", "checked": "1"})
+    assert forced.status_code == 200 and reason in forced.content.decode()
+    assert nothing_merged(wards)

@@ -7,6 +7,7 @@ Nothing is deleted: the old wards and branches remain, with `merged_into` and `m
 before the merger is kept (GroupTransfer), so that figures as of an earlier date still show the old wards.
 """
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -76,6 +77,13 @@ def _problems(plan, today):
     sources, code, name = plan.sources, plan.code, plan.name
     if not sources:
         problems.append(_("Choose the wards that form the new ward."))
+    listed = Counter(ward.pk for ward in sources)
+    for ward in {ward.pk: ward for ward in sources if listed[ward.pk] > 1}.values():
+        problems.append(_("%(ward)s is listed more than once among the wards that merge.") % {"ward": ward.name})
+    if len(listed) == 1 and sources[0].code == code:
+        # One ward "forming" a ward with its own code would only chain it to a copy of itself.
+        problems.append(_("%(ward)s cannot be merged into itself: choose the wards it merges with, or give the new "
+                          "ward a code of its own.") % {"ward": sources[0].name})
     for ward in sources:
         if not ward.is_active:
             problems.append(
@@ -96,6 +104,17 @@ def _problems(plan, today):
         if taken:
             problems.append(_("The code %(code)s belongs to %(ward)s, which stays in being.") % {"code": code,
                                                                                                   "ward": taken.name})
+        else:
+            # A merged ward's code may be taken over only by its own successor: the bank's files still name it.
+            for old in Ward.objects.filter(code=code, merged_on__isnull=False).exclude(pk__in=list(listed)):
+                successor = old.successor()
+                if successor.pk not in listed:
+                    problems.append(
+                        _("The code %(code)s was the code of %(ward)s, now part of %(into)s, which is not in this "
+                          "merger: give the new ward another code.")
+                        % {"code": code, "ward": old.name, "into": successor.name}
+                    )
+                    break
     if plan.merged_on is None:
         problems.append(_("Give the date the merger takes effect."))
     elif plan.merged_on > today:
@@ -161,7 +180,9 @@ def wards_merge(*, sources, code, name, merged_on, actor=None, decision="", toda
     from loans.services.capital import allocations_carry_into
 
     today = today or timezone.localdate()
-    sources = list(Ward.objects.select_for_update().filter(pk__in=[ward.pk for ward in sources]))
+    # Re-read under lock, keeping the list as given so that a ward listed twice is refused, not quietly merged.
+    locked = Ward.objects.select_for_update().in_bulk([ward.pk for ward in sources])
+    sources = [locked[ward.pk] for ward in sources if ward.pk in locked]
     plan = merger_plan(sources=sources, code=code, name=name, merged_on=merged_on, decision=decision, today=today)
     if not plan.can_apply:
         raise DomainError(" ".join(str(problem) for problem in plan.problems))

@@ -1,6 +1,6 @@
 """Carry out a ward merger from the command line: the same checks and service as the admins' page."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -32,12 +32,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, codes, into_code, name, on, decision, dry_run, **options):
         merged_on = business_date(on)
-        wards = {ward.code: ward for ward in Ward.objects.filter(code__in=codes, merged_on__isnull=True)}
+        # A code names the ward in being that has it, else the last ward merged under it, which the plan refuses
+        # with the date and the ward it went into.
+        named = Ward.objects.filter(code__in=codes).select_related("merged_into")
+        wards = {ward.code: ward for ward in sorted(named, key=lambda w: (w.is_active, w.merged_on or date.min))}
         unknown = [code for code in codes if code not in wards]
         if unknown:
-            raise CommandError(f"No ward in being has the code {', '.join(unknown)}.")
-        arguments = {"sources": list(wards.values()), "code": into_code, "name": name, "merged_on": merged_on,
-                     "decision": decision}
+            raise CommandError(f"No ward has the code {', '.join(unknown)}.")
+        # Every code as given, a repeated one too: the plan refuses a ward listed twice rather than merging it once.
+        arguments = {"sources": [wards[code] for code in codes], "code": into_code, "name": name,
+                     "merged_on": merged_on, "decision": decision}
         plan = merger_plan(**arguments)
         self.stdout.write(f"Wards: {', '.join(f'{w.code} {w.name}' for w in plan.sources)}")
         self.stdout.write(f"New ward: {plan.code} {plan.name} from {merged_on:%d/%m/%Y}"
