@@ -1,9 +1,11 @@
-"""Recompute every loan and household balance from postings; exit non-zero on any difference."""
+"""Recompute every loan and household balance from postings, and every capital figure from what it is made of; exit
+non-zero on any difference."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from loans.ledger.arrears import arrears_differences
 from loans.ledger.balances import ledger_differences
+from loans.ledger.capital_checks import capital_differences
 from loans.ledger.sources import capital_without_source, collection_lines_without_postings, disbursement_differences
 from loans.money import format_vnd
 
@@ -11,7 +13,8 @@ from loans.money import format_vnd
 class Command(BaseCommand):
     help = (
         "Check cached balances of every loan and household against the postings, arrears against entries, and that "
-        "every loan, posted collection line and capital movement has the postings or decision that made it."
+        "every loan, posted collection line and capital movement has the postings or decision that made it; and that "
+        "capital plans, allocations and ward mergers add up to their allocations, history and requests."
     )
 
     def handle(self, *args, **options):
@@ -32,11 +35,13 @@ class Command(BaseCommand):
                 f"{format_vnd(entries)}"
             )
         gaps = self.report_missing_sources()
-        if loans or households or arrears or gaps:
+        capital = self.report_capital()
+        if loans or households or arrears or gaps or capital:
             raise CommandError(
                 f"Ledger check failed: {len(loans)} loan(s) and {len(households)} household(s) differ, "
                 f"{len(arrears)} loan(s) have more interest arrears entries than arrears, "
-                f"{gaps} money row(s) lack the postings or decision that made them."
+                f"{gaps} money row(s) lack the postings or decision that made them, "
+                f"{capital} capital plan(s) or allocation(s) do not add up."
             )
         self.stdout.write(self.style.SUCCESS("Ledger check passed: every balance matches its postings."))
 
@@ -59,3 +64,14 @@ class Command(BaseCommand):
         if total > len(loans) + len(lines) + len(movements):
             self.stdout.write(f"... {total} in all; the first of each kind are listed above.")
         return total
+
+    def report_capital(self):
+        """Capital plans and allocations whose figures do not add up (see loans/ledger/capital_checks.py); returns
+        how many."""
+        found, rows = capital_differences()
+        for subject, differences in rows:
+            for difference in differences:
+                self.stdout.write(f"{subject}: {difference}")
+        if found > len(rows):
+            self.stdout.write(f"... {found} capital plans and allocations in all; the first of each kind are listed above.")
+        return found
