@@ -240,6 +240,8 @@ class LoanPlan(BasePlan):
         new_loan_rows = [row for _number, row in rows if row["loan_number"] not in self.loans]
         loan_ids = _reserve_ids(Loan, len(new_loan_rows))
         programs, households = self.programs, self.households
+        # The file gives no rate: a loan takes its program's rate in force on its disbursement date.
+        rates = {code: programs[code].rate_history() for code in {row["program_code"] for row in new_loan_rows}}
         bulk_insert(
             Loan,
             LOAN_COLUMNS,
@@ -255,7 +257,7 @@ class LoanPlan(BasePlan):
                     row["maturity_on"],
                     _months_between(row["disbursed_on"], row["maturity_on"]),
                     Loan.Frequency.AT_MATURITY,
-                    programs[row["program_code"]].annual_rate,
+                    rates[row["program_code"]].rate_on(row["disbursed_on"]),
                     programs[row["program_code"]].overdue_multiplier,
                     Loan.Status.FROZEN if row["frozen"] else Loan.Status.ACTIVE,
                     row["outstanding"],

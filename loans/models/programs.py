@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from loans.interest import RateHistory
 from loans.money import MoneyField
 
 
@@ -106,9 +107,19 @@ class LoanProgram(models.Model):
             return self.short_loan_extension_months
         return term_months * self.extension_term_percent // 100
 
+    def rate_history(self):
+        """The program's rate on any day (RateHistory): its rate decisions from their dates on, `annual_rate` before
+        the first of them or when it has none. One query; callers that date many loans keep it."""
+        return RateHistory(self.annual_rate, self.rates.values_list("effective_from", "annual_rate"))
+
+    def rate_on(self, day):
+        """The annual rate in force on `day`: a new loan takes it from its disbursement date, not `annual_rate`,
+        which the day close moves to a decision only at the end of the decision's first day."""
+        return self.rate_history().rate_on(day)
+
     def sync_current_rate(self, on):
         """Make `annual_rate` the rate in force on `on` (the latest ProgramRate from on or before it). Returns True if
-        it changed. New loans copy it; open loans follow the history day by day (loans/interest.py)."""
+        it changed. Open loans follow the history day by day (loans/interest.py); new loans take `rate_on`."""
         rate = self.rates.filter(effective_from__lte=on).order_by("-effective_from").values_list("annual_rate", flat=True)
         rate = rate.first()
         if rate is None or rate == self.annual_rate:

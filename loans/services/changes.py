@@ -242,7 +242,10 @@ def _apply(change, loan, actor, on):
 
 
 def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
-    """Lift a freeze (early, or when its period is over): the loan is active again."""
+    """Lift a freeze (early, or when its period is over): the loan is active again.
+
+    A freeze lifted on or after its end date (the job running late, or an officer lifting it late) ends on that end
+    date, not on `on`: the loan accrues interest again from it, and the schedule moves by the freeze's own length."""
     on = on or timezone.localdate()
     with transaction.atomic():
         change = LoanChange.objects.select_for_update().get(pk=change.pk)
@@ -251,6 +254,13 @@ def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
             raise DomainError(_("Only an approved freeze can be lifted."))
         if loan.status != Loan.Status.FROZEN:
             raise DomainError(_("This loan is not frozen."))
+        # `frozen_until` is add_months(frozen_from, months): the day after the last frozen day, the first day the
+        # loan is active again (frozen 16/03/2026 for 60 months: frozen through 15/03/2031, active from 16/03/2031).
+        # Ended late, the status change back to active and `ended_on` are dated on it and the schedule moves by the
+        # freeze's own months; the row's `at` still says when it was recorded, and nothing recorded before it
+        # (postings, posted sheets, earlier status changes) is rewritten.
+        if change.frozen_until is not None and change.frozen_until < on:
+            on = change.frozen_until
         loan.transition_to(Loan.Status.ACTIVE, actor=actor, note_code="freeze_ended", on=on)
         change.old_maturity_on = loan.maturity_on
         change.new_maturity_on = _move_schedule_past_freeze(loan, change.frozen_from, on)
@@ -278,7 +288,8 @@ def _move_schedule_past_freeze(loan, frozen_from, ended_on):
 
 
 def freezes_end_due(*, on=None, actor=None):
-    """End every freeze whose period is over as of `on`. Returns the changes ended."""
+    """End every freeze whose period is over as of `on`, each on its own end date however late this runs (see
+    loan_freeze_end). Returns the changes ended."""
     on = on or timezone.localdate()
     due = LoanChange.objects.filter(
         kind=ChangeKind.FREEZE, status=LoanChange.Status.APPROVED, frozen_until__lte=on, loan__status=Loan.Status.FROZEN

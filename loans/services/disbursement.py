@@ -91,7 +91,9 @@ def loan_disburse(*, application, loan_number, on, amount, term_months, frequenc
                     maturity_on=add_months(on, term_months),
                     term_months=term_months,
                     frequency=frequency,
-                    annual_rate=program.annual_rate,
+                    # The rate in force on the disbursement day, from the rate history: the cached current rate
+                    # still shows the old one on a decision's first day, until the day close.
+                    annual_rate=program.rate_on(on),
                     overdue_multiplier=program.overdue_multiplier,
                     created_by=actor,
                 )
