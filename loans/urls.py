@@ -51,6 +51,7 @@ urlpatterns = [
     path("collections/new/", collection.collection_sheet_create_view, name="collection_sheet_create"),
     path("collections/<int:pk>/", collection.collection_sheet_detail, name="collection_sheet_detail"),
     path("collections/<int:pk>/fill/", collection.collection_sheet_fill, name="collection_sheet_fill"),
+    path("collections/<int:pk>/discard/", collection.collection_sheet_discard_view, name="collection_sheet_discard"),
     path("collections/<int:pk>/print/", collection.collection_sheet_print, name="collection_sheet_print"),
     path("collections/<int:pk>/13TD.xlsx", collection.collection_sheet_xlsx, name="collection_sheet_xlsx"),
     path("collections/<int:pk>/lines/<int:line_pk>/", collection.collection_line_detail, name="collection_line_detail"),

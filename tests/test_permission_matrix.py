@@ -316,6 +316,7 @@ RULES = {
     ),
     "loans:collection_sheet_detail": rule("ward_read", pk="sheet"),
     "loans:collection_sheet_fill": rule("ward_action", pk="sheet"),
+    "loans:collection_sheet_discard": rule("ward_action", pk="sheet"),
     "loans:collection_sheet_print": rule("ward_read", pk="sheet"),
     "loans:collection_sheet_xlsx": rule("ward_read", pk="sheet"),
     "loans:collection_line_detail": rule("ward_read", pk="sheet", line_pk="line"),

@@ -26,7 +26,10 @@ from loans.models import (
 )
 from loans.models.pipeline import note_params
 from loans.money import format_vnd, to_decimal
+from loans.selectors.collection import collection_sheets_for
 from loans.services.overdue import loan_status_histories, overdue_start
+from organizations.access import WARD_WORK, has_role
+from organizations.audit import audit_context
 from organizations.bulk import bulk_set
 from organizations.dates import check_business_date
 from organizations.errors import DomainError
@@ -169,12 +172,16 @@ def collection_dues(*, group, on):
             rates=RateHistory(loan.annual_rate, decisions[loan.program_id], disbursed_on=loan.disbursed_on),
         )
         principal_due = min(max(scheduled_due[loan.pk] - paid[loan.pk], Decimal(0)), loan.principal_outstanding)
+        # From the same marks as the overdue interest (derived for days not yet closed), not the cached balance that
+        # only the day close writes; FIFO over the schedule as in the ledger's derived balance.
+        overdue_through = max((through for since, through in marks[loan.pk] if since <= on), default=Decimal(0))
+        overdue_principal = min(max(overdue_through - paid[loan.pk], Decimal(0)), loan.principal_outstanding)
         item = CollectionItem(
             loan=loan,
             period_start=start,
             days=interest.days,
             outstanding=loan.principal_outstanding,
-            overdue_principal=loan.overdue_principal,
+            overdue_principal=overdue_principal,
             arrears_before=loan.interest_arrears,
             overdue_interest_accrued=interest.overdue,
             current_interest_due=interest.current,
@@ -306,6 +313,29 @@ def collection_sheet_save(*, sheet, entries, actor):
         if not sheet.is_draft:
             raise DomainError(_("This sheet is already posted; correct it with a reversal."))
         _store_entries(sheet, entries)
+    return sheet
+
+
+def collection_sheet_discard(*, sheet, actor):
+    """Delete a half-entered draft with its lines: nothing of it was posted, so nothing about money is lost.
+
+    Only a ward officer of the sheet's branch (or an admin) may; the deletion of the sheet, its lines and their loans
+    is recorded in the audit trail with who did it, the group and the collection day.
+    """
+    if not has_role(actor, *WARD_WORK) or not collection_sheets_for(actor).filter(pk=sheet.pk).exists():
+        raise DomainError(_("Only the ward officers of the group's branch may delete its collection sheet."))
+    with transaction.atomic(), audit_context(actor=actor):
+        try:
+            sheet = _lock_sheet_for_posting(sheet)
+        except CollectionSheet.DoesNotExist:
+            raise DomainError(_("This collection sheet was already deleted.")) from None
+        posted = sheet.lines.exclude(status=CollectionLine.Status.OPEN).exists() or Posting.objects.filter(
+            collection_lines__sheet=sheet
+        ).exists()
+        if not sheet.is_draft or posted:
+            raise DomainError(_("This sheet is posted: it cannot be deleted. Correct its rows with reversals."))
+        # The lines and their loans go with the sheet (on_delete=CASCADE); each deletion is an audit row.
+        sheet.delete()
     return sheet
 
 

@@ -20,7 +20,12 @@ from loans.models import CollectionItem, CollectionLine
 from loans.selectors.collection import collection_sheets_for, group_totals
 from loans.selectors.collection_rows import sheet_row_totals, sheet_rows
 from loans.selectors.loans import postings_for
-from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
+from loans.services.collection import (
+    collection_sheet_create,
+    collection_sheet_discard,
+    collection_sheet_post,
+    collection_sheet_save,
+)
 from loans.services.collection_reversals import collection_line_correct, collection_line_reverse, posting_reverse
 from loans.xlsx import xlsx_response
 from organizations.access import WARD_WORK, has_role, role_required
@@ -164,6 +169,24 @@ def collection_sheet_fill(request, pk):
     except DomainError as error:
         messages.error(request, error.message)
     return redirect("loans:collection_sheet_detail", pk=sheet.pk)
+
+
+@require_POST
+@role_required(*WARD_WORK)
+def collection_sheet_discard_view(request, pk):
+    """Delete a half-entered draft, once the officer ticked the box to confirm it."""
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    if not request.POST.get("confirm"):
+        messages.error(request, _("Tick the box to confirm that the draft is deleted."))
+        return redirect("loans:collection_sheet_detail", pk=sheet.pk)
+    try:
+        collection_sheet_discard(sheet=sheet, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("loans:collection_sheet_detail", pk=sheet.pk)
+    messages.success(request, _("The draft collection sheet of %(group)s for %(date)s is deleted.") % {
+        "group": sheet.group, "date": f"{sheet.collection_on:%d/%m/%Y}"})
+    return redirect(f"{reverse('loans:collection_sheet_list')}?group={sheet.group_id}")
 
 
 def _sheet_heading(sheet):
