@@ -322,3 +322,35 @@ def test_the_page_refuses_a_ward_merged_into_itself(ward_a, group_a, admin_user,
     forced = client.post(reverse("organizations:ward_merge"), {**data, "confirm": "1", "checked": "1"})
     assert forced.status_code == 200 and reason in forced.content.decode()
     assert nothing_merged(wards)
+
+
+def test_every_move_of_a_merger_is_in_the_audit_trail_under_its_note(
+    district, ward_a, ward_b, ward_c, group_a, group_b, household_a, household_b, ward_officer_a, ward_officer_b,
+    admin_user,
+):
+    from organizations.models import Neighbourhood
+
+    streets = [Neighbourhood.objects.create(ward=ward, code=code, name=f"Tổ dân phố {code[-1]}")
+               for ward, code in ((ward_a, "10000001"), (ward_b, "10000002"))]
+    left_out = Neighbourhood.objects.create(ward=ward_c, code="10000003", name="Tổ dân phố 3")
+    old_branches = {household_a.branch_id, household_b.branch_id}
+    merger = merge(ward_a, ward_b, actor=admin_user)
+
+    (ward_event,) = AuditEvent.objects.filter(content_type__model="ward", action="bulk_update")
+    note = ward_event.changes["note"]
+    assert "1685/NQ-UBTVQH15" in note and "Phường Mới" in note
+    moves = AuditEvent.objects.filter(action="bulk_update", changes__note=note)
+    moved = {event.content_type.model: set(event.changes["ids"]) for event in moves}
+    assert moved == {
+        "ward": {ward_a.pk, ward_b.pk},
+        "organization": old_branches,
+        "officerprofile": set(OfficerProfile.objects.filter(user__in=[ward_officer_a, ward_officer_b])
+                              .values_list("pk", flat=True)),
+        "neighbourhood": {street.pk for street in streets},
+        "savingsgroup": {group_a.pk, group_b.pk},
+        "household": {household_a.pk, household_b.pk},
+    }
+    assert {event.actor for event in moves} == {admin_user}
+    # Ward C's records stayed where they were and are not in the merger's trail.
+    assert left_out.pk not in moved["neighbourhood"] and district["group_c"].pk not in moved["savingsgroup"]
+    assert set(Organization.objects.filter(merged_into__ward=merger.ward).values_list("pk", flat=True)) == old_branches

@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from borrowers.models import Household
-from organizations.audit import audit_bulk
+from organizations.audit import audit_bulk, audit_context
 from organizations.errors import DomainError
 from organizations.models import (
     GroupTransfer,
@@ -43,6 +43,7 @@ class MergerPlan:
     problems: list = field(default_factory=list)
     branches: list = field(default_factory=list)  # (kind label, [old branch names], new branch name)
     counts: dict = field(default_factory=dict)
+    draft_sheets: list = field(default_factory=list)  # half-entered 13/TD sheets that block it, to open and finish
 
     @property
     def can_apply(self):
@@ -127,9 +128,11 @@ def _problems(plan, today):
         if later:
             problems.append(_("Groups of these wards already moved on %(date)s; a merger cannot come before that.")
                             % {"date": _day(later.moved_on)})
-    for sheet in CollectionSheet.objects.filter(
-        group__branch__ward__in=sources, status=CollectionSheet.Status.DRAFT
-    ).select_related("group")[:5]:
+    plan.draft_sheets = list(
+        CollectionSheet.objects.filter(group__branch__ward__in=sources, status=CollectionSheet.Status.DRAFT)
+        .select_related("group")[:5]
+    )
+    for sheet in plan.draft_sheets:
         problems.append(
             _("The collection sheet of %(group)s for %(date)s is half entered: post it or delete it first.")
             % {"group": sheet.group, "date": _day(sheet.collection_on)}
@@ -197,7 +200,7 @@ def wards_merge(*, sources, code, name, merged_on, actor=None, decision="", toda
         "decision": plan.decision, "wards": ", ".join(w.name for w in plan.sources), "ward": ward.name,
         "date": _day(merged_on),
     }
-    moved_groups = []
+    moved = {model: [] for model in (Organization, OfficerProfile, SavingsGroup, Household)}
     for kind, branches in _branches_by_kind(source_ids).items():
         new = Organization.objects.create(
             area=ward.area, kind=kind, level=Organization.Level.WARD, ward=ward, parent_id=branches[0].parent_id,
@@ -209,18 +212,27 @@ def wards_merge(*, sources, code, name, merged_on, actor=None, decision="", toda
             GroupTransfer(group_id=group, from_branch_id=branch, to_branch=new, moved_on=merged_on, merger=merger)
             for group, branch in groups
         )
+        moved[SavingsGroup] += [group for group, _branch in groups]
+        moved[Household] += Household.objects.filter(branch__in=ids).values_list("pk", flat=True)
+        moved[OfficerProfile] += OfficerProfile.objects.filter(organization__in=ids).values_list("pk", flat=True)
+        moved[Organization] += ids
         SavingsGroup.objects.filter(branch__in=ids).update(branch=new)
         Household.objects.filter(branch__in=ids).update(branch=new)
         OfficerProfile.objects.filter(organization__in=ids).update(organization=new)
         allocations_carry_into(branches=ids, into=new, note=note, actor=actor)
         Organization.objects.filter(pk__in=ids).update(merged_into=new, merged_on=merged_on)
-        moved_groups += [group for group, _branch in groups]
     households = list(Household.objects.filter(ward__in=source_ids).values_list("pk", flat=True))
     Household.objects.filter(pk__in=households).update(ward=ward)
-    Neighbourhood.objects.filter(ward__in=source_ids).update(ward=ward)
-    audit_bulk(SavingsGroup, action="bulk_update", ids=moved_groups, note=note)
-    audit_bulk(Household, action="bulk_update", ids=households, note=note)
-    audit_bulk(Ward, action="bulk_update", ids=source_ids, note=note)
+    moved[Household] = sorted({*moved[Household], *households})
+    moved[Neighbourhood] = list(Neighbourhood.objects.filter(ward__in=source_ids).values_list("pk", flat=True))
+    Neighbourhood.objects.filter(pk__in=moved[Neighbourhood]).update(ward=ward)
+    moved[Ward] = source_ids
+    # Bulk updates send no signals: one row per kind of object moved, each with the merger's note, so that the
+    # audit trail lists every move under the merger and by whom it was carried out.
+    with audit_context(actor=actor):
+        for model, ids in moved.items():
+            if ids:
+                audit_bulk(model, action="bulk_update", ids=ids, note=note)
     # The 12-month trend is kept per branch: rebuilt, it shows the new ward's history as one.
     refresh_monthly_balances(today)
     return merger
