@@ -281,14 +281,21 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+_browser_skipped = []
+
+
 def pytest_runtest_logreport(report):
     """On the process that prints (the controller under xdist)."""
+    if report.skipped and "BROWSER TESTS SKIPPED" in str(report.longrepr) and not _browser_skipped:
+        _browser_skipped.append(report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr))
     for name, duration in report.user_properties:
         if name == "slow_without_reason":
             _slow_without_reason.append((report.nodeid, duration))
 
 
 def pytest_terminal_summary(terminalreporter):
+    for message in _browser_skipped:
+        terminalreporter.write_sep("!", message.removeprefix("Skipped: "), yellow=True)
     for nodeid, duration in _slow_without_reason:
         terminalreporter.write_line(
             f"SLOW TEST WITHOUT A REASON: {nodeid} took {duration:.0f} s (over {SLOW_SECONDS} s, and no docstring "

@@ -43,6 +43,9 @@ def workbook(response):
 
 # --- The demo district, seeded once for this module -------------------------------------------------------------
 
+#: Every test reads the demo as of the day it is seeded on, whatever the real date.
+pytestmark = pytest.mark.today(DEMO_TODAY)
+
 
 @pytest.fixture
 def demo_user(demo_district, db):

@@ -10,6 +10,7 @@ threads at a file database configured as config/settings.py configures SQLite.
 import shutil
 import sqlite3
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -232,3 +233,124 @@ def test_a_write_still_locked_past_the_timeout_gets_a_try_again_page_and_reading
     assert 'data-testid="database-busy"' in content and "could not finish your request" in content
     assert "<nav" in content  # the app's layout, not a bare error
     assert not in_thread(lambda: CapitalPlanChange.objects.exists())
+
+
+# --- Approvals racing for one allocation -----------------------------------------------------------------------------
+
+
+def one_request_lists(district, count):
+    """An allocation of 50.000.000 ₫ and `count` submitted lists of one 30.000.000 ₫ request each."""
+    allocation = approved_allocation(branch=district["branch"], amount=50_000_000)
+    lists = [
+        submitted_loan_list(group=district["group"], submitted_by=district["ward_officer"], amounts=(30_000_000,))
+        for _ in range(count)
+    ]
+    return allocation, [(loan_list, loan_list.applications.get()) for loan_list in lists]
+
+
+def decide_list(loan_list, application, actor):
+    approvals.loan_list_approve(loan_list=loan_list, amounts={application.pk: 30_000_000}, actor=actor)
+    return "approved"
+
+
+def approve_request(loan_list, application, actor):
+    approvals.application_approve(application=application, amount=30_000_000, actor=actor)
+    return "approved"
+
+
+def assert_one_approved_and_one_refused(outcomes, allocation):
+    assert outcomes.count("approved") == 1, outcomes
+    refusal = next(o for o in outcomes if o != "approved")
+    assert isinstance(refusal, str) and "only 20.000.000 ₫ is left" in refusal, refusal
+    allocation = CapitalAllocation.objects.get(pk=allocation.pk)
+    assert (allocation.amount_committed, allocation.remaining) == (30_000_000, 20_000_000)
+    assert sorted(LoanApplication.objects.values_list("status", flat=True)) == ["approved", "submitted"]
+
+
+@pytest.mark.parametrize("second", [decide_list, approve_request], ids=["another list", "a single request"])
+def test_a_list_decision_racing_another_approval_for_one_allocation_gives_one_clear_refusal(district, second):
+    allocation, (first_list, second_list) = in_thread(lambda: one_request_lists(district, 2))
+    first_checker, second_checker = district["checkers"]
+    outcomes = at_once(
+        lambda: decide_list(*first_list, first_checker), lambda: second(*second_list, second_checker)
+    )
+    in_thread(lambda: assert_one_approved_and_one_refused(outcomes, allocation))
+
+
+@pytest.fixture
+def shared_cache_district():
+    """The district on the in-memory test database itself, which SQLite shares between connections (shared cache):
+    there a second writer is told "database table is locked" at once, without the busy timeout's wait. Returns the
+    district and the SQLite options new connections (other threads) take."""
+    if not connection.is_in_memory_db():
+        pytest.skip("Needs the in-memory (shared-cache) test database.")
+    original = connections.settings["default"]
+    options = dict(original.get("OPTIONS", {}))
+    connections.settings["default"] = {**original, "OPTIONS": options}
+    ward = WardFactory(code="900001", name="Phường A")
+    women = DistrictOrganizationFactory(area=ward.area, kind=Organization.Kind.WOMEN, name="Hội LHPN quận")
+    branch = BranchFactory(ward=ward, kind=Organization.Kind.WOMEN, parent=women)
+    try:
+        yield {
+            "women": women, "branch": branch,
+            "group": SavingsGroupFactory(branch=branch, code="8100001", name="Tổ A1"),
+            "ward_officer": officer("ward_a", branch, Role.WARD_OFFICER),
+            "checkers": [officer(f"district{i}", women, Role.DISTRICT_STAFF) for i in (1, 2)],
+        }, options
+    finally:
+        connections.settings["default"] = original
+
+
+@pytest.mark.parametrize("second", [approve_request, decide_list], ids=["two requests", "a request and a list"])
+def test_on_a_shared_cache_database_the_second_approval_waits_for_the_lock_then_is_refused_clearly(
+        shared_cache_district, second):
+    # Before: the second officer got OperationalError("database table is locked") from BEGIN IMMEDIATE.
+    district, _options = shared_cache_district
+    allocation, (first_request, second_request) = one_request_lists(district, 2)
+    first_checker, second_checker = district["checkers"]
+    outcomes = at_once(
+        lambda: approve_request(*first_request, first_checker), lambda: second(*second_request, second_checker)
+    )
+    assert_one_approved_and_one_refused(outcomes, allocation)
+
+
+def hold_the_write_lock(holding, release):
+    """A colleague's long write (a bank import) on the test database: it holds SQLite's write lock until released."""
+    from django.db import transaction
+
+    def work():
+        with transaction.atomic():
+            holding.set()
+            assert release.wait(timeout=30)
+
+    return threading.Thread(target=lambda: in_thread(work))
+
+
+@pytest.mark.parametrize("database", ["file", "shared cache"])
+def test_an_approval_still_locked_past_the_timeout_is_a_busy_database_not_a_refusal(request, database):
+    """The capital may well be there: past the timeout the officer is told to try again (503), never that it is
+    used up, and nothing is charged."""
+    from config.middleware import is_database_busy
+
+    if database == "file":
+        district = request.getfixturevalue("district")
+        options = request.getfixturevalue("file_database")
+        allocation, [(_loan_list, application)] = in_thread(lambda: one_request_lists(district, 1))
+    else:
+        district, options = request.getfixturevalue("shared_cache_district")
+        allocation, [(_loan_list, application)] = one_request_lists(district, 1)
+    options["timeout"] = 0.3
+    holding, release = threading.Event(), threading.Event()
+    colleague = hold_the_write_lock(holding, release)
+    colleague.start()
+    try:
+        assert holding.wait(timeout=10)
+        started = time.monotonic()
+        [outcome] = at_once(lambda: approve_request(None, application, district["checkers"][0]))
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        colleague.join(timeout=30)
+    assert is_database_busy(outcome), outcome
+    assert 0.25 <= waited < 5, waited  # it waited for the lock, as long as the timeout says, and no longer
+    assert in_thread(lambda: CapitalAllocation.objects.get(pk=allocation.pk).amount_committed) == 0

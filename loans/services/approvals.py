@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from loans.models import CapitalAllocation, CapitalUse, LoanApplication, LoanList
 from loans.models.pipeline import note_params
 from loans.money import format_vnd
-from loans.services.common import _require_reason, _whole_positive
+from loans.services.common import _require_reason, _whole_positive, waits_for_the_write_lock
 from organizations.area import area_label
 from organizations.errors import DomainError
 
@@ -111,6 +111,7 @@ def _approve(application, amount, actor, today):
     return application
 
 
+@waits_for_the_write_lock
 def application_approve(*, application, amount, actor):
     """District staff approve one submitted request, charging the branch's allocation for the program and year."""
     today = timezone.localdate()
@@ -136,6 +137,7 @@ def application_reject(*, application, reason, actor):
         return application
 
 
+@waits_for_the_write_lock
 def loan_list_approve(*, loan_list, amounts, actor, rejections=None):
     """Decide a whole 03/TD list at once: `amounts` {application id: amount}, `rejections` {application id: reason}.
 

@@ -14,9 +14,6 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 # Playwright's sync API runs an event loop in this thread; the test still talks to the database synchronously.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-_skipped = []
-
-
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/browser/" in str(item.fspath):
@@ -29,7 +26,6 @@ def browser():
         message = f"BROWSER TESTS SKIPPED: Chromium not found at {CHROMIUM} (apt-get install chromium)."
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(message)
-        _skipped.append(message)
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
@@ -92,11 +88,6 @@ def login_with_form(page, username, password="uythac-test"):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-
-
-def pytest_terminal_summary(terminalreporter):
-    for message in _skipped[:1]:
-        terminalreporter.write_sep("!", message, yellow=True)
 
 
 MENUS = {"ward": "menu-ward", "district": "menu-district", "reports": "menu-reports"}
