@@ -26,7 +26,8 @@ class WardFactory(factory.django.DjangoModelFactory):
         model = Ward
 
     area = factory.SubFactory(AreaFactory)
-    code = factory.Sequence(lambda n: f"{900000 + n:06d}")
+    # Away from the personas' fixed codes (900001…900003), whatever ran before in this process.
+    code = factory.Sequence(lambda n: f"{910000 + n:06d}")
     name = factory.Sequence(lambda n: f"Phường {n}")
 
 
