@@ -95,7 +95,7 @@ def demo_district(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def clock(request):
     """`@pytest.mark.today("2026-11-20")` on a test or module (pytestmark) stops the clock at that day, 09:00 local
-    time, before any of the test's data is built."""
+    time, before any of the test's data is built; `tick=True` lets it run from there (browser tests)."""
     marker = request.node.get_closest_marker("today")
     if marker is None:
         yield None
@@ -103,7 +103,7 @@ def clock(request):
     import time_machine
 
     day = marker.args[0]
-    with time_machine.travel(f"{day} 09:00 +0700", tick=False) as traveller:
+    with time_machine.travel(f"{day} 09:00 +0700", tick=marker.kwargs.get("tick", False)) as traveller:
         yield traveller
 
 

@@ -11,6 +11,7 @@ from tests.factories import approved_allocation, submitted_loan_list
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.today("2026-11-16", tick=True)  # a Monday: on a weekend or holiday the disbursement day asks to confirm
 def test_district_staff_approve_and_disburse_a_submitted_list(page, screenshot, group_a, branch_a, ward_officer_a,
                                                               district_staff):
     allocation = approved_allocation(branch=branch_a, amount=100_000_000, plan_amount=300_000_000)
