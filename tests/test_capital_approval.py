@@ -339,3 +339,37 @@ def test_a_transaction_day_is_all_or_nothing(approved, district_staff):
     assert [loan.amount for loan in loans] == [30_000_000, 20_000_000]
     assert loans[1].instalments.count() == 4
     assert ledger_differences() == ([], [])
+
+
+# --- Who may decide: the service itself refuses, whatever calls it ----------------------------------------------
+
+
+def test_a_ward_officer_who_did_not_submit_the_list_cannot_approve_through_the_service(
+    loan_list, allocation, branch_a
+):
+    from organizations.models import OfficerProfile
+    from tests.factories import officer
+
+    colleague = officer("ward_a2", branch_a, OfficerProfile.Role.WARD_OFFICER)
+    first, _second = first_two(loan_list)
+    with pytest.raises(DomainError, match="Only district staff"):
+        approvals.application_approve(application=first, amount=30_000_000, actor=colleague)
+    with pytest.raises(DomainError, match="Only district staff"):
+        approvals.application_reject(application=first, reason="Không đủ điều kiện", actor=colleague)
+    with pytest.raises(DomainError, match="Only district staff"):
+        approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000}, actor=colleague)
+    first.refresh_from_db()
+    allocation.refresh_from_db()
+    assert first.status == Status.SUBMITTED and allocation.amount_committed == 0
+
+
+def test_district_staff_of_another_organization_cannot_approve_through_the_service(
+    loan_list, allocation, farmers_district_staff
+):
+    first, _second = first_two(loan_list)
+    with pytest.raises(DomainError, match="outside the organizations"):
+        approvals.application_approve(application=first, amount=30_000_000, actor=farmers_district_staff)
+    with pytest.raises(DomainError, match="outside the organizations"):
+        approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000}, actor=farmers_district_staff)
+    first.refresh_from_db()
+    assert first.status == Status.SUBMITTED
