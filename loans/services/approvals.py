@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from loans.models import CapitalAllocation, CapitalUse, LoanApplication, LoanList
 from loans.models.pipeline import note_params
 from loans.money import format_vnd
+from loans.selectors.requests import applications_for, loan_lists_for
 from loans.services.common import _require_reason, _whole_positive, waits_for_the_write_lock
 from organizations.access import DISTRICT_WORK, has_role
 from organizations.area import area_label
@@ -32,16 +33,13 @@ def allocation_for(application, year):
     )
 
 
-def _check_decider(actor, queryset, pk):
+def _check_decider(actor, scoped, pk):
     """Only district staff (or an admin) decide 03/TD requests, and only within their scope: the same rule as the
     approval pages (DISTRICT_WORK, the requests selectors), so that a command, a task or a future API calling these
-    services cannot skip it."""
-    from loans.selectors.requests import applications_for, loan_lists_for
-
+    services cannot skip it. `scoped`: the selector of what is decided (applications_for, loan_lists_for)."""
     if not has_role(actor, *DISTRICT_WORK):
         raise DomainError(_("Only district staff decide loan requests."))
-    scoped = {"application": applications_for, "list": loan_lists_for}[queryset](actor)
-    if not scoped.filter(pk=pk).exists():
+    if not scoped(actor).filter(pk=pk).exists():
         raise DomainError(_("This request is outside the organizations you work for."))
 
 
@@ -49,7 +47,7 @@ def _check_checker(application, actor):
     loan_list = application.loan_list
     if loan_list is not None and loan_list.submitted_by_id == actor.pk:
         raise DomainError(_("You submitted this 03/TD list, so someone else must approve it."))
-    _check_decider(actor, "application", application.pk)
+    _check_decider(actor, applications_for, application.pk)
 
 
 def _close_list_if_decided(loan_list):
@@ -166,7 +164,7 @@ def loan_list_approve(*, loan_list, amounts, actor, rejections=None):
             raise DomainError(_("Only a submitted 03/TD list can be approved."))
         if loan_list.submitted_by_id == actor.pk:
             raise DomainError(_("You submitted this 03/TD list, so someone else must approve it."))
-        _check_decider(actor, "list", loan_list.pk)
+        _check_decider(actor, loan_lists_for, loan_list.pk)
         pending = list(
             loan_list.applications.filter(status=AppStatus.SUBMITTED)
             .select_related("household", "program", "group")
