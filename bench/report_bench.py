@@ -123,7 +123,7 @@ def fill_loans(first, last, today):
     sql(
         """INSERT INTO borrowers_household (id, customer_code, head_name, search_name, citizen_id, phone, address,
                members, policy_status, policy_list_year, savings_balance, created_at, updated_at, branch_id, ward_id)
-           SELECT i, lpad(i::text, 10, '0'), 'Hộ thử ' || i, 'ho thu ' || i, lpad(i::text, 12, '0'), '',
+           SELECT i, lpad(i::text, 10, '0'), 'Hộ thử ' || i, 'ho thu ' || i, '079' || lpad(i::text, 9, '0'), '',
                   'Địa chỉ ' || i, 4, 'poor', 2025, 100000, now(), now(), o.id, o.ward_id
            FROM generate_series(%(first)s, %(last)s) AS i
            JOIN organizations_savingsgroup g ON g.id = (i - 1) / %(per_group)s + 1

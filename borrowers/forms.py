@@ -4,10 +4,34 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from borrowers.models import Household, citizen_id_validator, customer_code_validator, mobile_validator
+from borrowers import identity
+from borrowers.models import Household, customer_code_validator
 from organizations.codes import DigitCodeField
 from organizations.forms import BusinessDateField
 from organizations.models import Neighbourhood, SavingsGroup
+
+
+class TypedNumberField(forms.CharField):
+    """A citizen ID or phone number as people type or paste it ("079 185.005-555"), stored as its digits.
+
+    The field has no maximum length: a browser's maxlength would cut a pasted number with spaces short without a
+    word. `stored` is the household's number on an edit: kept as it is even where it breaks the rule (it came from
+    the bank's file or from before the rule), so that other changes can be saved; `check_identity_numbers` lists it.
+    """
+
+    def __init__(self, *, normalise, check, **kwargs):
+        self.normalise, self.check, self.stored = normalise, check, None
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return self.normalise(value) if value else value
+
+    def validate(self, value):
+        super().validate(value)
+        error = self.check(value) if value and value != self.stored else None
+        if error is not None:
+            raise error
 
 
 class GroupChoiceField(forms.ModelChoiceField):
@@ -17,11 +41,11 @@ class GroupChoiceField(forms.ModelChoiceField):
 
 class HouseholdForm(forms.Form):
     head_name = forms.CharField(label=_("Head of household"), max_length=200)
-    citizen_id = DigitCodeField(
+    citizen_id = TypedNumberField(
+        normalise=identity.normalise_citizen_id,
+        check=identity.citizen_id_error,
         label=_("Citizen ID (CCCD)"),
-        max_length=12,
-        validators=[citizen_id_validator],
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 12, "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     customer_code = DigitCodeField(
         label=_("Bank customer code"),
@@ -32,12 +56,12 @@ class HouseholdForm(forms.Form):
         help_text=_("Leave empty until the bank gives one."),
     )
     birth_year = forms.IntegerField(label=_("Year of birth"), required=False, min_value=1900)
-    phone = DigitCodeField(
+    phone = TypedNumberField(
+        normalise=identity.normalise_phone,
+        check=identity.phone_error,
         label=_("Mobile phone"),
-        max_length=10,
         required=False,
-        validators=[mobile_validator],
-        widget=forms.TextInput(attrs={"inputmode": "tel", "maxlength": 10, "placeholder": "09xxxxxxxx"}),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "09xxxxxxxx"}),
     )
     address = forms.CharField(label=_("Address"), max_length=300)
     neighbourhood = forms.ModelChoiceField(
@@ -69,6 +93,8 @@ class HouseholdForm(forms.Form):
             del self.fields["group"]
             del self.fields["joined_on"]
             self.fields["neighbourhood"].queryset = Neighbourhood.objects.filter(ward=household.ward_id)
+            self.fields["citizen_id"].stored = household.citizen_id
+            self.fields["phone"].stored = household.phone
 
     def clean_head_name(self):
         return " ".join(self.cleaned_data["head_name"].split())
@@ -87,7 +113,22 @@ class HouseholdForm(forms.Form):
         joined = data.get("joined_on")
         if joined and joined > timezone.localdate():
             self.add_error("joined_on", _("The date cannot be in the future."))
+        self._check_birth_year(data)
         return data
+
+    def _check_birth_year(self, data):
+        """Digits 4-6 of the citizen ID agree with the year of birth when both are given (as Household.clean checks);
+        a stored number kept although it breaks the rule is not compared."""
+        citizen_id, birth_year = data.get("citizen_id"), data.get("birth_year")
+        if not citizen_id or not birth_year or "citizen_id" in self.errors or "birth_year" in self.errors:
+            return
+        if identity.citizen_id_error(citizen_id) is None:
+            error = identity.citizen_id_error(citizen_id, birth_year=birth_year)
+            if error is not None:
+                self.add_error("citizen_id", error)
+
+
+WHOLE_NUMBERS = _("Citizen IDs and phone numbers are found by the whole number.")
 
 
 class HouseholdFilterForm(forms.Form):
@@ -96,7 +137,9 @@ class HouseholdFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search"),
         required=False,
-        widget=forms.TextInput(attrs={"placeholder": _("Name, citizen ID or customer code"), "type": "search"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": _("Name, citizen ID, phone or customer code"), "type": "search"}
+        ),
     )
     group = GroupChoiceField(label=_("Group"), queryset=SavingsGroup.objects.none(), required=False,
                              empty_label=_("All groups"))
@@ -105,9 +148,11 @@ class HouseholdFilterForm(forms.Form):
     )
     outstanding = forms.ChoiceField(label=_("Outstanding loan"), required=False, choices=OUTSTANDING_CHOICES)
 
-    def __init__(self, *args, groups, **kwargs):
+    def __init__(self, *args, groups, whole_numbers=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["group"].queryset = groups.order_by("code")
+        if whole_numbers:  # for roles that see citizen IDs and phones masked (borrowers.selectors.number_match)
+            self.fields["q"].help_text = WHOLE_NUMBERS
 
 
 class HouseholdMoveForm(forms.Form):

@@ -6,11 +6,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from unidecode import unidecode
 
+from borrowers import identity
+
 customer_code_validator = RegexValidator(r"^\d{10}$", _("A bank customer code has exactly 10 digits."))
-citizen_id_validator = RegexValidator(r"^\d{12}$", _("A citizen ID (CCCD) has exactly 12 digits."))
-mobile_validator = RegexValidator(
-    r"^0(3|5|7|8|9)\d{8}$", _("Enter a Vietnamese mobile number: 10 digits starting with 03, 05, 07, 08 or 09.")
-)
 
 
 def fold_name(value):
@@ -37,9 +35,13 @@ class Household(models.Model):
     )
     head_name = models.CharField(_("head of household"), max_length=200)
     search_name = models.CharField(max_length=200, editable=False, db_index=True)
-    citizen_id = models.CharField(_("citizen ID (CCCD)"), max_length=12, unique=True, validators=[citizen_id_validator])
+    citizen_id = models.CharField(
+        _("citizen ID (CCCD)"), max_length=12, unique=True, validators=[identity.validate_citizen_id]
+    )
     birth_year = models.PositiveSmallIntegerField(_("year of birth"), null=True, blank=True)
-    phone = models.CharField(_("mobile phone"), max_length=10, blank=True, validators=[mobile_validator])
+    phone = models.CharField(
+        _("mobile phone"), max_length=10, blank=True, validators=[identity.validate_mobile_phone]
+    )
     address = models.CharField(_("address"), max_length=300)
     ward = models.ForeignKey(
         "organizations.Ward", on_delete=models.PROTECT, related_name="households", verbose_name=_("ward")
@@ -115,6 +117,12 @@ class Household(models.Model):
             errors["escaped_year"] = _("Give the year the household left the poor list.")
         if self.branch_id and self.ward_id and self.branch.ward_id != self.ward_id:
             errors["branch"] = _("The managing branch must be in the household's ward.")
+        if self.birth_year and identity.citizen_id_error(self.citizen_id) is None:
+            # Digits 4-6 of the citizen ID and the year of birth say the same thing; the number alone is checked by
+            # the field's validator.
+            mismatch = identity.citizen_id_error(self.citizen_id, birth_year=self.birth_year)
+            if mismatch is not None:
+                errors["citizen_id"] = mismatch
         if errors:
             raise ValidationError(errors)
 

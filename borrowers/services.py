@@ -5,7 +5,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from borrowers import identity
 from borrowers.models import Household
+from borrowers.selectors import households_for
 from organizations.codes import ascii_code
 from organizations.errors import DomainError
 from organizations.models import GroupMembership, SavingsGroup
@@ -25,38 +27,73 @@ HOUSEHOLD_FIELDS = (
     "policy_list_year",
     "escaped_year",
 )
-#: Numbers typed as digits; full-width digits from an imported or pasted list read as the ASCII ones.
-CODE_FIELDS = ("citizen_id", "customer_code", "phone")
+#: Numbers people type, read the one way borrowers/identity.py reads them (a path without the form gets the same).
+TYPED_NUMBERS = {"citizen_id": identity.normalise_citizen_id, "phone": identity.normalise_phone}
 
 
-def _ascii_codes(data):
-    return {**data, **{name: ascii_code(data[name]) for name in CODE_FIELDS if name in data}}
+class DuplicateHousehold(DomainError):
+    """A citizen ID or customer code already registered. `household` is the household holding it when the actor may
+    open it (the view links to it), otherwise None, and then the message names no ward: it would tell an officer
+    where a person of another ward lives."""
+
+    def __init__(self, message, *, field, household=None):
+        super().__init__(message, field=field)
+        self.household = household
 
 
-def _check_unique_ids(*, citizen_id, customer_code, exclude_pk=None):
-    """Clear messages for the two unique numbers; the clash names the ward that holds the other household."""
+def _typed_numbers(data):
+    data = {**data}
+    if data.get("customer_code"):
+        # Full-width digits from an imported or pasted list read as the ASCII ones.
+        data["customer_code"] = ascii_code(data["customer_code"])
+    for name, normalise in TYPED_NUMBERS.items():
+        if data.get(name):
+            try:
+                data[name] = normalise(data[name])
+            except ValidationError as error:
+                raise DomainError(error.messages[0], field=name) from None
+    return data
+
+
+def _check_unique_ids(*, citizen_id, customer_code, actor, exclude_pk=None):
+    """Clear messages for the two unique numbers. The ward of the household holding the number is named, and the
+    household linked, only to someone who may open it."""
     others = Household.objects.exclude(pk=exclude_pk).select_related("ward")
     clash = others.filter(citizen_id=citizen_id).first()
     if clash is not None:
-        raise DomainError(
-            _("Citizen ID %(id)s is already registered for a household in ward %(ward)s.")
-            % {"id": citizen_id, "ward": clash.ward.name},
-            field="citizen_id",
-        )
-    if customer_code:
-        clash = others.filter(customer_code=customer_code).first()
-        if clash is not None:
-            raise DomainError(
-                _("Customer code %(code)s already belongs to a household in ward %(ward)s.")
-                % {"code": customer_code, "ward": clash.ward.name},
-                field="customer_code",
+        if _may_open(actor, clash):
+            message = _("Citizen ID %(id)s is already registered for a household in ward %(ward)s.")
+            raise DuplicateHousehold(
+                message % {"id": citizen_id, "ward": clash.ward.name}, field="citizen_id", household=clash
             )
+        message = _(
+            "Citizen ID %(id)s is already registered for another household, outside your ward branch. Check the "
+            "number on the card; if it is right, ask the district staff."
+        )
+        raise DuplicateHousehold(message % {"id": citizen_id}, field="citizen_id")
+    clash = others.filter(customer_code=customer_code).first() if customer_code else None
+    if clash is not None:
+        if _may_open(actor, clash):
+            message = _("Customer code %(code)s already belongs to a household in ward %(ward)s.")
+            raise DuplicateHousehold(
+                message % {"code": customer_code, "ward": clash.ward.name}, field="customer_code", household=clash
+            )
+        message = _(
+            "Customer code %(code)s already belongs to another household, outside your ward branch. Check the code; "
+            "if it is right, ask the district staff."
+        )
+        raise DuplicateHousehold(message % {"code": customer_code}, field="customer_code")
 
 
-def _full_clean(household):
-    """Run the model's rules; the first message becomes a DomainError on its field."""
+def _may_open(actor, household):
+    return actor is not None and households_for(actor).filter(pk=household.pk).exists()
+
+
+def _full_clean(household, *, kept=()):
+    """Run the model's rules; the first message becomes a DomainError on its field. `kept`: stored numbers left as
+    they are, not checked again (see TypedNumberField)."""
     try:
-        household.full_clean(exclude=["search_name"], validate_unique=False)
+        household.full_clean(exclude=["search_name", *kept], validate_unique=False)
     except ValidationError as error:
         raise domain_error_from(error, Household) from None
 
@@ -81,11 +118,11 @@ def _check_group_open(group):
 @transaction.atomic
 def household_create(*, data, actor):
     """Register a household in `data["group"]`, which also decides its ward branch and ward."""
-    data = _ascii_codes(data)
+    data = _typed_numbers(data)
     group = SavingsGroup.objects.select_for_update().select_related("branch").get(pk=data["group"].pk)
     _check_group_open(group)
     _check_room(group)
-    _check_unique_ids(citizen_id=data["citizen_id"], customer_code=data.get("customer_code"))
+    _check_unique_ids(citizen_id=data["citizen_id"], customer_code=data.get("customer_code"), actor=actor)
     household = Household(branch=group.branch, ward_id=group.branch.ward_id)
     for field in HOUSEHOLD_FIELDS:
         if field in data:
@@ -108,13 +145,15 @@ def household_create(*, data, actor):
 @transaction.atomic
 def household_update(*, household, data, actor):
     """Change a household's own data. Its group changes only through `household_move`."""
-    data = _ascii_codes(data)
+    data = _typed_numbers(data)
     household = Household.objects.select_for_update().get(pk=household.pk)
     _check_unique_ids(
         citizen_id=data.get("citizen_id", household.citizen_id),
         customer_code=data.get("customer_code", household.customer_code),
+        actor=actor,
         exclude_pk=household.pk,
     )
+    stored = {name: getattr(household, name) for name in TYPED_NUMBERS}
     for field in HOUSEHOLD_FIELDS:
         if field in data:
             setattr(household, field, data[field])
@@ -123,7 +162,7 @@ def household_update(*, household, data, actor):
         household.escaped_year = None
     if household.neighbourhood_id and household.neighbourhood.ward_id != household.ward_id:
         raise DomainError(_("The neighbourhood must be in the household's ward."), field="neighbourhood")
-    _full_clean(household)
+    _full_clean(household, kept=[name for name, value in stored.items() if getattr(household, name) == value])
     household.save()
     return household
 

@@ -13,7 +13,7 @@ from borrowers.selectors import household_search, households_for, with_current_g
 from loans.models import ApplicationStatusChange
 from loans.selectors.loans import loans_for
 from loans.selectors.requests import applications_for
-from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required
+from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required, sees_personal_data
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error, refuse_out_of_scope
 from organizations.models import GroupMembership
@@ -26,12 +26,13 @@ PAGE_SIZE = 25
 @role_required(*ALL_ROLES)
 def household_list(request):
     groups = groups_for(request.user)
-    form = HouseholdFilterForm(request.GET or None, groups=groups)
+    form = HouseholdFilterForm(request.GET or None, groups=groups, whole_numbers=not sees_personal_data(request.user))
     households = with_outstanding(with_current_group(households_for(request.user)))
     if form.is_bound:
         refuse_out_of_scope(form)
         if form.is_valid():
-            households = household_search(households, query=form.cleaned_data["q"], group=form.cleaned_data["group"],
+            households = household_search(households, user=request.user, query=form.cleaned_data["q"],
+                                          group=form.cleaned_data["group"],
                                           policy_status=form.cleaned_data["policy_status"],
                                           outstanding=form.cleaned_data["outstanding"])
     page = Paginator(households.order_by("search_name", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -77,6 +78,7 @@ def household_detail(request, pk):
 def household_create(request):
     groups = groups_for(request.user)
     form = HouseholdForm(request.POST or None, groups=groups, initial={"group": request.GET.get("group")})
+    registered = None
     if request.method == "POST":
         refuse_out_of_scope(form)
         if form.is_valid():
@@ -84,10 +86,13 @@ def household_create(request):
                 household = services.household_create(data=form.cleaned_data, actor=request.user)
             except DomainError as error:
                 apply_domain_error(form, error)
+                registered = getattr(error, "household", None)
             else:
                 messages.success(request, _("Household %(name)s is registered.") % {"name": household.head_name})
                 return redirect("borrowers:household_detail", pk=household.pk)
-    return render(request, "borrowers/household_form.html", {"form": form, "household": None})
+    return render(request, "borrowers/household_form.html", {
+        "form": form, "household": None, "registered": registered,
+    })
 
 
 @require_http_methods(["GET", "POST"])
@@ -96,6 +101,7 @@ def household_update(request, pk):
     household = get_object_or_404(households_for(request.user), pk=pk)
     initial = {name: getattr(household, name) for name in services.HOUSEHOLD_FIELDS}
     form = HouseholdForm(request.POST or None, groups=groups_for(request.user), household=household, initial=initial)
+    registered = None
     if request.method == "POST":
         refuse_out_of_scope(form)
         if form.is_valid():
@@ -103,10 +109,13 @@ def household_update(request, pk):
                 services.household_update(household=household, data=form.cleaned_data, actor=request.user)
             except DomainError as error:
                 apply_domain_error(form, error)
+                registered = getattr(error, "household", None)
             else:
                 messages.success(request, _("The household's data is saved."))
                 return redirect("borrowers:household_detail", pk=household.pk)
-    return render(request, "borrowers/household_form.html", {"form": form, "household": household})
+    return render(request, "borrowers/household_form.html", {
+        "form": form, "household": household, "registered": registered,
+    })
 
 
 @require_http_methods(["GET", "POST"])

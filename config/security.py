@@ -4,6 +4,8 @@ A fixed policy with no nonces is all the app needs (no inline script or style an
 replace a dependency.
 """
 
+import logging
+
 from django.conf import settings
 
 
@@ -26,3 +28,20 @@ def client_ip(request):
         if hops:
             return hops[-1]
     return request.META.get("REMOTE_ADDR")
+
+
+class ForbiddenAsOneLine(logging.Filter):
+    """A refused request (403) is an everyday event, not an error: one warning line with the user and the path,
+    without the traceback Django attaches to PermissionDenied."""
+
+    def filter(self, record):
+        if getattr(record, "status_code", None) != 403:
+            return True
+        request = getattr(record, "request", None)
+        user = getattr(request, "user", None)
+        who = user.get_username() if user is not None and user.is_authenticated else "anonymous"
+        path = request.get_full_path() if request is not None else ""
+        record.msg, record.args = "Forbidden: %s %s (user %s)", (getattr(request, "method", ""), path, who)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True

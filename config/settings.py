@@ -112,6 +112,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before the CSRF check reads a body: one larger than the page accepts is refused from its Content-Length.
+    "loans.bankfiles.uploads.UploadLimitMiddleware",
     "organizations.audit.AuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
@@ -209,8 +211,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / env_str("STATIC_ROOT", "staticfiles")
-# Front-end libraries come from npm packages installed at set-up (package.json) and are served by the app.
-STATICFILES_DIRS = [BASE_DIR / "static", ("vendor", BASE_DIR / "node_modules")]
+# Front-end libraries come from npm packages installed at set-up (package.json) and are served by the app: only the
+# files the pages use (config/vendor.py), under /static/vendor/.
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "config.vendor.VendorFinder",
+]
 # Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise as they are.
 WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 STORAGES = {
@@ -255,13 +263,29 @@ CONTENT_SECURITY_POLICY = env_str(
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 )
 
-# `manage.py backup` writes here unless told otherwise.
+# `manage.py backup` writes here unless told otherwise; the nightly backup job deletes its files older than
+# BACKUP_KEEP_DAYS (the newest one is always kept). Files are readable by the app's user only.
 BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "backups")))
+BACKUP_KEEP_DAYS = env_int("BACKUP_KEEP_DAYS", 14)
+
+# Exports prepared by the worker hold citizen IDs: they are kept readable by the app's user only, outside MEDIA_ROOT
+# and STATIC_ROOT (no web server serves them; the app does, to the user who asked), and deleted by the
+# `exports_cleanup` job once EXPORT_FILE_HOURS are over. An export of more than EXPORT_INLINE_MAX_ROWS rows is
+# prepared in the background, and each user has at most EXPORT_MAX_RUNNING_PER_USER being prepared at once.
+EXPORT_ROOT = Path(env_str("EXPORT_ROOT", str(BASE_DIR / "private" / "exports")))
+EXPORT_FILE_HOURS = env_int("EXPORT_FILE_HOURS", 24)
+EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 3000)
+EXPORT_MAX_RUNNING_PER_USER = env_int("EXPORT_MAX_RUNNING_PER_USER", 2)
+for _public in (MEDIA_ROOT, STATIC_ROOT):
+    if EXPORT_ROOT.resolve().is_relative_to(Path(_public).resolve()):
+        raise ImproperlyConfigured(f"EXPORT_ROOT must not be inside {_public}: the web server would serve it.")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"forbidden_as_one_line": {"()": "config.security.ForbiddenAsOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["forbidden_as_one_line"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
 

@@ -19,7 +19,7 @@ from loans.models import CollectionSheet, Loan, LoanChange, Posting, add_months
 from loans.services.changes import loan_change_decide, loan_change_request
 from loans.services.collection import collection_sheet_create, collection_sheet_post
 from loans.services.overdue import missed_instalments, overdue_close_day
-from organizations.models import SavingsGroup
+from organizations.models import OfficerProfile, SavingsGroup
 
 #: Of the loans whose last instalment due falls between the opening day and the last collection day, the share that
 #: missed it: about 1.5 % of all loans.
@@ -46,7 +46,12 @@ def missed_window(today):
 
 def run_demo_activity(demo):
     User = get_user_model()
-    maker, checker = User.objects.get(username="admin"), User.objects.get(username="district")
+    # The admin asks for the changes; each organization's own area-level staff decide them, as the policy wants.
+    maker = User.objects.get(username="admin")
+    checker = {
+        profile.organization_id: profile.user
+        for profile in OfficerProfile.objects.filter(role=OfficerProfile.Role.DISTRICT_STAFF).select_related("user")
+    }
     opening, days = collection_days(demo.today)
     _post_opening_interest(opening)
     _freeze_a_few(demo, opening + timedelta(days=6), maker, checker)
@@ -89,13 +94,14 @@ def _freeze_a_few(demo, on, maker, checker):
     for kind in sorted(demo.districts):
         candidates = list(
             Loan.objects.filter(group__branch__kind=kind, status=Loan.Status.ACTIVE, disbursed_on__lt=on)
+            .select_related("group__branch")
             .exclude(pk__in=[row["loan_id"] for row, _since in missed_instalments(on)])
             .order_by("number")[:400]
         )
         for loan in demo.rng.sample(candidates, min(FROZEN_PER_ORGANIZATION, len(candidates))):
             change = loan_change_request(loan=loan, kind=LoanChange.Kind.FREEZE, months=36, on=on, actor=maker,
                                          reason="Nhà bị hỏa hoạn, mất tài sản (biên bản của UBND phường)")
-            loan_change_decide(change=change, approve=True, actor=checker, on=on)
+            loan_change_decide(change=change, approve=True, actor=checker[loan.group.branch.parent_id], on=on)
 
 
 def _collect(rng, group, day, actor, *, part_payers):
@@ -117,8 +123,10 @@ def _collect(rng, group, day, actor, *, part_payers):
 
 def _write_off_a_few(demo, on, maker, checker):
     """Two households that can never repay (the borrower died, no heir): written off by decision."""
-    candidates = list(Loan.objects.filter(status=Loan.Status.ACTIVE).order_by("number")[:2000])
+    candidates = list(
+        Loan.objects.filter(status=Loan.Status.ACTIVE).select_related("group__branch").order_by("number")[:2000]
+    )
     for loan in demo.rng.sample(candidates, WRITTEN_OFF):
         change = loan_change_request(loan=loan, kind=LoanChange.Kind.WRITE_OFF, on=on, actor=maker,
                                      reason="Người vay đã chết, không có người thừa kế nghĩa vụ trả nợ")
-        loan_change_decide(change=change, approve=True, actor=checker, on=on)
+        loan_change_decide(change=change, approve=True, actor=checker[loan.group.branch.parent_id], on=on)

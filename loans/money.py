@@ -137,3 +137,40 @@ __all__ = [
     "COLUMN_MAX", "MoneyField", "check_ceiling", "format_vnd", "is_whole_dong", "parse_vnd", "round_vnd", "to_decimal",
     "_",
 ]
+
+
+#: The scale of each group of three digits, as Vietnamese amounts are read: nghìn, triệu, tỷ, then nghìn tỷ…
+_VI_SCALES = ("", "nghìn", "triệu", "tỷ", "nghìn tỷ", "triệu tỷ")
+
+
+def amount_in_words(value, language="vi"):
+    """A whole-đồng amount written out as on the bank's forms ("Bằng chữ"): "Ba mươi triệu tám trăm nghìn đồng".
+
+    num2words reads each group of three digits; a group after the first that is under one hundred is read with its
+    empty hundreds ("không trăm", and "lẻ" before a single digit), as the bank and accounting software write
+    2.000.050.000: "Hai tỷ không trăm năm mươi nghìn đồng". Other languages: num2words as it is, then "dong"."""
+    from num2words import num2words
+
+    amount = int(to_decimal(value))
+    if language != "vi":
+        text = f"{num2words(amount, lang='en')} dong"
+        return text[0].upper() + text[1:]
+    if amount == 0:
+        return "Không đồng"
+    words = ["âm"] if amount < 0 else []
+    groups = []
+    rest = abs(amount)
+    while rest:
+        rest, group = divmod(rest, 1000)
+        groups.append(group)
+    for index in range(len(groups) - 1, -1, -1):
+        group = groups[index]
+        if group == 0:
+            continue
+        if index < len(groups) - 1 and group < 100:
+            words.append("không trăm lẻ" if group < 10 else "không trăm")
+        words.append(num2words(group, lang="vi"))
+        if _VI_SCALES[index]:
+            words.append(_VI_SCALES[index])
+    text = " ".join([*words, "đồng"])
+    return text[0].upper() + text[1:]

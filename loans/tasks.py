@@ -42,17 +42,25 @@ def bank_export_task(run_id):
     job_execute(run_id, export_write)
 
 
+@task()
+def exports_cleanup_task(run_id):
+    from loans.bankfiles.exports import exports_delete_expired
+
+    job_execute(run_id, exports_delete_expired)
+
+
 def day_close(run):
     """Close one business day: freezes whose period is over end, and instalments missed as of that day become
     overdue. One transaction: a worker killed half way leaves the day open, and the close runs again."""
     from loans.services.changes import freezes_end_due
     from loans.services.overdue import overdue_close_day
+    from organizations.policy import SYSTEM
 
     on = date.fromisoformat(run.key)
     if JobRun.objects.filter(name="close_day", key=run.key, status=JobRun.Status.DONE).exists():
         return {"skipped": "already closed"}
     with transaction.atomic():
-        ended = freezes_end_due(on=on)
+        ended = freezes_end_due(on=on, actor=SYSTEM)
         marked, refreshed = overdue_close_day(on=on)
     return {"overdue": len(marked), "balances": len(refreshed), "freezes_ended": len(ended)}
 

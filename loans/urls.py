@@ -2,7 +2,19 @@ from django.urls import path
 
 from loans.bankfiles import views as bankfile_views
 from loans.reports import views as report_views
-from loans.views import approvals, capital, changes, checks, collection, disbursement, fees, loans, overview, requests
+from loans.views import (
+    approvals,
+    capital,
+    changes,
+    checks,
+    collection,
+    disbursement,
+    fees,
+    loans,
+    overview,
+    requests,
+    reversals,
+)
 from loans.views import statements as statement_views
 
 app_name = "loans"
@@ -57,7 +69,7 @@ urlpatterns = [
     path("collections/<int:pk>/lines/<int:line_pk>/", collection.collection_line_detail, name="collection_line_detail"),
     path(
         "collections/<int:pk>/lines/<int:line_pk>/reverse/",
-        collection.collection_line_reverse_view,
+        reversals.collection_line_reverse_view,
         name="collection_line_reverse",
     ),
     path(
@@ -65,7 +77,9 @@ urlpatterns = [
         collection.collection_line_correct_view,
         name="collection_line_correct",
     ),
-    path("postings/<int:pk>/reverse/", collection.posting_reverse_view, name="posting_reverse"),
+    path("postings/<int:pk>/reverse/", reversals.posting_reverse_view, name="posting_reverse"),
+    path("reversals/", reversals.reversal_request_list, name="reversal_requests"),
+    path("reversals/<int:pk>/decide/", reversals.reversal_decide_view, name="reversal_decide"),
     # Changes: 08/TD adjustments, extensions, freezes
     path("<int:pk>/changes/<slug:kind>/", changes.loan_change_request_view, name="loan_change_request"),
     path("changes/", changes.loan_changes, name="loan_changes"),

@@ -1,4 +1,6 @@
-"""Who may do what: role checks for views. What a user may *see* is decided in the selectors."""
+"""Roles and the role tuples that organizations/policy.py builds its table of actions from; role checks for the
+pages that only show. Who may change money, capital or a decision is the policy table's (`allowed`, `authorize`);
+what a user may *see* is decided in the selectors."""
 
 from functools import wraps
 

@@ -1,22 +1,24 @@
-"""Numeric codes typed by people (citizen IDs, customer codes, phones, group codes): read as ASCII digits.
+"""Numeric codes typed by people (customer codes, group codes, loan numbers): read as ASCII digits. Citizen IDs and
+phone numbers have their own reader and rule, in borrowers/identity.py.
 
-A citizen ID typed with a Vietnamese or Japanese input method arrives as full-width digits (１２３…); Python's \\d
-accepts those but the database's [0-9] does not. NFKC turns them into the ASCII digits they stand for; any digit that
-is still not 0-9 afterwards (Arabic-Indic, say) is refused in words."""
-
-import unicodedata
+A number typed with a Vietnamese or Japanese input method arrives as full-width digits (１２３…); Python's \\d
+accepts those but the database's [0-9] does not. They are read as the ASCII digits they stand for; any other character
+that is not 0-9 (Arabic-Indic, superscript or circled digits) is refused in words."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from organizations.text import FULL_WIDTH_DIGITS
 
 _SPACES = {ord(c): None for c in " \t\u00a0\u202f\u3000"}
 
 
 def ascii_code(value):
-    """NFKC-normalised, spaces removed; None and '' pass through. Safe for codes made only of digits."""
+    """Full-width digits made ASCII, spaces removed; None and '' pass through. Any other non-ASCII character stays,
+    for the field to refuse: NFKC alone would also read ² or ① as a digit."""
     if not isinstance(value, str) or not value:
         return value
-    return unicodedata.normalize("NFKC", value).translate(_SPACES).strip()
+    return value.translate(FULL_WIDTH_DIGITS).translate(_SPACES).strip()
 
 
 class DigitCodeField(forms.CharField):

@@ -21,10 +21,11 @@ def grade_groups_task(run_id):
 
 
 def backup_write(run):
-    from organizations.backups import database_backup
+    from organizations.backups import backups_prune, database_backup
 
     path = database_backup(folder=settings.BACKUP_DIR)
-    return {"file": str(path), "bytes": path.stat().st_size}
+    deleted = backups_prune(folder=settings.BACKUP_DIR, keep_days=settings.BACKUP_KEEP_DAYS)
+    return {"file": str(path), "bytes": path.stat().st_size, "deleted": [item.name for item in deleted]}
 
 
 @task()

@@ -10,8 +10,10 @@ import unicodedata
 
 from django import forms
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.signals import pre_save
+from django.utils.translation import gettext_lazy as _
 
 # Anything that may need work; most text has none of it and leaves after one search.
 _SUSPECT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
@@ -58,6 +60,29 @@ def _form_to_python(original):
     return to_python
 
 
+#: Full-width digits, as some input methods type them: read as the ASCII digits they are.
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def ascii_digits(value):
+    """`value` with full-width digits made ASCII; refused when it holds any other script's digits (Arabic-Indic,
+    superscript, circled…), which Python's int() and the date parsers would otherwise read as numbers."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    value = value.translate(FULL_WIDTH_DIGITS)
+    if any(not ("0" <= c <= "9") and (c.isdigit() or unicodedata.numeric(c, None) is not None) for c in value):
+        raise ValidationError(_("Type numbers and dates with the digits 0 to 9 only."), code="digits")
+    return value
+
+
+def _number_to_python(original):
+    def to_python(self, value):
+        return original(self, ascii_digits(value))
+
+    to_python.reads_ascii_digits = True
+    return to_python
+
+
 @functools.cache
 def _text_fields(model):
     return tuple(
@@ -81,6 +106,10 @@ def connect():
     is cleaned there rather than in each of the forms."""
     if not getattr(forms.CharField.to_python, "cleans_text", False):
         forms.CharField.to_python = _form_to_python(forms.CharField.to_python)
+    # Numbers and dates: the fields' own parsers would read any script's digits.
+    for field in (forms.IntegerField, forms.DecimalField, forms.FloatField, forms.DateField, forms.DateTimeField):
+        if not getattr(field.to_python, "reads_ascii_digits", False):
+            field.to_python = _number_to_python(field.to_python)
     for label in CLEANED_APPS:
         for model in apps.get_app_config(label).get_models():
             pre_save.connect(_clean_before_save, sender=model, dispatch_uid=f"clean-text-{model._meta.label}")

@@ -74,6 +74,7 @@ def private_folders(tmp_path_factory):
 
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     settings.BACKUP_DIR = tmp_path_factory.mktemp("backups")
+    settings.EXPORT_ROOT = tmp_path_factory.mktemp("exports")
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
 """Factories that keep ward, organization, group and household consistent."""
 
+from contextlib import nullcontext
 from datetime import date
 from decimal import Decimal
 
 import factory
+import time_machine
 from django.contrib.auth import get_user_model
 
 from borrowers.models import Household
@@ -73,7 +75,8 @@ class HouseholdFactory(factory.django.DjangoModelFactory):
 
     customer_code = factory.Sequence(lambda n: f"{9000000000 + n:010d}")
     head_name = factory.Sequence(lambda n: f"Nguyễn Thị Thử {n}")
-    citizen_id = factory.Sequence(lambda n: f"{79000000000 + n:012d}")
+    # A valid CCCD (borrowers/identity.py): Hồ Chí Minh City, a woman born in 1980, the sequence as serial.
+    citizen_id = factory.Sequence(lambda n: f"079180{n:06d}")
     address = "12 Đường thử"
     branch = factory.LazyAttribute(lambda o: o.group.branch if o.group else BranchFactory())
     ward = factory.LazyAttribute(lambda o: o.branch.ward)
@@ -229,3 +232,39 @@ def install_reference_data():
     install_loan_defaults(apps)
     install_organization_defaults(apps)
     import_module("organizations.migrations.0003_background_jobs").add_schedule(apps, None)
+    import_module("loans.migrations.0012_prepared_exports").add_schedule(apps, None)
+
+
+def checker_for(branch):
+    """District staff of `branch`'s organization, to approve what a ward officer asked for (made once)."""
+    user = UserFactory(username=f"checker-{branch.parent_id}")
+    OfficerProfile.objects.get_or_create(
+        user=user, defaults={"organization": branch.parent, "role": OfficerProfile.Role.DISTRICT_STAFF}
+    )
+    return user
+
+
+def _approve_reversal(request, decider):
+    from loans.services.collection_reversals import reversal_decide
+
+    target = request.line.sheet.group.branch if request.line_id else request.posting.household.branch
+    return reversal_decide(request=request, approve=True, actor=decider or checker_for(target))
+
+
+def reverse_line(*, line, reason, actor, decider=None):
+    """A 13/TD row reversed as the product does it: asked by `actor`, approved by someone else. -> the line."""
+    from loans.services.collection_reversals import reversal_request
+
+    _approve_reversal(reversal_request(line=line, reason=reason, actor=actor), decider)
+    line.refresh_from_db()
+    return line
+
+
+def reverse_posting(*, posting, reason, actor, decider=None, booked_on=None):
+    """One posting reversed (a reversal: undone) as the product does it. -> the posting the approval wrote, dated on
+    the original's value date and booked today, or at 10:00 on `booked_on`."""
+    from loans.services.collection_reversals import reversal_request
+
+    with time_machine.travel(f"{booked_on:%Y-%m-%d} 10:00 +0700", tick=False) if booked_on else nullcontext():
+        request = _approve_reversal(reversal_request(posting=posting, reason=reason, actor=actor), decider)
+    return request.postings.get()

@@ -67,7 +67,7 @@ def test_proposal_decided_by_someone_else_within_the_district_total(branch_a, br
     plan = capital.capital_plan_decide(change=change, approve=True, actor=admin_user).plan
     proposal = capital.allocation_propose(plan=plan, branch=branch_a, amount=120_000_000, actor=ward_officer_a,
                                            note="Danh sách 03/TD tháng 6")
-    with pytest.raises(DomainError, match="someone else"):
+    with pytest.raises(DomainError, match="does not allow you to decide on capital"):
         capital.allocation_decide(allocation=proposal, approve=True, actor=ward_officer_a)
     with pytest.raises(DomainError, match="reason"):
         capital.allocation_decide(allocation=proposal, approve=True, amount=100_000_000, actor=district_staff)
@@ -82,6 +82,8 @@ def test_proposal_decided_by_someone_else_within_the_district_total(branch_a, br
     ]
 
     other = capital.allocation_propose(plan=plan, branch=branch_b, amount=60_000_000, actor=district_staff)
+    with pytest.raises(DomainError, match="someone else"):
+        capital.allocation_decide(allocation=other, approve=True, actor=district_staff)
     with pytest.raises(DomainError, match="50.000.000 ₫"):
         capital.allocation_decide(allocation=other, approve=True, actor=admin_user)
     other.refresh_from_db()
@@ -148,9 +150,10 @@ def test_adjustments_move_capital_and_keep_history(branch_a, branch_b, district_
     assert water.amount == 20_000_000
     assert sum(a.amount for a in CapitalPlan.objects.get(program__code="01").allocations.all()) == 240_000_000
 
+    # An admin sees both organizations; district staff would be refused the other one as outside their scope.
     other = approved_allocation(branch=BranchFactory(kind="11"), amount=10_000_000)
     with pytest.raises(DomainError, match="one organization"):
-        capital.adjustment_propose(source=other, target=target, amount=1_000_000, reason="x", actor=district_staff)
+        capital.adjustment_propose(source=other, target=target, amount=1_000_000, reason="x", actor=admin_user)
 
 
 # --- Approval ------------------------------------------------------------------------------------------------------
@@ -203,12 +206,16 @@ def test_over_allocation_is_refused_and_nothing_changes(loan_list, branch_a, dis
     assert allocation.amount_committed == 30_000_000
 
 
-def test_refusals_of_approval(loan_list, allocation, district_staff, ward_officer_a, group_a):
+def test_refusals_of_approval(loan_list, allocation, district_staff, ward_officer_a, group_a, admin_user):
     first, second = first_two(loan_list)
+    # Only an admin may both submit a list and approve: whoever submitted it, someone else approves it.
+    own = submitted_loan_list(group=group_a, submitted_by=admin_user, amounts=(10_000_000,))
     with pytest.raises(DomainError, match="you submitted|You submitted"):
-        approvals.application_approve(application=first, amount=30_000_000, actor=ward_officer_a)
+        approvals.application_approve(application=own.applications.get(), amount=10_000_000, actor=admin_user)
     with pytest.raises(DomainError, match="You submitted"):
-        approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000}, actor=ward_officer_a)
+        approvals.loan_list_approve(loan_list=own, amounts={own.applications.get().pk: 10_000_000}, actor=admin_user)
+    with pytest.raises(DomainError, match="does not allow you to decide loan requests"):
+        approvals.application_approve(application=first, amount=30_000_000, actor=ward_officer_a)
     with pytest.raises(DomainError, match="cannot be more"):
         approvals.application_approve(application=first, amount=30_000_001, actor=district_staff)
     with pytest.raises(DomainError, match="greater than zero"):
@@ -352,11 +359,11 @@ def test_a_ward_officer_who_did_not_submit_the_list_cannot_approve_through_the_s
 
     colleague = officer("ward_a2", branch_a, OfficerProfile.Role.WARD_OFFICER)
     first, _second = first_two(loan_list)
-    with pytest.raises(DomainError, match="Only district staff"):
+    with pytest.raises(DomainError, match="does not allow you to decide loan requests"):
         approvals.application_approve(application=first, amount=30_000_000, actor=colleague)
-    with pytest.raises(DomainError, match="Only district staff"):
+    with pytest.raises(DomainError, match="does not allow you to decide loan requests"):
         approvals.application_reject(application=first, reason="Không đủ điều kiện", actor=colleague)
-    with pytest.raises(DomainError, match="Only district staff"):
+    with pytest.raises(DomainError, match="does not allow you to decide loan requests"):
         approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000}, actor=colleague)
     first.refresh_from_db()
     allocation.refresh_from_db()
@@ -367,9 +374,9 @@ def test_district_staff_of_another_organization_cannot_approve_through_the_servi
     loan_list, allocation, farmers_district_staff
 ):
     first, _second = first_two(loan_list)
-    with pytest.raises(DomainError, match="outside the organizations"):
+    with pytest.raises(DomainError, match="organization you do not work for"):
         approvals.application_approve(application=first, amount=30_000_000, actor=farmers_district_staff)
-    with pytest.raises(DomainError, match="outside the organizations"):
+    with pytest.raises(DomainError, match="organization you do not work for"):
         approvals.loan_list_approve(loan_list=loan_list, amounts={first.pk: 30_000_000}, actor=farmers_district_staff)
     first.refresh_from_db()
     assert first.status == Status.SUBMITTED

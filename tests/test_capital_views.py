@@ -269,7 +269,8 @@ def test_loan_detail_shows_schedule_and_history(client_for, district_staff, appr
                                   amount=30_000_000, term_months=36, frequency=3, actor=district_staff)
     url = reverse("loans:loan_detail", args=[loan.pk])
     client = client_for(ward_officer_a)
-    with django_assert_max_num_queries(18):  # the page also shows changes, 06/TD checks and status history
+    # The page also shows changes, reversal requests, 06/TD checks and status history.
+    with django_assert_max_num_queries(19):
         response = client.get(url)
     assert response.status_code == 200
     assert response.context["schedule_total"] == 30_000_000 and len(response.context["instalments"]) == 12
@@ -284,8 +285,8 @@ def test_loan_detail_shows_schedule_and_history(client_for, district_staff, appr
 # --- Allocations ----------------------------------------------------------------------------------------------------
 
 
-def test_allocation_pages_propose_decide_adjust(client_for, ward_officer_a, district_staff, branch_a, branch_b,
-                                                women_district, django_assert_max_num_queries, admin_user):
+def test_allocation_pages_propose_decide_adjust(client_for, ward_officer_a, ward_officer_b, district_staff, branch_a,
+                                                branch_b, women_district, django_assert_max_num_queries, admin_user):
     staff = client_for(district_staff)
     response = staff.post(reverse("loans:plan_set"), {"organization": women_district.pk, "program": program("03").pk,
                                                        "year": 2026, "amount": "500.000.000"})
@@ -308,7 +309,7 @@ def test_allocation_pages_propose_decide_adjust(client_for, ward_officer_a, dist
     assert response.status_code == 302
     proposal.refresh_from_db()
     assert proposal.status == "approved" and proposal.amount == 150_000_000
-    other = capital.allocation_propose(plan=plan, branch=branch_b, amount=100_000_000, actor=ward_officer_a)
+    other = capital.allocation_propose(plan=plan, branch=branch_b, amount=100_000_000, actor=ward_officer_b)
     capital.allocation_decide(allocation=other, approve=True, actor=district_staff)
     response = staff.post(reverse("loans:allocation_adjust"), {"source": proposal.pk, "target": other.pk,
                                                                "amount": "50.000.000", "reason": "Điều chuyển vốn"})

@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from loans.models import CollectionLine, Loan, Posting
+from loans.models import CollectionLine, Loan, Posting, ReversalRequest
 from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
-from loans.services.collection_reversals import collection_line_correct, collection_line_reverse, posting_reverse
+from loans.services.collection_reversals import collection_line_correct, reversal_decide
 from organizations.errors import DomainError
-from tests.factories import HouseholdFactory, LoanFactory
+from tests.factories import HouseholdFactory, LoanFactory, checker_for, reverse_line, reverse_posting
 
 Kind = Posting.Kind
 Status = CollectionLine.Status
@@ -61,7 +61,7 @@ def ledger_is_clean():
 def test_reverse_then_correct_leaves_the_books_as_if_entered_right(wrong_day, household_a, ward_officer_a):
     loan = Loan.objects.get(household=household_a)
     assert loan.principal_outstanding == 50_000_000 - 2_557_503
-    line = collection_line_reverse(line=line_of(wrong_day, household_a), reason="Gõ thừa số 0",
+    line = reverse_line(line=line_of(wrong_day, household_a), reason="Gõ thừa số 0",
                                    actor=ward_officer_a)
     assert line.status == Status.REVERSED
     correction = collection_line_correct(line=line, amount_paid=284_167, savings_in=30_000, actor=ward_officer_a)
@@ -86,11 +86,11 @@ def test_reverse_then_correct_leaves_the_books_as_if_entered_right(wrong_day, ho
 
 
 def test_a_correction_can_itself_be_reversed_and_corrected(wrong_day, household_a, ward_officer_a):
-    line = collection_line_reverse(line=line_of(wrong_day, household_a), reason="Sai", actor=ward_officer_a)
+    line = reverse_line(line=line_of(wrong_day, household_a), reason="Sai", actor=ward_officer_a)
     first = collection_line_correct(line=line, amount_paid=200_000, actor=ward_officer_a)
     with pytest.raises(DomainError, match="already corrected"):
         collection_line_correct(line=line, amount_paid=284_167, actor=ward_officer_a)
-    collection_line_reverse(line=first, reason="Vẫn sai", actor=ward_officer_a)
+    reverse_line(line=first, reason="Vẫn sai", actor=ward_officer_a)
     second = collection_line_correct(line=first, amount_paid=284_167, savings_in=30_000, actor=ward_officer_a)
     assert second.corrects_id == first.pk
     loan = Loan.objects.get(household=household_a)
@@ -101,13 +101,13 @@ def test_a_correction_can_itself_be_reversed_and_corrected(wrong_day, household_
 def test_one_reversed_posting_marks_the_row_partly_reversed(wrong_day, household_a, ward_officer_a):
     line = line_of(wrong_day, household_a)
     principal = line.postings.get(kind=Kind.PRINCIPAL)
-    posting_reverse(posting=principal, reason="Gõ thừa", actor=ward_officer_a)
+    reverse_posting(posting=principal, reason="Gõ thừa", actor=ward_officer_a)
     line.refresh_from_db()
     assert line.status == Status.PARTLY_REVERSED and line.reversal_reason == "Gõ thừa"
     with pytest.raises(DomainError, match="reverse what still stands"):
         collection_line_correct(line=line, amount_paid=284_167, actor=ward_officer_a)
     # Reversing the rest of the row leaves the principal reversal alone and reverses interest and savings.
-    line = collection_line_reverse(line=line, reason="Nhập lại cả dòng", actor=ward_officer_a)
+    line = reverse_line(line=line, reason="Nhập lại cả dòng", actor=ward_officer_a)
     assert line.status == Status.REVERSED
     assert line.postings.filter(kind=Kind.REVERSAL).count() == 3
     collection_line_correct(line=line, amount_paid=284_167, savings_in=30_000, actor=ward_officer_a)
@@ -118,7 +118,7 @@ def test_refusals(wrong_day, household_a, group_a, ward_officer_a):
     line = line_of(wrong_day, household_a)
     with pytest.raises(DomainError, match="Only a reversed row"):
         collection_line_correct(line=line, amount_paid=284_167, actor=ward_officer_a)
-    line = collection_line_reverse(line=line, reason="Sai", actor=ward_officer_a)
+    line = reverse_line(line=line, reason="Sai", actor=ward_officer_a)
     with pytest.raises(DomainError, match="whole đồng"):
         collection_line_correct(line=line, amount_paid=Decimal("10.5"), actor=ward_officer_a)
     with pytest.raises(DomainError, match="more than all the interest due"):
@@ -135,7 +135,7 @@ def test_refusals(wrong_day, household_a, group_a, ward_officer_a):
 
 
 def corrected(wrong_day, household_a, ward_officer_a):
-    line = collection_line_reverse(line=line_of(wrong_day, household_a), reason="Gõ thừa số 0",
+    line = reverse_line(line=line_of(wrong_day, household_a), reason="Gõ thừa số 0",
                                    actor=ward_officer_a)
     return collection_line_correct(line=line, amount_paid=284_167, savings_in=30_000, actor=ward_officer_a)
 
@@ -190,6 +190,9 @@ def test_reversing_one_posting_asks_for_a_reason_and_confirmation(client_for, wr
     client.post(url, {"confirm": "on", "reason": ""})
     assert not Posting.objects.filter(kind=Kind.REVERSAL).exists()
     client.post(url, {"reason": "Gõ thừa", "confirm": "on"})
+    assert not Posting.objects.filter(kind=Kind.REVERSAL).exists()
+    request = ReversalRequest.objects.get(posting=principal, status=ReversalRequest.Status.PROPOSED)
+    reversal_decide(request=request, approve=True, actor=checker_for(household_a.branch))
     assert Posting.objects.get(kind=Kind.REVERSAL).reverses == principal
     line.refresh_from_db()
     assert line.status == Status.PARTLY_REVERSED
@@ -197,7 +200,7 @@ def test_reversing_one_posting_asks_for_a_reason_and_confirmation(client_for, wr
 
 def test_officer_records_the_correction_on_the_row_page(client_for, wrong_day, household_a, ward_officer_a,
                                                        district_staff):
-    line = collection_line_reverse(line=line_of(wrong_day, household_a), reason="Sai", actor=ward_officer_a)
+    line = reverse_line(line=line_of(wrong_day, household_a), reason="Sai", actor=ward_officer_a)
     client = client_for(ward_officer_a)
     page = client.get(reverse("loans:collection_line_detail", args=[wrong_day.pk, line.pk])).content.decode()
     assert 'data-testid="correction-card"' in page

@@ -14,12 +14,11 @@ from openpyxl import load_workbook
 
 from loans.interest import daily_balances, loan_period_interest, period_interest
 from loans.ledger.balances import refresh_loan_balances
-from loans.models import CollectionLine, CollectionSheet, Loan, Posting
+from loans.models import CollectionLine, CollectionSheet, Loan, Posting, ReversalRequest
 from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
-from loans.services.collection_reversals import collection_line_reverse, posting_reverse
 from loans.services.overdue import overdue_close_day
 from organizations.errors import DomainError
-from tests.factories import HouseholdFactory, LoanFactory
+from tests.factories import HouseholdFactory, LoanFactory, reverse_line, reverse_posting
 
 Kind = Posting.Kind
 D = Decimal
@@ -314,8 +313,8 @@ def test_reversing_an_interest_posting_puts_it_back_in_arrears(group_a, househol
     sheet = post_sheet(group_a, date(2026, 6, 20), ward_officer_a, {household_a: (284_167, 0, 0)})
     interest = sheet.lines.get().postings.get(kind=Kind.INTEREST)
     with pytest.raises(DomainError, match="reason"):
-        posting_reverse(posting=interest, reason="  ", actor=ward_officer_a)
-    reversal = posting_reverse(posting=interest, reason="Nhập nhầm hộ", actor=ward_officer_a)
+        reverse_posting(posting=interest, reason="  ", actor=ward_officer_a)
+    reversal = reverse_posting(posting=interest, reason="Nhập nhầm hộ", actor=ward_officer_a)
     assert (reversal.kind, reversal.reverses, reversal.amount, reversal.note) == (
         Kind.REVERSAL, interest, 284_167, "Nhập nhầm hộ",
     )
@@ -324,9 +323,16 @@ def test_reversing_an_interest_posting_puts_it_back_in_arrears(group_a, househol
     assert loan.interest_arrears == 284_167
     assert reversal in sheet.lines.get().postings.all()
     with pytest.raises(DomainError, match="already reversed"):
-        posting_reverse(posting=interest, reason="again", actor=ward_officer_a)
-    with pytest.raises(DomainError, match="cannot itself be reversed"):
-        posting_reverse(posting=reversal, reason="again", actor=ward_officer_a)
+        reverse_posting(posting=interest, reason="again", actor=ward_officer_a)
+    ledger_is_clean()
+    # A reversal is undone the same way: the interest is entered again, on its own value date, and leaves arrears.
+    entry = reverse_posting(posting=reversal, reason="Đúng hộ, hủy nhầm", actor=ward_officer_a)
+    assert (entry.kind, entry.restores, entry.amount, entry.on) == (Kind.INTEREST, reversal, 284_167, interest.on)
+    loan.refresh_from_db()
+    assert loan.interest_arrears == 0
+    assert sheet.lines.get().status == CollectionLine.Status.POSTED
+    with pytest.raises(DomainError, match="already undone"):
+        reverse_posting(posting=reversal, reason="again", actor=ward_officer_a)
     ledger_is_clean()
 
 
@@ -336,7 +342,7 @@ def test_reversing_a_whole_line_restores_balances_and_reopens_the_loan(group_a, 
     sheet = post_sheet(group_a, date(2026, 6, 20), ward_officer_a, {household_a: (3_017_050, 50_000, 0)})
     loan.refresh_from_db()
     assert loan.status == Loan.Status.CLOSED
-    line = collection_line_reverse(line=sheet.lines.get(), reason="Sai số tiền", actor=ward_officer_a)
+    line = reverse_line(line=sheet.lines.get(), reason="Sai số tiền", actor=ward_officer_a)
     assert line.status == CollectionLine.Status.REVERSED
     loan.refresh_from_db()
     household_a.refresh_from_db()
@@ -344,7 +350,7 @@ def test_reversing_a_whole_line_restores_balances_and_reopens_the_loan(group_a, 
     assert household_a.savings_balance == 0
     assert line.postings.filter(kind=Kind.REVERSAL).count() == 3
     with pytest.raises(DomainError, match="Only a posted line"):
-        collection_line_reverse(line=line, reason="again", actor=ward_officer_a)
+        reverse_line(line=line, reason="again", actor=ward_officer_a)
     ledger_is_clean()
 
 
@@ -356,7 +362,7 @@ def test_a_deposit_already_withdrawn_cannot_be_reversed(group_a, household_a, wa
     post_sheet(group_a, date(2026, 6, 20), ward_officer_a, {household_a: (0, 0, 50_000)})
     deposit = first.lines.get().postings.get(kind=Kind.SAVINGS_IN)
     with pytest.raises(DomainError, match="cannot be reversed"):
-        posting_reverse(posting=deposit, reason="Sai", actor=ward_officer_a)
+        reverse_posting(posting=deposit, reason="Sai", actor=ward_officer_a)
     assert not Posting.objects.filter(kind=Kind.REVERSAL).exists()
     ledger_is_clean()
 
@@ -597,18 +603,30 @@ def test_posted_sheet_prints_as_13td_and_downloads_as_xlsx(client_for, posted_da
 
 
 @time_machine.travel(TODAY)
-def test_officer_reverses_a_line_with_a_reason(client_for, posted_day, household_a, ward_officer_a, district_staff):
+def test_officer_reverses_a_line_with_a_reason(client_for, posted_day, household_a, ward_officer_a, district_staff,
+                                              front_supervisor):
     line = posted_day.lines.get()
     url = reverse("loans:collection_line_reverse", args=[posted_day.pk, line.pk])
-    assert client_for(district_staff).post(url, {"reason": "x"}).status_code == 403
+    assert client_for(front_supervisor).post(url, {"reason": "x"}).status_code == 403
     client = client_for(ward_officer_a)
     assert client.get(url).status_code == 405
     no_reason = client.post(url, {"reason": ""}, follow=True)
     assert "lý do" in no_reason.content.decode().lower()
     line.refresh_from_db()
     assert line.status == CollectionLine.Status.POSTED
+    household_a.refresh_from_db()
+    savings = household_a.savings_balance
+    assert savings > 0
     page = client.post(url, {"reason": "Thu nhầm hộ"}, follow=True)
     assert page.status_code == 200 and "Thu nhầm hộ" in page.content.decode()
+    # Asked for, not done: the row stands until district staff decide.
+    line.refresh_from_db()
+    household_a.refresh_from_db()
+    assert line.status == CollectionLine.Status.POSTED and household_a.savings_balance == savings
+    request = ReversalRequest.objects.get(line=line, status=ReversalRequest.Status.PROPOSED)
+    decided = client_for(district_staff).post(reverse("loans:reversal_decide", args=[request.pk]),
+                                              {"decision": "approve"}, follow=True)
+    assert decided.status_code == 200
     line.refresh_from_db()
     household_a.refresh_from_db()
     assert line.status == CollectionLine.Status.REVERSED and household_a.savings_balance == 0
@@ -616,14 +634,25 @@ def test_officer_reverses_a_line_with_a_reason(client_for, posted_day, household
 
 
 @time_machine.travel(TODAY)
-def test_officer_reverses_one_posting(client_for, posted_day, household_a, ward_officer_a):
+def test_officer_reverses_one_posting(client_for, posted_day, household_a, ward_officer_a, district_staff):
     line = posted_day.lines.get()
     deposit = line.postings.get(kind=Kind.SAVINGS_IN)
     client = client_for(ward_officer_a)
-    detail = client.get(reverse("loans:collection_line_detail", args=[posted_day.pk, line.pk]))
-    assert detail.status_code == 200 and "Hủy bút toán này" in detail.content.decode()
+    line_url = reverse("loans:collection_line_detail", args=[posted_day.pk, line.pk])
+    detail = client.get(line_url)
+    assert detail.status_code == 200 and "Đề nghị hủy bút toán này" in detail.content.decode()
     response = client.post(reverse("loans:posting_reverse", args=[deposit.pk]), {"reason": "Gửi nhầm", "confirm": "on"})
-    assert response["Location"] == reverse("loans:collection_line_detail", args=[posted_day.pk, line.pk])
+    assert response["Location"] == line_url
+    household_a.refresh_from_db()
+    assert household_a.savings_balance == deposit.amount
+    request = ReversalRequest.objects.get(posting=deposit)
+    # The requester cannot decide; district staff can, from the row's page.
+    decide = reverse("loans:reversal_decide", args=[request.pk])
+    assert client.post(decide, {"decision": "approve"}).status_code == 403
+    checker = client_for(district_staff)
+    page = checker.get(line_url).content.decode()
+    assert 'data-testid="reversal-requests"' in page and "Gửi nhầm" in page
+    assert checker.post(decide, {"decision": "approve", "next": line_url})["Location"] == line_url
     household_a.refresh_from_db()
     assert household_a.savings_balance == 0
     assert Posting.objects.get(kind=Kind.REVERSAL).reverses == deposit
@@ -676,8 +705,7 @@ def test_reversing_a_posting_needs_ward_work_and_post(client_for, posted_day, di
                                                      ward_officer_a):
     posting = posted_day.lines.get().postings.get(kind=Kind.INTEREST)
     url = reverse("loans:posting_reverse", args=[posting.pk])
-    for user in (district_staff, front_supervisor):
-        assert client_for(user).post(url, {"reason": "x"}).status_code == 403
+    assert client_for(front_supervisor).post(url, {"reason": "x"}).status_code == 403
     assert client_for(ward_officer_a).get(url).status_code == 405
     assert not Posting.objects.filter(kind=Kind.REVERSAL).exists()
 

@@ -73,6 +73,7 @@ def test_the_schedule_queues_what_is_due_once(settings):
     assert sorted((run.name, run.key) for run in queued) == [
         ("backup", "2026-11-10"),
         ("close_day", "2026-11-10"),
+        ("exports_cleanup", "2026-11-10"),
         ("grade_groups", "2026-10"),
         ("snapshots", "2026-11-10"),
     ]

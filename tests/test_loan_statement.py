@@ -13,8 +13,7 @@ from openpyxl import load_workbook
 
 from loans.models import LoanChange, LoanUseCheck, Posting
 from loans.selectors.statements import loan_statement
-from loans.services.collection_reversals import posting_reverse
-from tests.factories import LoanFactory
+from tests.factories import LoanFactory, reverse_posting
 
 Kind = Posting.Kind
 
@@ -35,7 +34,7 @@ def loan(household_a, ward_officer_a):
     Posting.objects.create(kind=Kind.INTEREST, amount=275_000, on=date(2026, 2, 15), **post)
     Posting.objects.create(kind=Kind.PRINCIPAL, amount=5_000_000, on=date(2026, 4, 15), voucher="BL-001", **post)
     wrong = Posting.objects.create(kind=Kind.PRINCIPAL, amount=3_000_000, on=date(2026, 5, 15), **post)
-    posting_reverse(posting=wrong, reason="Ghi nhầm hộ", actor=ward_officer_a, on=date(2026, 5, 20))
+    reverse_posting(posting=wrong, reason="Ghi nhầm hộ", actor=ward_officer_a, booked_on=date(2026, 5, 20))
     return loan
 
 
@@ -47,7 +46,8 @@ def test_running_balance_counts_a_reversal_back(loan):
         (date(2026, 2, 15), Kind.INTEREST, 0, 0, 275_000, 50_000_000),
         (date(2026, 4, 15), Kind.PRINCIPAL, 0, 5_000_000, 0, 45_000_000),
         (date(2026, 5, 15), Kind.PRINCIPAL, 0, 3_000_000, 0, 42_000_000),
-        (date(2026, 5, 20), Kind.REVERSAL, 0, -3_000_000, 0, 45_000_000),
+        # The reversal takes the value date of what it reverses; it was booked on 20/05.
+        (date(2026, 5, 15), Kind.REVERSAL, 0, -3_000_000, 0, 45_000_000),
     ]
     assert statement.entries[3].reversed_on == date(2026, 5, 20)
     loan.refresh_from_db()

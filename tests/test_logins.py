@@ -168,6 +168,20 @@ def test_a_wrong_old_password_is_refused(client_for, ward_officer_a):
     assert ward_officer_a.check_password(PASSWORD)
 
 
+def test_wrong_old_passwords_count_toward_the_lockout_and_sign_the_user_out(client_for, ward_officer_a):
+    client = client_for(ward_officer_a)
+    wrong = {"old_password": "nope", "new_password1": "Ngan-hang-CSXH-2026", "new_password2": "Ngan-hang-CSXH-2026"}
+    for _ in range(4):
+        assert client.post(CHANGE, wrong).status_code == 200
+    response = client.post(CHANGE, wrong)
+    assert response.status_code == 429 and "đã bị tạm khóa" in response.content.decode()
+    assert SESSION_KEY not in client.session
+    # The same lock holds at the login page, right password or not.
+    assert attempt(client, "ward_a", PASSWORD).status_code == 429
+    ward_officer_a.refresh_from_db()
+    assert ward_officer_a.check_password(PASSWORD)
+
+
 def test_password_change_needs_a_login_and_refuses_other_methods(client, client_for, ward_officer_a):
     response = client.get(CHANGE)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))

@@ -21,6 +21,11 @@ without saying who may use it. Besides the status codes:
 
 Run with `-s` to see the whole matrix: rows are pages and methods, columns personas, cells what came back; an
 unexpected cell is marked `!` with what was expected.
+
+The pages read who may do what from one table, organizations/policy.py, and so do the services behind them:
+tests/test_service_permissions.py calls every service that changes money, capital or a decision directly, as the
+same personas (and as SYSTEM, the actor of commands and jobs), and checks that each refuses or acts as the table
+says, and that each page calling such a service is decorated with the service's action.
 """
 
 import copy
@@ -49,6 +54,7 @@ from loans.models import (
     LoanList,
     LoanProgram,
     Posting,
+    ReversalRequest,
     ReviewMeeting,
 )
 from loans.services.approvals import application_approve
@@ -148,6 +154,8 @@ POLICIES = {
     "ward_create": form("login", DONE, DONE, 403, 403, 403, DONE),
     "ward_write": form("login", DONE, 404, 403, 403, 403, DONE),
     "ward_action": action("login", DONE, 404, 403, 403, 403, DONE),
+    # Asked for by the ward or the district in scope (a reversal request); nothing moves until someone decides.
+    "ward_or_district_action": action("login", DONE, 404, DONE, 404, 403, DONE),
     "ward_create_action": action("login", DONE, DONE, 403, 403, 403, DONE),
     # Capital proposals come from the ward branch or the district.
     "capital_propose": form("login", DONE, DONE, DONE, DONE, 403, DONE),
@@ -320,9 +328,11 @@ RULES = {
     "loans:collection_sheet_print": rule("ward_read", pk="sheet"),
     "loans:collection_sheet_xlsx": rule("ward_read", pk="sheet"),
     "loans:collection_line_detail": rule("ward_read", pk="sheet", line_pk="line"),
-    "loans:collection_line_reverse": rule("ward_action", pk="sheet", line_pk="line"),
+    "loans:collection_line_reverse": rule("ward_or_district_action", pk="sheet", line_pk="line"),
     "loans:collection_line_correct": rule("ward_action", pk="sheet", line_pk="line"),
-    "loans:posting_reverse": rule("ward_action", pk="posting"),
+    "loans:posting_reverse": rule("ward_or_district_action", pk="posting"),
+    "loans:reversal_requests": rule("any_authenticated"),
+    "loans:reversal_decide": rule("district_action", pk="reversal"),
     # Loan changes, loan-use checks, statements
     "loans:loan_change_request": tuple(rule("ward_write", pk="loan", kind=kind) for kind in LoanChange.Kind.values),
     "loans:loan_use_check_record": rule("ward_write", pk="loan"),
@@ -559,6 +569,11 @@ class PermissionMatrix(TestCase):
             "loan": loan,
             "change": change,
             "posting": Posting.objects.get(loan=loan, kind=Posting.Kind.DISBURSEMENT),
+            # Asked for by district staff who is none of the personas, so that any of them may decide it.
+            "reversal": ReversalRequest.objects.create(
+                posting=Posting.objects.get(loan=loan, kind=Posting.Kind.DISBURSEMENT), reason="Giải ngân nhầm",
+                requested_by=maker,
+            ),
             "application": LoanApplicationFactory(household=household, group=group, created_by=ward_officer),
             "loan_list": loan_list,
             "listed_application": waiting,

@@ -18,8 +18,7 @@ from loans.reports import selectors as report_selectors
 from loans.reports.selectors import portfolio_report, snapshot_month_end
 from loans.reports.views import REPORTS
 from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
-from loans.services.collection_reversals import posting_reverse
-from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory
+from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory, reverse_posting
 
 TODAY = date(2026, 11, 20)
 BREAKDOWNS = [(), ("kind",), ("ward",), ("program",), ("ward", "kind"), ("group",)]
@@ -84,7 +83,7 @@ def portfolio(household_a, household_b, group_a, ward_officer_a, front_superviso
     # 100,000 paid of the interest due on 20/08: the rest stays in arrears from that day.
     sheet = post_sheet(group_a, date(2026, 8, 20), ward_officer_a, {household_a: (100_000, 50_000, 0)})
     interest = sheet.lines.get().postings.filter(kind__in=("interest", "overdue_interest")).first()
-    posting_reverse(posting=interest, reason="Nhập nhầm", actor=ward_officer_a, on=date(2026, 9, 2))
+    reverse_posting(posting=interest, reason="Nhập nhầm", actor=ward_officer_a, booked_on=date(2026, 9, 2))
     return {"loan": loan, "second": second, "other": other, "sheet": sheet}
 
 
@@ -107,8 +106,11 @@ def test_interest_arrears_and_freezes_are_taken_as_of_the_date(portfolio, front_
         return portfolio_report(user=front_supervisor, on=on)[0]
 
     assert totals(date(2026, 8, 19))["interest_arrears"] == 0
-    assert totals(date(2026, 9, 1))["interest_arrears"] == left_by_sheet > 0
-    assert totals(date(2026, 9, 2))["interest_arrears"] == left_by_sheet + reversed_interest == arrears_now
+    # The reversal booked on 02/09 takes the value date of the interest it reverses: from 20/08 on, the arrears are
+    # what a right-first-time sheet would have left.
+    assert left_by_sheet > 0
+    assert totals(date(2026, 8, 20))["interest_arrears"] == left_by_sheet + reversed_interest == arrears_now
+    assert totals(date(2026, 9, 1))["interest_arrears"] == arrears_now
     assert totals(TODAY)["interest_arrears"] == arrears_now
     assert totals(date(2026, 6, 30))["frozen"] == 0
     assert totals(date(2026, 7, 1))["frozen"] == 10_000_000  # the other loan, after its 2,000,000 repayment
@@ -118,7 +120,7 @@ def test_interest_arrears_and_freezes_are_taken_as_of_the_date(portfolio, front_
 
 
 def test_a_backdated_posting_corrects_the_snapshots_from_its_day_on(
-    portfolio, front_supervisor, ward_officer_a, client_for, monkeypatch
+    portfolio, front_supervisor, ward_officer_b, client_for, monkeypatch
 ):
     snapshots_rebuild(since=date(2026, 1, 1))
     before = {on: portfolio_report(user=front_supervisor, on=on)[0] for on in (date(2026, 5, 31), date(2026, 6, 1))}
@@ -127,7 +129,7 @@ def test_a_backdated_posting_corrects_the_snapshots_from_its_day_on(
     Posting.objects.create(kind="principal", household=loan.household, loan=loan, amount=3_000_000, on=date(2026, 6, 1))
     refresh_loan_balances([loan.pk], since=date(2026, 6, 1))
     repayment = Posting.objects.get(loan=portfolio["other"], kind="principal")
-    posting_reverse(posting=repayment, reason="Sai số tiền", actor=ward_officer_a, on=date(2026, 6, 10))
+    reverse_posting(posting=repayment, reason="Sai số tiền", actor=ward_officer_b, booked_on=date(2026, 6, 10))
 
     assert portfolio_report(user=front_supervisor, on=date(2026, 5, 31))[0] == before[date(2026, 5, 31)]
     june = portfolio_report(user=front_supervisor, on=date(2026, 6, 1))[0]
@@ -136,11 +138,12 @@ def test_a_backdated_posting_corrects_the_snapshots_from_its_day_on(
     page = reverse("loans:report", args=["bctd_01_1"])
     rows = [line["row"] for line in client_for(front_supervisor).get(page, {"on": "20/06/2026"}).context["rows"]]
     ledger = from_ledger(monkeypatch, user=front_supervisor, on=date(2026, 6, 20))[0]
-    # The 2,000,000 repaid on 05/06 and reversed on 10/06 is outstanding again on 20/06, as on 01/06.
+    # The 2,000,000 repaid on 05/06 and reversed (booked 10/06) is outstanding again on 20/06, as on 01/06.
     assert sum(row["outstanding"] for row in rows) == ledger["outstanding"] == june["outstanding"]
+    # The reversal takes the repayment's value date: read now, 05/06 shows what a right-first-time entry would.
     assert from_ledger(monkeypatch, user=front_supervisor, on=date(2026, 6, 5))[0]["outstanding"] == (
         portfolio_report(user=front_supervisor, on=date(2026, 6, 5))[0]["outstanding"]
-    ) == june["outstanding"] - 2_000_000
+    ) == june["outstanding"]
     assert_snapshots_match_the_ledger(
         front_supervisor, [date(2026, 6, 1), date(2026, 6, 9), date(2026, 6, 10), date(2026, 7, 31), TODAY], monkeypatch
     )

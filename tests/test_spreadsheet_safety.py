@@ -60,10 +60,12 @@ def sheet(rows_xml):
 
 @pytest.fixture
 def calamine_never_called(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("the file reached calamine")
+    # The child says when its checks are over and calamine starts; a file refused by the checks never gets there.
+    def refuse(name, info):
+        if name == "calamine":
+            raise AssertionError("the file reached calamine")
 
-    monkeypatch.setattr(reader, "_run_calamine", refuse)
+    monkeypatch.setattr(reader, "_stage_reached", refuse)
 
 
 # ---- finding 3: the files that froze the server ------------------------------------------------------------------
@@ -309,3 +311,98 @@ def test_a_workbook_naming_a_zip_version_python_cannot_read_is_refused():
     central = content.rindex(b"PK\x01\x02")  # the central directory entry of the last part
     content[central + 6] = 64  # "version needed to extract": 6.4
     assert read_or_refuse(bytes(content), "flipped.xlsx") is None
+
+
+# ---- every byte is parsed in the capped child, never in this process ----------------------------------------------
+
+
+@pytest.fixture
+def parsed_only_in_the_child(monkeypatch):
+    """Once armed, this process may not unzip, parse XML or split CSV; the child processes the reader starts and the
+    stages they report are recorded."""
+    import csv
+    import xml.etree.ElementTree as ElementTree
+
+    import defusedxml.ElementTree as SafeElementTree
+
+    children, stages = [], []
+
+    def parsed_here(*args, **kwargs):
+        raise AssertionError("the file was parsed in the worker itself")
+
+    def popen(command, real=reader.subprocess.Popen, **kwargs):
+        children.append(command)
+        return real(command, **kwargs)
+
+    def arm():
+        for module, names in (
+            (zipfile, ["ZipFile"]),
+            (csv, ["reader", "Sniffer"]),
+            (ElementTree, ["fromstring", "iterparse", "parse", "XMLParser"]),
+            (SafeElementTree, ["fromstring", "iterparse", "parse"]),
+        ):
+            for name in names:
+                monkeypatch.setattr(module, name, parsed_here)
+        monkeypatch.setattr(reader.subprocess, "Popen", popen)
+        monkeypatch.setattr(reader, "_stage_reached", lambda name, info: stages.append((name, info)))
+        return children, stages
+
+    return arm
+
+
+def _peak_mb():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _noise(count, seed=7):
+    import random
+
+    generator = random.Random(seed)
+    return [f"{generator.getrandbits(48):012x}" for _ in range(count)]
+
+
+def test_a_shared_strings_bomb_is_refused_by_the_child_with_a_clear_message(settings, parsed_only_in_the_child):
+    settings.IMPORT_MAX_UNCOMPRESSED_BYTES = 8 * 1024 * 1024
+    strings = "".join(f"<si><t>{text}</t></si>" for text in _noise(400_000))  # ~14 MB that packs only ~3 times
+    content = workbook(sheet('<row r="1"><c r="A1" t="s"><v>0</v></c></row>'),
+                       extra=[("xl/sharedStrings.xml", f'<sst xmlns="{MAIN}">{strings}</sst>')])
+    children, stages = parsed_only_in_the_child()
+    before = _peak_mb()
+
+    with pytest.raises(SpreadsheetError) as refused:
+        list(read_rows(content, "bomb.xlsx"))
+
+    assert "more than the 8 MB allowed; it is refused" in str(refused.value.message)
+    assert len(children) == 1 and children[0][1:3] == ["-I", str(reader.CHILD)]
+    assert [name for name, _info in stages] == ["start"]  # refused by the checks: calamine never started
+    assert _peak_mb() - before < 40
+
+
+def test_a_huge_workbook_part_is_read_under_the_childs_cap_and_never_here(parsed_only_in_the_child):
+    names = "".join(f'<definedName name="n{text}">Sheet1!A1</definedName>' for text in _noise(300_000))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", f'<workbook xmlns="{MAIN}"><sheets><sheet name="a" sheetId="1"/></sheets>'
+                                            f"<definedNames>{names}</definedNames></workbook>")
+        archive.writestr("xl/worksheets/sheet1.xml", sheet('<row r="2"><c r="B2"><v>7</v></c></row>'))
+    content = buffer.getvalue()
+    children, stages = parsed_only_in_the_child()
+    before = _peak_mb()
+
+    assert list(read_rows(content, "names.xlsx")) == [(2, [None, 7])]
+
+    assert len(children) == 1
+    [(first, started), (name, info)] = stages
+    assert first == "start" and started["memory_cap"] < 200 * 1024 * 1024  # the checks: the file and a copy
+    assert name == "calamine" and started["memory_cap"] < info["memory_cap"] <= started["memory_hard"]
+    assert _peak_mb() - before < 40  # parsing this 14 MB part here took hundreds of MB
+
+
+def test_csv_is_split_into_cells_by_the_child(parsed_only_in_the_child):
+    content = ("Mã KH;Số tiền\n" + "".join(f"061{n:07d};{n * 1000}\n" for n in range(20_000))).encode()
+    children, stages = parsed_only_in_the_child()
+    rows = list(read_rows(content, "giao-dich.csv"))
+    assert rows[0] == (1, ["Mã KH", "Số tiền"]) and rows[-1] == (20_001, ["0610019999", "19999000"])
+    assert len(children) == 1 and [name for name, _info in stages] == ["start", "csv"]

@@ -26,6 +26,7 @@ from organizations.models import (
     Ward,
     WardMerger,
 )
+from organizations.policy import SYSTEM
 from organizations.selectors.scope import groups_for
 from organizations.services.mergers import merger_plan, wards_merge
 from tests.factories import (
@@ -72,7 +73,7 @@ def district(household_a, household_b, ward_c, women_district, front_supervisor)
 
 def merge(ward_a, ward_b, **overrides):
     arguments = {"sources": [ward_a, ward_b], "code": ward_a.code, "name": "Phường Mới", "merged_on": MERGED_ON,
-                 "decision": "1685/NQ-UBTVQH15", **overrides}
+                 "decision": "1685/NQ-UBTVQH15", "actor": SYSTEM, **overrides}
     return wards_merge(**arguments)
 
 
@@ -240,11 +241,12 @@ def test_a_ward_cannot_be_merged_into_itself(district, ward_a, ward_b):
         assert not plan.can_apply
         assert "Phường A cannot be merged into itself" in " ".join(map(str, plan.problems))
     with pytest.raises(DomainError, match="cannot be merged into itself"):
-        wards_merge(sources=[ward_a], code=ward_a.code, name=ward_a.name, merged_on=MERGED_ON)
+        wards_merge(sources=[ward_a], code=ward_a.code, name=ward_a.name, merged_on=MERGED_ON, actor=SYSTEM)
     assert nothing_merged(wards)
     # Listed twice, it is still one ward: refused for both reasons.
     with pytest.raises(DomainError, match="cannot be merged into itself") as refused:
-        wards_merge(sources=[ward_a, ward_a], code=ward_a.code, name="Phường Mới", merged_on=MERGED_ON)
+        wards_merge(sources=[ward_a, ward_a], code=ward_a.code, name="Phường Mới", merged_on=MERGED_ON,
+                    actor=SYSTEM)
     assert "listed more than once" in str(refused.value)
     assert nothing_merged(wards)
     # Taking over a source's code is what a merger of two or more wards does, and one ward may get a new code.
@@ -256,7 +258,7 @@ def test_the_ward_formed_by_a_merger_cannot_be_merged_into_itself_again(district
     new = merge(ward_a, ward_b).ward
     wards = Ward.objects.count()
     with pytest.raises(DomainError, match="Phường Mới cannot be merged into itself"):
-        wards_merge(sources=[new], code=new.code, name=new.name, merged_on=date(2026, 8, 1))
+        wards_merge(sources=[new], code=new.code, name=new.name, merged_on=date(2026, 8, 1), actor=SYSTEM)
     new.refresh_from_db()
     assert new.is_active and WardMerger.objects.count() == 1 and Ward.objects.count() == wards
 

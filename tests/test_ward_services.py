@@ -31,7 +31,7 @@ Status = LoanApplication.Status
 def household_data(group, **overrides):
     data = {
         "head_name": "Lê Thị Hồng",
-        "citizen_id": "079123456789",
+        "citizen_id": "079180456789",
         "customer_code": "",
         "birth_year": 1980,
         "phone": "0912345678",
@@ -60,14 +60,36 @@ def test_household_create_joins_the_group_and_takes_its_branch(group_a, ward_off
     assert membership.group == group_a and membership.joined_on == date(2026, 11, 1)
 
 
-def test_citizen_id_clash_names_the_other_ward(group_a, household_b, ward_officer_a):
+def test_citizen_id_clash_in_another_ward_names_no_ward(group_a, household_b, ward_officer_a):
     with pytest.raises(DomainError) as error:
         household_services.household_create(
             data=household_data(group_a, citizen_id=household_b.citizen_id), actor=ward_officer_a
         )
     assert error.value.field == "citizen_id"
-    assert "Phường B" in error.value.message
+    assert household_b.citizen_id in error.value.message
+    assert "Phường B" not in error.value.message and error.value.household is None
     assert not Household.objects.filter(head_name="Lê Thị Hồng").exists()
+
+
+def test_citizen_id_clash_in_the_officers_own_branch_names_the_ward_and_the_household(
+    group_a, household_a, ward_officer_a, admin_user
+):
+    for actor in (ward_officer_a, admin_user):
+        with pytest.raises(DomainError) as error:
+            household_services.household_create(
+                data=household_data(group_a, citizen_id=household_a.citizen_id), actor=actor
+            )
+        assert error.value.field == "citizen_id"
+        assert "Phường A" in error.value.message and error.value.household == household_a
+
+
+def test_customer_code_clash_in_another_ward_names_no_ward(group_a, household_a, household_b, ward_officer_a):
+    with pytest.raises(DomainError) as error:
+        household_services.household_update(
+            household=household_a, data={"customer_code": household_b.customer_code}, actor=ward_officer_a
+        )
+    assert error.value.field == "customer_code"
+    assert "Phường B" not in error.value.message and error.value.household is None
 
 
 def test_customer_code_clash_is_refused(group_a, household_b, ward_officer_a):
@@ -124,7 +146,8 @@ def test_household_update_keeps_its_own_citizen_id_and_refuses_another(household
         household_services.household_update(
             household=household_a, data={"citizen_id": household_b.citizen_id}, actor=ward_officer_a
         )
-    assert "Phường B" in error.value.message
+    assert error.value.field == "citizen_id" and household_b.citizen_id in error.value.message
+    assert "Phường B" not in error.value.message  # household B's ward is not ward A's officer's to know
     household_a.refresh_from_db()
     assert household_a.citizen_id != household_b.citizen_id
 
@@ -361,10 +384,10 @@ def test_review_approved_amount_at_most_requested(group_a, two_requests, ward_of
 
 
 def test_review_refuses_other_groups_requests_reviewed_ones_and_future_dates(
-    group_a, group_b, household_b, two_requests, ward_officer_a
+    group_a, group_b, household_b, two_requests, ward_officer_a, ward_officer_b
 ):
     first, second = two_requests
-    foreign = make_request(household_b, ward_officer_a)
+    foreign = make_request(household_b, ward_officer_b)
     with pytest.raises(DomainError, match="does not belong"):
         review(group_a, ward_officer_a, [ReviewResult(foreign, ReviewResult.APPROVE, Decimal("1000000"))])
     with pytest.raises(DomainError, match="future"):

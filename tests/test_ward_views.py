@@ -177,7 +177,7 @@ def test_household_detail_shows_history_loans_and_requests(client_for, ward_offi
 
 
 def household_post(group, **overrides):
-    data = {"head_name": "Lê  Thị Hồng", "citizen_id": "079123456789", "customer_code": "", "birth_year": "1980",
+    data = {"head_name": "Lê  Thị Hồng", "citizen_id": "079180456789", "customer_code": "", "birth_year": "1980",
             "phone": "0912345678", "address": "5 Hà Huy Giáp", "members": "4", "policy_status": "poor",
             "policy_list_year": "2025", "escaped_year": "", "group": group.pk, "joined_on": "15/11/2026"}
     data.update(overrides)
@@ -186,7 +186,7 @@ def household_post(group, **overrides):
 
 def test_register_a_household(client_for, ward_officer_a, group_a):
     response = client_for(ward_officer_a).post(reverse("borrowers:household_create"), household_post(group_a))
-    household = Household.objects.get(citizen_id="079123456789")
+    household = Household.objects.get(citizen_id="079180456789")
     assert response.status_code == 302 and response.url == reverse("borrowers:household_detail", args=[household.pk])
     assert household.head_name == "Lê Thị Hồng"
     assert household.current_membership.joined_on == date(2026, 11, 15)
@@ -197,7 +197,11 @@ def test_register_shows_clear_messages(client_for, ward_officer_a, group_a, hous
     response = client.post(reverse("borrowers:household_create"),
                            household_post(group_a, citizen_id=household_b.citizen_id))
     assert response.status_code == 200
-    assert "Phường B" in response.context["form"].errors["citizen_id"][0]
+    message = response.context["form"].errors["citizen_id"][0]
+    assert household_b.citizen_id in message
+    # Where another ward's household lives is not this officer's business: no ward, no name, no link.
+    assert "Phường B" not in response.content.decode() and household_b.head_name not in response.content.decode()
+    assert 'data-testid="registered-household"' not in response.content.decode()
     response = client.post(reverse("borrowers:household_create"),
                            household_post(group_a, phone="12345", policy_list_year="", citizen_id="0791"))
     errors = response.context["form"].errors
@@ -206,10 +210,22 @@ def test_register_shows_clear_messages(client_for, ward_officer_a, group_a, hous
     assert not Household.objects.filter(head_name="Lê Thị Hồng").exists()
 
 
+def test_a_citizen_id_registered_in_the_officers_own_branch_links_to_its_household(
+    client_for, ward_officer_a, group_a, household_a
+):
+    response = client_for(ward_officer_a).post(reverse("borrowers:household_create"),
+                                               household_post(group_a, citizen_id=household_a.citizen_id))
+    assert response.status_code == 200
+    assert "Phường A" in response.context["form"].errors["citizen_id"][0]
+    link = reverse("borrowers:household_detail", args=[household_a.pk])
+    assert f'href="{link}"' in response.content.decode() and household_a.head_name in response.content.decode()
+    assert Household.objects.filter(citizen_id=household_a.citizen_id).count() == 1
+
+
 def test_register_into_another_wards_group_is_404(client_for, ward_officer_a, group_b):
     response = client_for(ward_officer_a).post(reverse("borrowers:household_create"), household_post(group_b))
     assert response.status_code == 404
-    assert not Household.objects.filter(citizen_id="079123456789").exists()
+    assert not Household.objects.filter(citizen_id="079180456789").exists()
 
 
 def test_edit_a_household(client_for, ward_officer_a, household_a):

@@ -7,6 +7,24 @@ from loans.selectors.loans import loans_for, postings_for
 from organizations.models import GroupMembership
 
 
+def _transactions_for(user):
+    return postings_for(user).exclude(kind=Posting.Kind.REVERSAL).filter(reversed_by__isnull=True)
+
+
+def bank_export_count(kind, user):
+    """How many rows `bank_export_rows(kind, user)` yields: one count query, to decide where the file is built."""
+    from borrowers.selectors import households_for
+    from organizations.selectors.scope import groups_for
+
+    queryset = {
+        "loans": lambda: loans_for(user),
+        "transactions": lambda: _transactions_for(user),
+        "groups": lambda: groups_for(user),
+        "households": lambda: households_for(user),
+    }[kind]()
+    return queryset.order_by().count()
+
+
 def bank_export_rows(kind, user):
     """Rows in the bank's layout (see layouts.py) for what `user` may see; re-importing them changes nothing.
 
@@ -46,8 +64,7 @@ def bank_export_rows(kind, user):
                 int(loan.interest_arrears), savings,
             ]
     elif kind == "transactions":
-        postings = postings_for(user).exclude(kind=Posting.Kind.REVERSAL).filter(reversed_by__isnull=True)
-        for posting in postings.order_by("on", "pk").iterator(chunk_size=5000):
+        for posting in _transactions_for(user).order_by("on", "pk").iterator(chunk_size=5000):
             yield [
                 posting.on, posting.voucher or f"UT{posting.pk:010d}", posting.loan.number if posting.loan else "",
                 posting.household.customer_code or "", KIND_LABELS[posting.kind], int(posting.amount), posting.note,

@@ -26,6 +26,7 @@ from organizations.audit import audit_context
 from organizations.errors import DomainError
 from organizations.jobs import job_check_alive, job_enqueue, job_heartbeat, latest_runs
 from organizations.models import GroupMembership, JobRun
+from organizations.policy import authorize
 
 log = logging.getLogger(__name__)
 MAX_STORED_ERRORS = 2000
@@ -48,6 +49,7 @@ def _when(moment):
 
 def import_upload(*, kind, file_name, content, actor, run=True):
     """Store the file in the database and start checking it. Refuses oversize files and files already imported."""
+    authorize(actor, "bank_import.run")
     if kind not in ImportBatch.Kind.values:
         raise DomainError(_("Choose what the file holds: loan balances, transactions or groups."))
     if not content:
@@ -88,6 +90,9 @@ def import_upload(*, kind, file_name, content, actor, run=True):
 
 
 def import_confirm(*, batch, actor, run=True):
+    from loans.bankfiles.selectors import import_batches_for
+
+    authorize(actor, "bank_import.run", scoped=import_batches_for, pk=batch.pk)
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status != ImportBatch.Status.PREVIEWED:
@@ -139,12 +144,12 @@ def run_job(batch_id, step, progress=None):
     return ImportBatch.objects.get(pk=batch_id)
 
 
-def _fail(batch, errors):
+def _fail(batch, errors, count=None):
     # Only a batch whose job is under way can be refused: a step run twice must not undo a finished import.
     ImportBatch.objects.filter(pk=batch.pk, status__in=JOB_STATUSES).update(
         status=ImportBatch.Status.FAILED,
         errors=errors[:MAX_STORED_ERRORS],
-        error_count=len(errors),
+        error_count=len(errors) if count is None else count,
         phase=_("Refused"),
         finished_at=timezone.now(),
     )
@@ -284,7 +289,7 @@ def import_check(*, batch, progress=None):
     tracker.phase(_("Reading the file"), done=0)
     plan = _plan(batch, tracker)
     if plan.errors:
-        _fail(batch, plan.errors)
+        _fail(batch, plan.errors, plan.error_count)
         return plan
     _remember(batch, plan.sheet)
     ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.UPLOADED).update(
@@ -304,7 +309,7 @@ def import_apply(*, batch, progress=None):
     tracker = Progress(batch, progress)
     plan = _plan(batch, tracker)
     if plan.errors:
-        _fail(batch, plan.errors)
+        _fail(batch, plan.errors, plan.error_count)
         return plan
     tracker.phase(_("Writing to the ledger"), done=0, total=plan.data_rows)
     with transaction.atomic():
@@ -377,4 +382,5 @@ def _plan(batch, tracker):
     if not sheet.errors:
         plan.check()
     plan.errors = sorted(sheet.errors, key=lambda e: e["row"] if isinstance(e["row"], int) else 0)
+    plan.error_count = sheet.error_count
     return plan

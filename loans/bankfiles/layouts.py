@@ -48,13 +48,14 @@ class RowError(Exception):
 
 # ---- cell converters: value -> clean value, or RowError with a Vietnamese reason -------------------------------
 
-AMOUNT_TEXT = re.compile(r"^\d{1,3}([.,]\d{3})+$")
-DATE_TEXT = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+# ASCII digits only: "\d" alone would also take Arabic-Indic and other scripts' digits.
+AMOUNT_TEXT = re.compile(r"^\d{1,3}([.,]\d{3})+$", re.ASCII)
+DATE_TEXT = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$", re.ASCII)
+ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 
 
 def to_code(value, width):
-    if value.__class__ is str and len(value) == width and value.isdigit():
+    if value.__class__ is str and len(value) == width and value.isascii() and value.isdigit():
         return value  # the usual case, as the bank writes codes: text of the right width
     if isinstance(value, int) and not isinstance(value, bool):
         text = str(value).zfill(width)  # a number lost its leading zeros; the width gives them back
@@ -64,7 +65,7 @@ def to_code(value, width):
         text = str(int(value)).zfill(width)
     else:
         text = clean_text(str(value)).strip().lstrip("'").replace(" ", "")
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise RowError(_("a code is made of digits only"))
     if width and len(text) != width:
         raise RowError(_("has %(count)s digits; it must have %(width)s") % {"count": len(text), "width": width})
@@ -318,10 +319,15 @@ def converter(column):
 # ---- reading a sheet into clean rows -------------------------------------------------------------------------
 
 
+# Errors past this many are counted, not kept: the officer reads the first ones, and a file of junk rows cannot fill
+# the worker's memory with millions of messages.
+MAX_KEPT_ERRORS = 5000
+
+
 @dataclass
 class ParsedSheet:
     rows: list  # (excel row, {key: value}) for valid rows
-    errors: list  # {"row", "column", "value", "message"}
+    errors: list  # {"row", "column", "value", "message"}, the first MAX_KEPT_ERRORS
     header_row: int = 0
     labels: dict = field(default_factory=dict)  # key -> header text as in the file
     total_row: int = 0
@@ -330,8 +336,17 @@ class ParsedSheet:
     # What the preview shows: the Tổng cộng row against the sum of the rows, and the first rows as read.
     total_check: list = field(default_factory=list)  # {"column", "file", "rows"}
     samples: dict = field(default_factory=dict)  # {"columns": [...], "rows": [[excel row, text, ...], ...]}
+    errors_not_kept: int = 0
+
+    @property
+    def error_count(self):
+        return len(self.errors) + self.errors_not_kept
 
     def add_error(self, row, key, value, message):
+        self.invalid_rows.add(row)
+        if len(self.errors) >= MAX_KEPT_ERRORS:
+            self.errors_not_kept += 1
+            return
         self.errors.append(
             {
                 "row": row,
@@ -340,7 +355,6 @@ class ParsedSheet:
                 "message": message,
             }
         )
-        self.invalid_rows.add(row)
 
 
 def display(value):

@@ -5,7 +5,9 @@ from collections import defaultdict
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from borrowers import identity
 from borrowers.models import Household, fold_name
 from loans.bankfiles.bulk import _matching, _reserve_ids, bulk_insert
 from loans.bankfiles.plans import (
@@ -25,9 +27,42 @@ Kind = Posting.Kind
 
 
 OPENING_NOTE = "Số dư đầu kỳ theo tệp ngân hàng"
+#: Rows named one by one in the preview's warnings about citizen IDs; the rest are counted.
+MAX_IDENTITY_WARNINGS = 20
 
 
 class LoanPlan(BasePlan):
+    def summary(self):
+        return {**super().summary(), "warnings": self.identity_warnings()}
+
+    def identity_warnings(self):
+        """A citizen ID that breaks the rule (borrowers/identity.py) is the bank's data: a warning in the preview,
+        never a refusal. Each number once, on the first row that has it; the household keeps the bank's number."""
+        problems, seen = [], set()
+        for number, row in self.sheet.rows:
+            citizen_id = row["citizen_id"]
+            if citizen_id in seen:
+                continue
+            seen.add(citizen_id)
+            error = identity.citizen_id_error(citizen_id, this_year=self.today.year)
+            if error is not None:
+                problems.append((number, error))
+        warnings = [
+            _("Row %(row)s: %(problem)s The bank's number is kept.") % {"row": number, "problem": error.messages[0]}
+            for number, error in problems[:MAX_IDENTITY_WARNINGS]
+        ]
+        more = len(problems) - MAX_IDENTITY_WARNINGS
+        if more > 0:
+            warnings.append(
+                ngettext(
+                    "%(count)s more row has a citizen ID that breaks the rule.",
+                    "%(count)s more rows have a citizen ID that breaks the rule.",
+                    more,
+                )
+                % {"count": more}
+            )
+        return warnings
+
     def check(self):
         rows = self.sheet.rows
         programs = {p.code: p for p in LoanProgram.objects.all()}

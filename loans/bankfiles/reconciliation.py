@@ -10,6 +10,7 @@ from loans.ledger.arrears import record_arrears_changes
 from loans.ledger.balances import refresh_household_savings, refresh_loan_balances
 from loans.models import ImportBatch, InterestArrearsEntry, Loan, Posting, ReconciliationItem, RepaymentInstalment
 from organizations.errors import DomainError
+from organizations.policy import authorize
 
 Figure = ReconciliationItem.Figure
 Kind = Posting.Kind
@@ -20,6 +21,9 @@ RECONCILE_NOTE = "Đối chiếu với ngân hàng"
 
 def reconciliation_accept(*, batch, item_ids, actor):
     """Write what it takes for the ledger to show the bank's figure for each chosen difference."""
+    from loans.bankfiles.selectors import import_batches_for
+
+    authorize(actor, "bank_import.run", scoped=import_batches_for, pk=batch.pk)
     if batch.status != ImportBatch.Status.DONE:
         raise DomainError(_("Only differences of a finished import can be accepted."))
     with transaction.atomic():

@@ -1,43 +1,37 @@
 """Pages for the bank's spreadsheets: importing them and exporting the ledger in the bank's layouts."""
 
-from functools import wraps
-
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from borrowers.models import Household
-from loans.bankfiles.export import bank_export_rows
-from loans.bankfiles.exports import export_request, exports_for
+from loans.bankfiles.exports import (
+    EXPORT_FORMATS,
+    EXPORT_KINDS,
+    export_file,
+    export_is_small,
+    export_open,
+    export_request,
+    exports_for,
+    prepared_exports_for,
+)
 from loans.bankfiles.forms import BankFileUploadForm
 from loans.bankfiles.importing import import_confirm, import_recover_stale, import_upload, imports_recover_stale
-from loans.bankfiles.layouts import export_layout
 from loans.bankfiles.reconciliation import reconciliation_accept
-from loans.bankfiles.selectors import import_batches_for, user_can_import
+from loans.bankfiles.selectors import import_batches_for
 from loans.models import ImportBatch, ReconciliationItem
-from loans.xlsx import csv_response, xlsx_response
+from loans.xlsx import XLSX_TYPE, attachment, xlsx_response
 from organizations.access import ALL_ROLES, role_required
 from organizations.errors import DomainError
+from organizations.models import JobRun
+from organizations.policy import allowed
 
 
-def import_permission_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not user_can_import(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-@import_permission_required
+@allowed("bank_import.run")
 @require_http_methods(["GET", "POST"])
 def bank_import_list(request):
     form = BankFileUploadForm(request.POST or None, request.FILES or None)
@@ -57,7 +51,7 @@ def bank_import_list(request):
     return render(request, "loans/bank_import_list.html", {"form": form, "batches": batches})
 
 
-@import_permission_required
+@allowed("bank_import.run")
 @require_GET
 def bank_import_detail(request, pk):
     batch = get_object_or_404(import_batches_for(request.user), pk=pk)
@@ -96,7 +90,7 @@ WRITTEN_LABELS = {
 }
 
 
-@import_permission_required
+@allowed("bank_import.run")
 @require_GET
 def bank_import_progress(request, pk):
     batch = get_object_or_404(import_batches_for(request.user), pk=pk)
@@ -107,7 +101,7 @@ def bank_import_progress(request, pk):
     return response
 
 
-@import_permission_required
+@allowed("bank_import.run")
 @require_POST
 def bank_import_confirm(request, pk):
     batch = get_object_or_404(import_batches_for(request.user), pk=pk)
@@ -120,7 +114,7 @@ def bank_import_confirm(request, pk):
     return redirect("loans:bank_import_detail", pk=batch.pk)
 
 
-@import_permission_required
+@allowed("bank_import.run")
 @require_POST
 def bank_import_accept(request, pk):
     batch = get_object_or_404(import_batches_for(request.user), pk=pk)
@@ -136,7 +130,7 @@ def bank_import_accept(request, pk):
     return redirect("loans:bank_import_detail", pk=batch.pk)
 
 
-@import_permission_required
+@allowed("bank_import.run")
 @require_GET
 def bank_import_errors(request, pk):
     batch = get_object_or_404(import_batches_for(request.user), pk=pk)
@@ -150,9 +144,6 @@ def bank_import_errors(request, pk):
     )
 
 
-EXPORT_KINDS = ("loans", "transactions", "groups", "households")
-
-
 @role_required(*ALL_ROLES)
 @require_GET
 def bank_export_page(request):
@@ -161,17 +152,26 @@ def bank_export_page(request):
 
 def _exports(user):
     exports = list(exports_for(user)[:10])
-    return {"exports": exports, "pending": any(run.status in ("queued", "running") for run in exports)}
+    return {
+        "exports": exports,
+        "pending": any(run.status in JobRun.ACTIVE for run in exports),
+        "running_limit": settings.EXPORT_MAX_RUNNING_PER_USER,
+        "file_hours": settings.EXPORT_FILE_HOURS,
+    }
 
 
 @role_required(*ALL_ROLES)
 @require_POST
 def bank_export_prepare(request, kind, fmt):
-    """Ask a worker to build the file; the page lists it and offers the link when it is ready."""
-    if kind not in EXPORT_KINDS or fmt not in ("xlsx", "csv"):
+    """Ask a worker to build the file; the page shows its progress and offers the link when it is ready."""
+    if kind not in EXPORT_KINDS or fmt not in EXPORT_FORMATS:
         raise Http404
-    export_request(kind=kind, fmt=fmt, actor=request.user)
-    messages.info(request, _("The file is being prepared; its link appears below when it is ready."))
+    try:
+        export_request(kind=kind, fmt=fmt, actor=request.user)
+    except DomainError as error:
+        messages.error(request, str(error))
+    else:
+        messages.info(request, _("The file is being prepared; its link appears below when it is ready."))
     return redirect("loans:bank_export_page")
 
 
@@ -185,26 +185,37 @@ def bank_export_jobs(request):
 @role_required(*ALL_ROLES)
 @require_GET
 def bank_export_download(request, pk):
-    run = get_object_or_404(exports_for(request.user).exclude(file=""), pk=pk, status="done")
-    name = run.result.get("file_name") or run.file.name.rsplit("/", 1)[-1]
+    """A prepared file, to the user who asked for it only (anyone else gets a 404), until its time is over."""
+    export = get_object_or_404(prepared_exports_for(request.user), pk=pk)
     try:
-        handle = run.file.open("rb")
+        handle = export_open(export)
     except FileNotFoundError:
-        raise Http404 from None  # prepared files are cleaned up after a while; ask for it again
-    return FileResponse(handle, as_attachment=True, filename=name)
+        raise Http404 from None  # deleted with its time over; ask for it again
+    response = FileResponse(handle, as_attachment=True, filename=export.file_name)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @role_required(*ALL_ROLES)
 @require_GET
 def bank_export(request, kind, fmt):
-    if kind not in EXPORT_KINDS or fmt not in ("xlsx", "csv"):
+    """A small export, built while the user waits; a larger one is sent to be prepared in the background."""
+    if kind not in EXPORT_KINDS or fmt not in EXPORT_FORMATS:
         raise Http404
-    layout = export_layout(kind, bank_export_rows(kind, request.user), title_date=timezone.localdate())
-    name = f"{kind}-{timezone.localdate():%Y%m%d}.{fmt}"
-    if fmt == "csv":
-        rows = layout["rows"] + ([layout["total_row"]] if layout["total_row"] else [])
-        return csv_response(name, headers=layout["headers"], rows=rows)
-    return xlsx_response(name, **layout)
+    small, rows = export_is_small(kind, request.user)
+    if not small:
+        messages.warning(
+            request,
+            _(
+                "This file has %(rows)s rows, too many to build while you wait: press “Prepare” beside it, and "
+                "download it below when it is ready."
+            )
+            % {"rows": rows},
+        )
+        return redirect("loans:bank_export_page")
+    name, content = export_file(kind, fmt, request.user)
+    content_type = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
+    return attachment(HttpResponse(content, content_type=content_type), name)
 
 
 """The bank's report layouts (01.1/BCTD, 01.2/BCTD, BC0438, LEN_31) and the ward and group drill-down pages."""

@@ -68,9 +68,28 @@ class ConfirmedReversalForm(ReversalForm):
     """Reversing one posting is asked twice: a reason, and a box ticked to confirm."""
 
     confirm = forms.BooleanField(
-        label=_("Yes, reverse this posting"),
+        label=_("Yes, ask for this posting to be reversed"),
         error_messages={"required": _("Tick the box to confirm the reversal.")},
     )
+
+
+class ReversalDecisionForm(forms.Form):
+    """District staff's decision on a reversal request: no decision preselected; a refusal says why."""
+
+    APPROVE, REJECT = "approve", "reject"
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[(APPROVE, _("Approve the reversal")), (REJECT, _("Refuse"))],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose approve or refuse.")},
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") == self.REJECT and not (cleaned.get("reason") or "").strip():
+            self.add_error("reason", _("Say why the reversal is refused."))
+        return cleaned
 
 
 class CorrectionForm(forms.Form):

@@ -19,9 +19,28 @@ def _listed(queryset, *fields, limit):
 
 
 def disbursement_differences(limit=LIMIT):
-    """Loans whose disbursement postings (less their reversals) are not the loan's amount: (number, amount, posted)."""
-    loans = Loan.objects.annotate(disbursed=_posting_sum(Kind.DISBURSEMENT, "loan")).exclude(disbursed=F("amount"))
+    """Loans whose disbursement postings (less their reversals) are not the loan's amount, unless the disbursement
+    was reversed in full by an approved request: (number, amount, posted)."""
+    reversed_by_decision = Exists(
+        Posting.objects.filter(
+            loan=OuterRef("pk"), kind=Kind.REVERSAL, reverses__kind=Kind.DISBURSEMENT, request__status="approved"
+        )
+    )
+    loans = (
+        Loan.objects.annotate(disbursed=_posting_sum(Kind.DISBURSEMENT, "loan"))
+        .exclude(disbursed=F("amount"))
+        .exclude(Q(disbursed=0) & reversed_by_decision)
+    )
     return _listed(loans, "number", "amount", "disbursed", limit=limit)
+
+
+def corrections_without_decision(limit=LIMIT):
+    """Reversals, and reversals undone, that no second person approved: written around the services, since the only
+    others come from the bank's files (reconciliation). (pk, kind, loan number, amount)"""
+    postings = Posting.objects.filter(Q(kind=Kind.REVERSAL) | Q(restores__isnull=False), import_batch__isnull=True).exclude(
+        request__status="approved"
+    )
+    return _listed(postings, "pk", "kind", "loan__number", "amount", limit=limit)
 
 
 def _line_postings(**filters):

@@ -16,6 +16,7 @@ from loans.models.capital import (
 from loans.models.changes import LoanChange
 from loans.models.checks import GroupInspection, LoanUseCheck
 from loans.models.collection import CollectionItem, CollectionLine, CollectionSheet
+from loans.models.exports import PreparedExport
 from loans.models.fees import FeeReduction, FeeSchedule
 from loans.models.ledger import (
     GroupBalance,
@@ -40,6 +41,7 @@ from loans.models.overdue import DayClose
 from loans.models.pipeline import StatusChange, StatusPipeline
 from loans.models.programs import LoanProgram, ProgramRate
 from loans.models.requests import ApplicationStatusChange, LoanApplication, LoanList, ReviewMeeting
+from loans.models.reversals import ReversalRequest
 
 __all__ = [
     "LoanProgram",
@@ -61,6 +63,7 @@ __all__ = [
     "ImportBatch",
     "ReconciliationItem",
     "BankGroupGrade",
+    "PreparedExport",
     "Posting",
     "InterestArrearsEntry",
     "GroupProgramBalance",
@@ -79,6 +82,7 @@ __all__ = [
     "CollectionSheet",
     "CollectionLine",
     "CollectionItem",
+    "ReversalRequest",
     "LoanChange",
     "FeeSchedule",
     "FeeReduction",

@@ -43,10 +43,22 @@ class Posting(models.Model):
         db_index=False,
     )
     amount = MoneyField(_("amount"))
-    on = models.DateField(_("business date"))
+    # The value date: the day the money moved. Balances, interest and past-date reports follow it. A reversal takes
+    # its original's value date, so the ledger equals an entry that was right the first time.
+    on = models.DateField(_("value date"))
     voucher = models.CharField(_("voucher number"), max_length=50, null=True, blank=True)
     reverses = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
+    )
+    # Undoing a reversal enters the original again, pointing at the reversal it undoes: a plain posting of the
+    # original's kind, so every sum that reads postings stays one level deep.
+    restores = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="restored_by",
+        verbose_name=_("undoes the reversal"),
+    )
+    request = models.ForeignKey(
+        "loans.ReversalRequest", on_delete=models.PROTECT, null=True, blank=True, related_name="postings",
+        verbose_name=_("reversal request"),
     )
     note = models.CharField(_("note"), max_length=300, blank=True)
     created_by = models.ForeignKey(
@@ -60,7 +72,8 @@ class Posting(models.Model):
     import_batch = models.ForeignKey(
         ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="postings"
     )
-    created_at = models.DateTimeField(_("entered at"), default=timezone.now)
+    # The booking time: when the posting was recorded. An audit follows it.
+    created_at = models.DateTimeField(_("booked at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("posting")
@@ -79,6 +92,9 @@ class Posting(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=["savings_in", "savings_out", "reversal"]) | Q(loan__isnull=False),
                 name="posting_loan_kind_has_loan",
+            ),
+            models.CheckConstraint(
+                condition=Q(restores__isnull=True) | ~Q(kind="reversal"), name="posting_restore_is_not_a_reversal"
             ),
         ]
         indexes = [models.Index(fields=["loan", "kind"]), models.Index(fields=["on", "kind"])]

@@ -19,6 +19,8 @@ STATUS_NOTES = {
     "disbursed": _("Loan %(number)s, %(amount)s"),
     "sheet_posted": _("13/TD %(group)s %(date)s"),
     "reopened": _("Reopened: a repayment was reversed (%(reason)s)."),
+    "disbursement_reversed": _("Disbursement reversed (%(reason)s)."),
+    "disbursement_restored": _("Disbursement entered again (%(reason)s)."),
     "freeze_ended": _("Freeze ended"),
     "reconciled": _("Matched with the bank's records"),
 }

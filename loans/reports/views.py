@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from loans.money import format_vnd
 from loans.reports.forms import ReportScopeForm
 from loans.reports.selectors import group_households, label_rows, portfolio_report, portfolio_totals
+from loans.selectors.loans import corrections_booked_after
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, profile_of, role_required
 from organizations.selectors.history import wards_on
@@ -144,10 +145,13 @@ def report(request, layout):
         return _report_xlsx(request, spec, rows, total, on)
     issuer, issuer_unit = _issuer(request.user)
     lines = _html_rows(rows, columns, on)
+    corrections, corrected = corrections_booked_after(request.user, on)
     return render(
         request,
         "loans/report.html",
         {
+            "corrections": corrections,
+            "corrected": corrected,
             "ward": wards_for(request.user).filter(pk=ward).first() if ward else None,
             "spec": spec,
             "layout": layout,

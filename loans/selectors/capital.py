@@ -13,6 +13,23 @@ def allocations_for(user):
     )
 
 
+def planning_organizations_for(user):
+    """The area-level member organizations whose capital plans the user may propose: district staff their own, admins
+    every one (the Front holds no capital)."""
+    from organizations.access import Role, profile_of, role_of
+    from organizations.models import Organization
+
+    organizations = Organization.objects.filter(level=Organization.Level.DISTRICT).exclude(
+        kind=Organization.Kind.FRONT
+    )
+    if role_of(user) == Role.ADMIN:
+        return organizations
+    profile = profile_of(user)
+    if profile is None:
+        return organizations.none()
+    return organizations.filter(pk=profile.organization_id)
+
+
 def capital_plans_for(user):
     """Plans of the user's organization: district staff their own, ward officers their branch's parent."""
     from loans.models import CapitalPlan

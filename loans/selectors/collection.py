@@ -14,6 +14,24 @@ def collection_sheets_for(user):
     )
 
 
+def collection_lines_for(user):
+    from loans.models import CollectionLine
+
+    return CollectionLine.objects.filter(branch_scope(user, "sheet__group__branch"))
+
+
+def reversal_requests_for(user):
+    """Reversal requests about money in the user's scope: of a posting by its household, of a row by its group."""
+    from loans.models import ReversalRequest
+
+    return ReversalRequest.objects.filter(
+        branch_scope(user, "posting__household__branch") | branch_scope(user, "line__sheet__group__branch")
+    ).select_related(
+        "posting__loan", "posting__household", "posting__reverses", "line__household", "line__sheet__group",
+        "requested_by", "decided_by",
+    )
+
+
 def group_totals(group):
     """A group's figures from the cached balances of its current members: what the collection day changes."""
     from borrowers.models import Household

@@ -12,6 +12,21 @@ def applications_for(user):
     )
 
 
+def application_search(applications, *, query, user):
+    """The request list's search: the household's accent-free name, citizen ID or phone (by the whole number for
+    roles that see them masked: borrowers.selectors.number_match), or the start of the group code."""
+    from django.db.models import Q
+
+    from borrowers.models import fold_name
+    from borrowers.selectors import number_match
+
+    condition = Q(household__search_name__contains=fold_name(query)) | Q(group__code__startswith=query)
+    numbers = number_match(query, user, prefix="household__")
+    if numbers is not None:
+        condition |= numbers
+    return applications.filter(condition)
+
+
 def review_meetings_for(user):
     from loans.models import ReviewMeeting
 

@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loans.models import CollectionItem, CollectionLine, Loan, Posting
 
@@ -73,18 +75,23 @@ def _entry(posting):
         entry.interest = amount
     if entry.is_reversal:
         entry.label = f"{posting.get_kind_display()}: {original.get_kind_display()} {original.on:%d/%m/%Y}"
+    elif posting.restores_id:
+        entry.label = _("%(kind)s, entered again (its reversal undone)") % {"kind": posting.get_kind_display()}
     return entry
 
 
 def statement_entries(loan):
     """The loan's postings oldest first, each with the principal balance after it, and the totals of each column."""
     postings = list(
-        loan.postings.select_related("reverses")
+        loan.postings.select_related("reverses", "created_by", "request__requested_by")
         .prefetch_related(Prefetch("collection_lines", queryset=CollectionLine.objects.select_related("sheet")))
         .order_by("on", "pk")
     )
-    # A reversal is a posting of the same loan, so the list itself says which entries were reversed, and when.
-    reversed_on = {posting.reverses_id: posting.on for posting in postings if posting.reverses_id}
+    # A reversal is a posting of the same loan, so the list itself says which entries were reversed, and when: it
+    # takes the original's value date, so the day it was booked is what tells when.
+    reversed_on = {
+        posting.reverses_id: timezone.localtime(posting.created_at).date() for posting in postings if posting.reverses_id
+    }
     entries, balance = [], Decimal(0)
     for posting in postings:
         entry = _entry(posting)

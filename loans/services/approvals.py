@@ -10,9 +10,9 @@ from loans.models.pipeline import note_params
 from loans.money import format_vnd
 from loans.selectors.requests import applications_for, loan_lists_for
 from loans.services.common import _require_reason, _whole_positive, waits_for_the_write_lock
-from organizations.access import DISTRICT_WORK, has_role
 from organizations.area import area_label
 from organizations.errors import DomainError
+from organizations.policy import authorize
 
 AppStatus = LoanApplication.Status
 
@@ -35,19 +35,17 @@ def allocation_for(application, year):
 
 def _check_decider(actor, scoped, pk):
     """Only district staff (or an admin) decide 03/TD requests, and only within their scope: the same rule as the
-    approval pages (DISTRICT_WORK, the requests selectors), so that a command, a task or a future API calling these
-    services cannot skip it. `scoped`: the selector of what is decided (applications_for, loan_lists_for)."""
-    if not has_role(actor, *DISTRICT_WORK):
-        raise DomainError(_("Only district staff decide loan requests."))
-    if not scoped(actor).filter(pk=pk).exists():
-        raise DomainError(_("This request is outside the organizations you work for."))
+    approval pages ("application.decide" in organizations/policy.py, the requests selectors), so that a command, a
+    task or a future API calling these services cannot skip it. `scoped`: the selector of what is decided
+    (applications_for, loan_lists_for)."""
+    authorize(actor, "application.decide", scoped=scoped, pk=pk)
 
 
 def _check_checker(application, actor):
+    _check_decider(actor, applications_for, application.pk)
     loan_list = application.loan_list
     if loan_list is not None and loan_list.submitted_by_id == actor.pk:
         raise DomainError(_("You submitted this 03/TD list, so someone else must approve it."))
-    _check_decider(actor, applications_for, application.pk)
 
 
 def _close_list_if_decided(loan_list):
@@ -89,13 +87,13 @@ def _approve(application, amount, actor, today):
     application = LoanApplication.objects.select_for_update(of=("self",)).select_related("group", "loan_list").get(
         pk=application.pk
     )
+    _check_checker(application, actor)
     name = application.household.head_name
     if application.status != AppStatus.SUBMITTED:
         raise DomainError(
             _("The request of %(name)s is “%(status)s”; only submitted requests can be approved.")
             % {"name": name, "status": application.get_status_display()}
         )
-    _check_checker(application, actor)
     amount = _whole_positive(amount)
     _check_within_meeting(application, amount, name)
     found = allocation_for(application, today.year)
@@ -140,9 +138,9 @@ def application_reject(*, application, reason, actor):
         application = (
             LoanApplication.objects.select_for_update(of=("self",)).select_related("loan_list").get(pk=application.pk)
         )
+        _check_checker(application, actor)
         if application.status != AppStatus.SUBMITTED:
             raise DomainError(_("Only submitted requests can be rejected."))
-        _check_checker(application, actor)
         application.rejection_reason = reason
         application.save(update_fields=["rejection_reason", "updated_at"])
         application.transition_to(AppStatus.REJECTED, actor=actor, note=reason)
@@ -160,11 +158,11 @@ def loan_list_approve(*, loan_list, amounts, actor, rejections=None):
     today = timezone.localdate()
     with transaction.atomic():
         loan_list = LoanList.objects.select_for_update(of=("self",)).get(pk=loan_list.pk)
+        _check_decider(actor, loan_lists_for, loan_list.pk)
         if loan_list.status != LoanList.Status.SUBMITTED:
             raise DomainError(_("Only a submitted 03/TD list can be approved."))
         if loan_list.submitted_by_id == actor.pk:
             raise DomainError(_("You submitted this 03/TD list, so someone else must approve it."))
-        _check_decider(actor, loan_lists_for, loan_list.pk)
         pending = list(
             loan_list.applications.filter(status=AppStatus.SUBMITTED)
             .select_related("household", "program", "group")

@@ -21,10 +21,19 @@ from loans.models import (
     RepaymentInstalment,
 )
 from loans.money import format_vnd
+from loans.selectors.capital import (
+    adjustments_for,
+    allocations_for,
+    capital_plans_for,
+    plan_changes_for,
+    planning_organizations_for,
+)
 from loans.services.common import _require_reason, _whole_positive
 from organizations.area import area_label
 from organizations.errors import DomainError
 from organizations.models import Organization
+from organizations.policy import authorize
+from organizations.selectors.scope import branches_for
 
 AppStatus = LoanApplication.Status
 
@@ -62,11 +71,13 @@ def _check_plan_total(plan, amount):
 def capital_plan_propose(*, organization, program, year, amount, actor, note=""):
     """Propose the district total the bank entrusts for a program and year. The plan changes only when someone
     else approves it (`capital_plan_decide`); one proposal per plan waits at a time."""
+    authorize(actor, "capital.propose")
     amount = _whole_positive(amount)
     if organization.level != Organization.Level.DISTRICT or organization.kind == Organization.Kind.FRONT:
         raise DomainError(
             _("Capital is entrusted to a member organization at the level of %(area)s.") % {"area": area_label()}
         )
+    authorize(actor, "capital.propose", scoped=planning_organizations_for, pk=organization.pk)
     with transaction.atomic():
         plan = (
             CapitalPlan.objects.select_for_update(of=("self",))
@@ -99,6 +110,7 @@ def capital_plan_decide(*, change, approve, reason="", actor):
     below what the wards already hold."""
     with transaction.atomic():
         change = CapitalPlanChange.objects.select_for_update(of=("self",)).get(pk=change.pk)
+        authorize(actor, "capital.decide", scoped=plan_changes_for, pk=change.pk)
         _decide(change, approve=approve, reason=reason, actor=actor, proposer_id=change.proposed_by_id)
         if approve:
             plan = (
@@ -140,6 +152,8 @@ def proposal_suggestion(*, branch, program, year):
 
 def allocation_propose(*, plan, branch, amount, actor, note=""):
     """A ward branch proposes its need for a plan. A proposal not yet decided may be replaced by a new figure."""
+    authorize(actor, "allocation.propose", scoped=capital_plans_for, pk=plan.pk)
+    authorize(actor, "allocation.propose", scoped=branches_for, pk=branch.pk)
     amount = _whole_positive(amount)
     if branch.parent_id != plan.organization_id:
         raise DomainError(_("This branch does not belong to the plan's organization."), field="branch")
@@ -173,6 +187,7 @@ def allocation_decide(*, allocation, approve, amount=None, reason="", actor):
     """Approve (in full or cut) or reject a proposal. The proposer cannot decide; the plan total is never exceeded."""
     with transaction.atomic():
         allocation = CapitalAllocation.objects.select_for_update(of=("self",)).get(pk=allocation.pk)
+        authorize(actor, "capital.decide", scoped=allocations_for, pk=allocation.pk)
         plan = CapitalPlan.objects.select_for_update(of=("self",)).get(pk=allocation.plan_id)
         if allocation.status != CapitalAllocation.Status.PROPOSED:
             raise DomainError(_("This proposal is already decided."))
@@ -255,6 +270,10 @@ def _check_adjustment(source, target, amount, plan_rows):
 def adjustment_propose(*, source=None, target=None, amount, reason, actor):
     """Propose moving capital out of `source` and/or into `target` (approved allocations of one organization and
     year). The allocations change only when someone else approves it (`adjustment_decide`)."""
+    authorize(actor, "capital.propose")
+    for allocation in (source, target):
+        if allocation is not None:
+            authorize(actor, "capital.propose", scoped=allocations_for, pk=allocation.pk)
     amount = _whole_positive(amount)
     reason = _require_reason(reason)
     if source is None and target is None:
@@ -273,6 +292,7 @@ def adjustment_decide(*, adjustment, approve, reason="", actor):
     entry on each side; nothing is overwritten."""
     with transaction.atomic():
         adjustment = CapitalAdjustment.objects.select_for_update(of=("self",)).get(pk=adjustment.pk)
+        authorize(actor, "capital.decide", scoped=adjustments_for, pk=adjustment.pk)
         reason = _decide(adjustment, approve=approve, reason=reason, actor=actor, proposer_id=adjustment.actor_id)
         if approve:
             source, target, plan_rows = _lock_adjustment_sides(adjustment.source_id, adjustment.target_id)

@@ -10,7 +10,10 @@ from django.utils.translation import gettext as _
 from loans.calendar import working_days_before
 from loans.ledger.summaries import refresh_group_balances
 from loans.models import Loan, LoanChange, RepaymentInstalment, add_months
+from loans.selectors.changes import changes_for
+from loans.selectors.loans import loans_for
 from organizations.errors import DomainError
+from organizations.policy import authorize, person
 
 ChangeKind = LoanChange.Kind
 
@@ -154,6 +157,7 @@ def loan_change_request(
     *, loan, kind, reason, actor, on=None, instalment=None, new_due_on=None, months=None
 ) -> LoanChange:
     """The ward branch asks for a change; nothing about the loan changes until district staff approve it."""
+    authorize(actor, "loan_change.request", scoped=loans_for, pk=loan.pk)
     on = on or timezone.localdate()
     reason = (reason or "").strip()
     if not reason:
@@ -187,6 +191,7 @@ def loan_change_decide(*, change, approve, actor, note="", on=None) -> LoanChang
     note = (note or "").strip()
     with transaction.atomic():
         change = LoanChange.objects.select_for_update().get(pk=change.pk)
+        authorize(actor, "loan_change.decide", scoped=changes_for, pk=change.pk)
         loan = Loan.objects.select_for_update().get(pk=change.loan_id)
         if change.status != LoanChange.Status.REQUESTED:
             raise DomainError(_("This change has already been decided."))
@@ -245,10 +250,12 @@ def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
     """Lift a freeze (early, or when its period is over): the loan is active again.
 
     A freeze lifted on or after its end date (the job running late, or an officer lifting it late) ends on that end
-    date, not on `on`: the loan accrues interest again from it, and the schedule moves by the freeze's own length."""
+    date, not on `on`: the loan accrues interest again from it, and the schedule moves by the freeze's own length.
+    The day close lifts the freezes whose period is over as SYSTEM (`freezes_end_due`)."""
     on = on or timezone.localdate()
     with transaction.atomic():
         change = LoanChange.objects.select_for_update().get(pk=change.pk)
+        authorize(actor, "freeze.end", scoped=changes_for, pk=change.pk)
         loan = Loan.objects.select_for_update().get(pk=change.loan_id)
         if change.kind != ChangeKind.FREEZE or change.status != LoanChange.Status.APPROVED:
             raise DomainError(_("Only an approved freeze can be lifted."))
@@ -261,7 +268,7 @@ def loan_freeze_end(*, change, actor, on=None) -> LoanChange:
         # (postings, posted sheets, earlier status changes) is rewritten.
         if change.frozen_until is not None and change.frozen_until < on:
             on = change.frozen_until
-        loan.transition_to(Loan.Status.ACTIVE, actor=actor, note_code="freeze_ended", on=on)
+        loan.transition_to(Loan.Status.ACTIVE, actor=person(actor), note_code="freeze_ended", on=on)
         change.old_maturity_on = loan.maturity_on
         change.new_maturity_on = _move_schedule_past_freeze(loan, change.frozen_from, on)
         change.status, change.ended_on = LoanChange.Status.ENDED, on
@@ -287,9 +294,9 @@ def _move_schedule_past_freeze(loan, frozen_from, ended_on):
     return loan.maturity_on
 
 
-def freezes_end_due(*, on=None, actor=None):
+def freezes_end_due(*, on=None, actor):
     """End every freeze whose period is over as of `on`, each on its own end date however late this runs (see
-    loan_freeze_end). Returns the changes ended."""
+    loan_freeze_end). The day close and `end_freezes` act as SYSTEM. Returns the changes ended."""
     on = on or timezone.localdate()
     due = LoanChange.objects.filter(
         kind=ChangeKind.FREEZE, status=LoanChange.Status.APPROVED, frozen_until__lte=on, loan__status=Loan.Status.FROZEN

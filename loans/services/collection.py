@@ -28,12 +28,13 @@ from loans.models.pipeline import note_params
 from loans.money import format_vnd, to_decimal
 from loans.selectors.collection import collection_sheets_for
 from loans.services.overdue import loan_status_histories, overdue_start
-from organizations.access import WARD_WORK, has_role
 from organizations.audit import audit_context
 from organizations.bulk import bulk_set
 from organizations.dates import check_business_date
 from organizations.errors import DomainError
 from organizations.models import GroupMembership, SavingsGroup
+from organizations.policy import authorize
+from organizations.selectors.scope import groups_for
 
 PostingKind = Posting.Kind
 
@@ -247,6 +248,7 @@ def _sync_lines(sheet):
 
 def collection_sheet_create(*, group, on, actor):
     """A draft 13/TD for `group` on collection day `on`, prefilled with what every borrowing household owes."""
+    authorize(actor, "collection.create", scoped=groups_for, pk=group.pk)
     today = timezone.localdate()
     if on > today:
         raise DomainError(_("The collection day cannot be in the future."), field="collection_on")
@@ -310,6 +312,7 @@ def collection_sheet_save(*, sheet, entries, actor):
     """Store what the officer entered: {line id: (paid towards loans, savings deposit, savings withdrawal)}."""
     with transaction.atomic():
         sheet = CollectionSheet.objects.select_for_update().get(pk=sheet.pk)
+        authorize(actor, "collection.save", scoped=collection_sheets_for, pk=sheet.pk)
         if not sheet.is_draft:
             raise DomainError(_("This sheet is already posted; correct it with a reversal."))
         _store_entries(sheet, entries)
@@ -322,8 +325,7 @@ def collection_sheet_discard(*, sheet, actor):
     Only a ward officer of the sheet's branch (or an admin) may; the deletion of the sheet, its lines and their loans
     is recorded in the audit trail with who did it, the group and the collection day.
     """
-    if not has_role(actor, *WARD_WORK) or not collection_sheets_for(actor).filter(pk=sheet.pk).exists():
-        raise DomainError(_("Only the ward officers of the group's branch may delete its collection sheet."))
+    authorize(actor, "collection.discard", scoped=collection_sheets_for, pk=sheet.pk)
     with transaction.atomic(), audit_context(actor=actor):
         try:
             sheet = _lock_sheet_for_posting(sheet)
@@ -417,6 +419,7 @@ def collection_sheet_post(*, sheet, actor, entries=None):
     """
     with transaction.atomic():
         sheet = _lock_sheet_for_posting(sheet)
+        authorize(actor, "collection.post", scoped=collection_sheets_for, pk=sheet.pk)
         if not sheet.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
         if entries is not None:

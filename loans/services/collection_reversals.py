@@ -1,7 +1,7 @@
-"""Corrections to posted collections: reversals, never edits."""
+"""Corrections to posted money: reversals, never edits, each asked by one person and decided by another; and the\nright amounts for a reversed 13/TD row."""
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,27 +16,110 @@ from loans.models import (
     Loan,
     LoanStatusChange,
     Posting,
+    ReversalRequest,
 )
 from loans.models.pipeline import note_params
 from loans.money import format_vnd
+from loans.selectors.collection import collection_lines_for
+from loans.selectors.loans import postings_for
 from loans.services.collection import INTEREST_KINDS, ITEM_DUE_FIELDS, _amount, _post_lines
+from loans.services.common import _require_reason
+from organizations.audit import audit_context
 from organizations.errors import DomainError
+from organizations.policy import authorize
 
 PostingKind = Posting.Kind
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Corrections: reversals, never edits
+# Corrections: reversals, never edits; asked by one person, decided by another
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _reverse(posting, reason, actor, on):
+def _check_reversible(posting):
+    """Why `posting` cannot be reversed (or, for a reversal, undone) as the ledger stands, or nothing."""
     if posting.kind == PostingKind.REVERSAL:
-        raise DomainError(_("A reversal cannot itself be reversed; enter the correct amount again instead."))
+        if Posting.objects.filter(restores=posting).exists():
+            raise DomainError(_("This reversal was already undone."))
+        if CollectionLine.objects.filter(corrects__postings=posting).exists():
+            raise DomainError(_("The row was corrected after this reversal; reverse the correction instead."))
+        return
     if Posting.objects.filter(reverses=posting).exists():
         raise DomainError(_("This posting was already reversed."))
+
+
+def _reverse(posting, reason, actor, request):
+    """Undo one posting with a REVERSAL that points at it, on the original's value date; the original stays."""
+    on = posting.on
+    loan, household = _locked_parties(posting)
+    _check_amounts(posting, household, loan)
+    reversal = Posting.objects.create(
+        kind=PostingKind.REVERSAL, household=household, loan=loan, amount=posting.amount, on=on, reverses=posting,
+        note=reason[:300], created_by=actor, request=request,
+    )
+    for line in posting.collection_lines.all():
+        line.postings.add(reversal)
+        _mark_line(line, reason, actor)
+    if loan is not None:
+        if posting.kind in INTEREST_KINDS:
+            # The interest is owed again: it goes back to the arrears the next sheet collects.
+            Loan.objects.filter(pk=loan.pk).update(interest_arrears=F("interest_arrears") + posting.amount)
+            record_arrears_changes({loan.pk: posting.amount}, on=on, source=InterestArrearsEntry.Source.REVERSAL)
+        if posting.kind in (PostingKind.PRINCIPAL, *INTEREST_KINDS) and loan.status == Loan.Status.CLOSED:
+            _move_loan(loan, Loan.Status.ACTIVE, actor, on, "reopened", reason)
+        if posting.kind == PostingKind.DISBURSEMENT and loan.status != Loan.Status.CLOSED:
+            _move_loan(loan, Loan.Status.CLOSED, actor, on, "disbursement_reversed", reason)
+    refresh_balances(loan_ids=[loan.pk] if loan else [], household_ids=[household.pk], since=on)
+    return reversal
+
+
+def _restore(reversal, reason, actor, request):
+    """Undo a reversal: the original is entered again, on its own value date, pointing at the reversal it undoes."""
+    original = reversal.reverses
+    on = original.on
+    loan, household = _locked_parties(original)
+    _check_amounts(reversal, household, loan)
+    entry = Posting.objects.create(
+        kind=original.kind, household=household, loan=loan, amount=original.amount, on=on, restores=reversal,
+        note=reason[:300], created_by=actor, request=request,
+    )
+    for line in reversal.collection_lines.all():
+        line.postings.add(entry)
+        _mark_line(line, reason, actor)
+    if loan is not None:
+        if original.kind in INTEREST_KINDS:
+            Loan.objects.filter(pk=loan.pk).update(interest_arrears=F("interest_arrears") - original.amount)
+            record_arrears_changes({loan.pk: -original.amount}, on=on, source=InterestArrearsEntry.Source.REVERSAL)
+        if original.kind == PostingKind.DISBURSEMENT and loan.status == Loan.Status.CLOSED:
+            _move_loan(loan, Loan.Status.ACTIVE, actor, on, "disbursement_restored", reason)
+    refresh_balances(loan_ids=[loan.pk] if loan else [], household_ids=[household.pk], since=on)
+    return entry
+
+
+def _locked_parties(posting):
     loan = Loan.objects.select_for_update().get(pk=posting.loan_id) if posting.loan_id else None
-    household = Household.objects.select_for_update().get(pk=posting.household_id)
+    return loan, Household.objects.select_for_update().get(pk=posting.household_id)
+
+
+def _check_amounts(posting, household, loan):
+    """Refuse a reversal (or, for a reversal, its undoing) that the balances as they stand cannot take: checked when
+    it is asked for, and again when it is decided."""
+    if posting.kind == PostingKind.REVERSAL:
+        original = posting.reverses
+        if original.kind == PostingKind.SAVINGS_OUT and household.savings_balance < original.amount:
+            raise DomainError(
+                _("%(name)s has only %(balance)s of savings left; the withdrawal of %(amount)s cannot be entered "
+                  "again.")
+                % {"name": household.head_name, "balance": format_vnd(household.savings_balance),
+                   "amount": format_vnd(original.amount)}
+            )
+        if original.kind == PostingKind.PRINCIPAL and loan.principal_outstanding < original.amount:
+            raise DomainError(_("The loan owes less than this repayment now; it cannot be entered again."))
+        if original.kind in INTEREST_KINDS and loan.interest_arrears < original.amount:
+            raise DomainError(
+                _("This interest was collected again since it was reversed; it cannot be entered a second time.")
+            )
+        return
     if posting.kind == PostingKind.SAVINGS_IN and household.savings_balance < posting.amount:
         raise DomainError(
             _("%(name)s has only %(balance)s of savings left; the deposit of %(amount)s cannot be reversed.")
@@ -45,38 +128,27 @@ def _reverse(posting, reason, actor, on):
         )
     if posting.kind == PostingKind.DISBURSEMENT and loan.principal_outstanding < posting.amount:
         raise DomainError(_("Part of this disbursement was already repaid; reverse the repayments first."))
-    reversal = Posting.objects.create(
-        kind=PostingKind.REVERSAL,
-        household=household,
-        loan=loan,
-        amount=posting.amount,
-        on=on,
-        reverses=posting,
-        note=reason[:300],
-        created_by=actor,
+
+
+def _move_loan(loan, status, actor, on, note_code, reason):
+    Loan.objects.filter(pk=loan.pk).update(status=status, updated_at=timezone.now())
+    LoanStatusChange.objects.create(
+        loan=loan, from_status=loan.status, to_status=status, actor=actor, on=on,
+        note_code=note_code, note_params=note_params(reason=reason),
     )
-    for line in posting.collection_lines.all():
-        line.postings.add(reversal)
-        _mark_line_reversed(line, reason, actor)
-    if loan is not None:
-        if posting.kind in INTEREST_KINDS:
-            # The interest is owed again: it goes back to the arrears the next sheet collects.
-            Loan.objects.filter(pk=loan.pk).update(interest_arrears=F("interest_arrears") + posting.amount)
-            record_arrears_changes({loan.pk: posting.amount}, on=on, source=InterestArrearsEntry.Source.REVERSAL)
-        if posting.kind in (PostingKind.PRINCIPAL, *INTEREST_KINDS) and loan.status == Loan.Status.CLOSED:
-            Loan.objects.filter(pk=loan.pk).update(status=Loan.Status.ACTIVE, updated_at=timezone.now())
-            LoanStatusChange.objects.create(
-                loan=loan, from_status=Loan.Status.CLOSED, to_status=Loan.Status.ACTIVE, actor=actor, on=on,
-                note_code="reopened", note_params=note_params(reason=reason),
-            )
-    refresh_balances(loan_ids=[loan.pk] if loan else [], household_ids=[household.pk], since=min(on, posting.on))
-    return reversal
 
 
-def _mark_line_reversed(line, reason, actor):
-    """A row with a reversed posting no longer stands as posted: reversed when nothing of it stands any more,
-    partly reversed otherwise (the rest can still be reversed, then the row corrected)."""
-    standing = line.postings.filter(reversed_by__isnull=True).exclude(kind=PostingKind.REVERSAL).exists()
+def _mark_line(line, reason, actor):
+    """A row stands as posted while none of its postings is reversed (or every reversal was undone); reversed when
+    nothing of it stands any more; partly reversed otherwise (the rest can still be reversed, then the row
+    corrected)."""
+    postings = line.postings.all()
+    reversals = postings.filter(kind=PostingKind.REVERSAL)
+    if not reversals.filter(restored_by__isnull=True).exists():
+        line.status = CollectionLine.Status.POSTED
+        line.save(update_fields=["status"])
+        return
+    standing = postings.filter(reversed_by__isnull=True).exclude(kind=PostingKind.REVERSAL).exists()
     line.status = CollectionLine.Status.PARTLY_REVERSED if standing else CollectionLine.Status.REVERSED
     line.reversal_reason = reason[:300]
     line.reversed_by = actor
@@ -91,32 +163,97 @@ def _clean_reason(reason):
     return reason
 
 
-def posting_reverse(*, posting, reason, actor, on=None):
-    """Undo one posting with a REVERSAL that points at it; the original stays in the ledger."""
-    reason = _clean_reason(reason)
-    with transaction.atomic():
-        posting = Posting.objects.select_for_update().get(pk=posting.pk)
-        return _reverse(posting, reason, actor, on or timezone.localdate())
+def _standing_postings(line):
+    """The postings of a row that still stand, withdrawals first, so that undoing a deposit never looks like it
+    empties the account."""
+    standing = line.postings.filter(reversed_by__isnull=True).exclude(kind=PostingKind.REVERSAL).values("pk")
+    postings = list(Posting.objects.select_for_update().filter(pk__in=standing).order_by("pk"))
+    postings.sort(key=lambda p: p.kind != PostingKind.SAVINGS_OUT)
+    return postings
 
 
-def collection_line_reverse(*, line, reason, actor, on=None):
-    """Undo a posted sheet line: every posting of it still standing is reversed, all or nothing."""
+def _check_line_reversible(line):
+    if line.status not in (CollectionLine.Status.POSTED, CollectionLine.Status.PARTLY_REVERSED):
+        raise DomainError(_("Only a posted line can be reversed."))
+
+
+def _request_action(posting):
+    """Reversing a disbursement (or undoing that) is a district decision from the start; the rest a ward asks for."""
+    original = posting.reverses if posting.kind == PostingKind.REVERSAL else posting
+    return "disbursement_reversal.request" if original.kind == PostingKind.DISBURSEMENT else "reversal.request"
+
+
+def reversal_request(*, reason, actor, posting=None, line=None):
+    """Ask for one posting, or a whole posted 13/TD row, to be reversed (a reversal posting: to be undone). Nothing
+    moves until someone else decides (`reversal_decide`)."""
     reason = _clean_reason(reason)
-    on = on or timezone.localdate()
     with transaction.atomic():
-        line = CollectionLine.objects.select_for_update().get(pk=line.pk)
-        if line.status not in (CollectionLine.Status.POSTED, CollectionLine.Status.PARTLY_REVERSED):
-            raise DomainError(_("Only a posted line can be reversed."))
-        standing = line.postings.filter(reversed_by__isnull=True).exclude(kind=PostingKind.REVERSAL).values("pk")
-        postings = list(Posting.objects.select_for_update().filter(pk__in=standing).order_by("pk"))
-        # Withdrawals first, so that undoing a deposit never looks like it empties the account.
-        postings.sort(key=lambda p: p.kind != PostingKind.SAVINGS_OUT)
-        for posting in postings:
-            _reverse(posting, reason, actor, on)
+        if line is not None:
+            line = CollectionLine.objects.select_for_update().get(pk=line.pk)
+            authorize(actor, "reversal.request", scoped=collection_lines_for, pk=line.pk)
+            _check_line_reversible(line)
+            target = {"line": line}
+        else:
+            posting = Posting.objects.select_for_update().get(pk=posting.pk)
+            authorize(actor, _request_action(posting), scoped=postings_for, pk=posting.pk)
+            _check_reversible(posting)
+            loan, household = _locked_parties(posting)
+            _check_amounts(posting, household, loan)
+            target = {"posting": posting}
+        pending = ReversalRequest.objects.filter(status=ReversalRequest.Status.PROPOSED)
+        # One question at a time about the same money: a row, or one of its postings.
+        overlapping = (
+            pending.filter(Q(line=line) | Q(posting__collection_lines=line)) if line is not None
+            else pending.filter(Q(posting=posting) | Q(line__postings=posting))
+        )
+        if overlapping.exists():
+            raise DomainError(_("A reversal of this is already waiting for a decision."))
+        with audit_context(actor=actor):
+            return ReversalRequest.objects.create(reason=reason, requested_by=actor, **target)
+
+
+def reversal_decide(*, request, approve, reason="", actor):
+    """Approve or refuse a reversal request. The decider is district staff in whose scope the money lies, and never
+    the requester. On approval the reversal is posted on the original's value date, all or nothing."""
+    with transaction.atomic(), audit_context(actor=actor):
+        request = ReversalRequest.objects.select_for_update(of=("self",)).select_related("posting", "line").get(
+            pk=request.pk
+        )
+        posting, line = request.posting, request.line
+        if line is not None:
+            authorize(actor, "reversal.decide", scoped=collection_lines_for, pk=line.pk)
+        else:
+            authorize(actor, "reversal.decide", scoped=postings_for, pk=posting.pk)
+        if request.status != ReversalRequest.Status.PROPOSED:
+            raise DomainError(_("This request is already decided."))
+        if request.requested_by_id == actor.pk:
+            raise DomainError(_("You asked for this reversal, so someone else must decide it."))
+        if approve:
+            decision_reason = (reason or "").strip()
+            _carry_out(request, actor)
+        else:
+            decision_reason = _require_reason(reason)
+        request.status = ReversalRequest.Status.APPROVED if approve else ReversalRequest.Status.REJECTED
+        request.decided_by, request.decided_at, request.decision_reason = actor, timezone.now(), decision_reason
+        request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        return request
+
+
+def _carry_out(request, actor):
+    if request.line_id is not None:
+        line = CollectionLine.objects.select_for_update().get(pk=request.line_id)
+        _check_line_reversible(line)
+        for posting in _standing_postings(line):
+            _reverse(posting, request.reason, actor, request)
         # A row with no posting (nothing paid) is reversed all the same.
-        _mark_line_reversed(line, reason, actor)
-        line.refresh_from_db()
-    return line
+        _mark_line(line, request.reason, actor)
+        return
+    posting = Posting.objects.select_for_update().get(pk=request.posting_id)
+    _check_reversible(posting)
+    if posting.kind == PostingKind.REVERSAL:
+        _restore(posting, request.reason, actor, request)
+    else:
+        _reverse(posting, request.reason, actor, request)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -150,6 +287,7 @@ def collection_line_correct(*, line, amount_paid, savings_in=0, savings_out=0, a
     """Record the right amounts for a reversed 13/TD row: a correction row on the same sheet, for the same household
     and day, with the dues the reversed row had, posted at once. The original and its reversal stay as they are."""
     with transaction.atomic():
+        authorize(actor, "collection.post", scoped=collection_lines_for, pk=line.pk)
         sheet = CollectionSheet.objects.select_for_update().select_related("group").get(pk=line.sheet_id)
         line = CollectionLine.objects.select_for_update().select_related("household").get(pk=line.pk)
         if line.status != CollectionLine.Status.REVERSED:

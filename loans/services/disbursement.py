@@ -17,10 +17,12 @@ from loans.models import (
 )
 from loans.models.pipeline import note_params
 from loans.money import format_vnd
+from loans.selectors.requests import applications_for
 from loans.services.common import _whole_positive
 from organizations.codes import ascii_code
 from organizations.dates import check_business_date
 from organizations.errors import DomainError
+from organizations.policy import authorize
 
 AppStatus = LoanApplication.Status
 
@@ -30,6 +32,7 @@ AppStatus = LoanApplication.Status
 
 def loan_disburse(*, application, loan_number, on, amount, term_months, frequency, actor):
     """Giải ngân: create the loan with its schedule and disbursement posting, and close the request."""
+    authorize(actor, "loan.disburse", scoped=applications_for, pk=application.pk)
     loan_number = ascii_code((loan_number or "").strip())
     try:
         loan_number_validator(loan_number)
@@ -131,6 +134,7 @@ def loans_disburse(*, items, on, actor):
     `items` is a list of dicts with application, loan_number, amount, term_months, frequency. A refusal names the
     row it concerns in `DomainError.field` as "<index>-<field>".
     """
+    authorize(actor, "loan.disburse")
     if not items:
         raise DomainError(_("Choose at least one request to disburse."))
     numbers = [item["loan_number"].strip() for item in items]

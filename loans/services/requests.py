@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from borrowers.models import Household
+from borrowers.selectors import households_for
 from loans.models import (
     AllocationEvent,
     CapitalAllocation,
@@ -23,8 +24,11 @@ from loans.models import (
 )
 from loans.models.pipeline import note_params
 from loans.money import format_vnd, is_whole_dong, to_decimal
+from loans.selectors.requests import applications_for, loan_lists_for
 from organizations.errors import DomainError
 from organizations.models import SavingsGroup
+from organizations.policy import authorize
+from organizations.selectors.scope import groups_for
 
 Status = LoanApplication.Status
 
@@ -36,6 +40,7 @@ def _policy_label(code):
 @transaction.atomic
 def application_create(*, household, program, amount, term_months, purpose, planned_use="", actor):
     """Record a 01/TD request, checked against the program's rules; a refusal names the rule."""
+    authorize(actor, "application.create", scoped=households_for, pk=household.pk)
     household = Household.objects.select_for_update().get(pk=household.pk)
     program = LoanProgram.objects.get(pk=program.pk)
     amount = to_decimal(amount)
@@ -105,6 +110,7 @@ def application_create(*, household, program, amount, term_months, purpose, plan
 @transaction.atomic
 def application_withdraw(*, application, reason, actor):
     """The household gives up its request; allowed from every open status until disbursement."""
+    authorize(actor, "application.withdraw", scoped=applications_for, pk=application.pk)
     application = LoanApplication.objects.select_for_update().get(pk=application.pk)
     if not reason.strip():
         raise DomainError(_("Give the reason for withdrawing the request."), field="reason")
@@ -177,6 +183,7 @@ def application_review(
     The minutes need who was there: the ward branch officer, the attendees and their count. A meeting with fewer
     households than the quorum is recorded only when the officer confirms it (`attendance_confirmed`).
     """
+    authorize(actor, "review.record", scoped=groups_for, pk=group.pk)
     group = SavingsGroup.objects.select_for_update().get(pk=group.pk)
     today = timezone.localdate()
     if held_on > today:
@@ -265,6 +272,7 @@ def application_review(
 @transaction.atomic
 def loan_list_certify(*, loan_list, certified_on, signer, reference, actor):
     """The ward People's Committee certified the 03/TD list: its approved requests become certified."""
+    authorize(actor, "loan_list.certify", scoped=loan_lists_for, pk=loan_list.pk)
     loan_list = LoanList.objects.select_for_update().select_related("meeting").get(pk=loan_list.pk)
     if loan_list.status != LoanList.Status.DRAFT:
         raise DomainError(_("This list was already certified."))
@@ -300,6 +308,7 @@ def loan_list_certify(*, loan_list, certified_on, signer, reference, actor):
 @transaction.atomic
 def loan_list_submit(*, loan_list, actor):
     """Send a certified 03/TD list to district staff for approval."""
+    authorize(actor, "loan_list.submit", scoped=loan_lists_for, pk=loan_list.pk)
     loan_list = LoanList.objects.select_for_update().get(pk=loan_list.pk)
     if loan_list.status != LoanList.Status.CERTIFIED:
         raise DomainError(

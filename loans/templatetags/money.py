@@ -2,8 +2,9 @@
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import get_language
 
-from loans.money import format_vnd, to_decimal
+from loans.money import amount_in_words, format_vnd, to_decimal
 
 register = template.Library()
 
@@ -31,3 +32,11 @@ def percent(value, digits=2):
         return ""
     text = f"{to_decimal(str(value)):.{int(digits)}f}"
     return _unbroken(text.replace(".", ",") + " %")
+
+
+@register.filter
+def in_words(value):
+    """{{ amount|in_words }} -> "Ba mươi triệu đồng": the amount written out, in the page's language."""
+    if value in (None, ""):
+        return ""
+    return amount_in_words(value, get_language() or "vi")

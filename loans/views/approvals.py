@@ -16,6 +16,7 @@ from loans.views.common import _history_prefetch
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, DISTRICT_WORK, personal, role_required
 from organizations.errors import DomainError
+from organizations.policy import allowed
 
 #: The bank approves a submitted 03/TD list within this many working days (DOMAIN.md).
 APPROVAL_WORKING_DAYS = 3
@@ -48,7 +49,7 @@ def _list_applications(loan_list):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*DISTRICT_WORK)
+@allowed("application.decide")
 def loan_list_review(request, pk):
     loan_list = get_object_or_404(requests_selectors.loan_lists_for(request.user), pk=pk)
     applications = list(_list_applications(loan_list))
@@ -73,7 +74,7 @@ def loan_list_review(request, pk):
 
 
 @require_POST
-@role_required(*DISTRICT_WORK)
+@allowed("application.decide")
 def application_approve(request, pk):
     application = get_object_or_404(requests_selectors.applications_for(request.user), pk=pk)
     form = ApproveForm(request.POST)
@@ -91,7 +92,7 @@ def application_approve(request, pk):
 
 
 @require_POST
-@role_required(*DISTRICT_WORK)
+@allowed("application.decide")
 def application_reject(request, pk):
     application = get_object_or_404(requests_selectors.applications_for(request.user), pk=pk)
     form = RejectForm(request.POST)

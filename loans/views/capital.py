@@ -20,24 +20,11 @@ from loans.money import format_vnd
 from loans.selectors import capital as capital_selectors
 from loans.services import capital as capital_services
 from loans.views.common import _year
-from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, Role, has_role, profile_of, role_required
+from organizations.access import ALL_ROLES, DISTRICT_WORK, has_role, role_required
 from organizations.area import area_label
 from organizations.errors import DomainError
-from organizations.models import Organization
+from organizations.policy import allowed, may
 from organizations.selectors.scope import branches_for
-
-PROPOSING_ROLES = tuple(dict.fromkeys(WARD_WORK + DISTRICT_WORK))
-
-
-def _district_organizations(user):
-    organizations = Organization.objects.filter(level=Organization.Level.DISTRICT).exclude(
-        kind=Organization.Kind.FRONT
-    )
-    profile = profile_of(user)
-    if not user.is_superuser and profile is not None and profile.role != Role.ADMIN:
-        organizations = organizations.filter(pk=profile.organization_id)
-    return organizations
-
 
 # --- Capital allocations --------------------------------------------------------------------------------------------
 
@@ -59,7 +46,7 @@ def allocation_list(request):
     return render(request, "loans/allocation_list.html", {
         "year": year, "years": [year - 1, year, year + 1], "plans": plans, "allocations": allocations,
         "totals": totals, "can_district": has_role(request.user, *DISTRICT_WORK),
-        "can_propose": has_role(request.user, *PROPOSING_ROLES),
+        "can_propose": may(request.user, "allocation.propose"),
         **_pending(request.user, year=year),
     })
 
@@ -75,9 +62,9 @@ def _pending(user, *, year=None):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*DISTRICT_WORK)
+@allowed("capital.propose")
 def plan_set(request):
-    form = CapitalPlanForm(request.POST or None, organizations=_district_organizations(request.user))
+    form = CapitalPlanForm(request.POST or None, organizations=capital_selectors.planning_organizations_for(request.user))
     if request.method == "POST" and form.is_valid():
         try:
             capital_services.capital_plan_propose(actor=request.user, **form.cleaned_data)
@@ -91,7 +78,7 @@ def plan_set(request):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*PROPOSING_ROLES)
+@allowed("allocation.propose")
 def allocation_propose(request):
     plans = capital_selectors.capital_plans_for(request.user).filter(year__gte=timezone.localdate().year - 1)
     form = AllocationProposalForm(request.POST or None, plans=plans, branches=branches_for(request.user, in_being=True))
@@ -140,13 +127,13 @@ def allocation_detail(request, pk):
         "allocation": allocation, "events": events, "usage": usage, "can_district": district,
         "pending_changes": [], "pending_adjustments": list(pending_adjustments),
         "decision_form": AllocationDecisionForm(initial={"decision": "approve", "amount": allocation.amount_proposed})
-        if can_decide and district else None,
-        "can_adjust": district and allocation.status == CapitalAllocation.Status.APPROVED,
+        if can_decide and may(request.user, "capital.decide") else None,
+        "can_adjust": may(request.user, "capital.propose") and allocation.status == CapitalAllocation.Status.APPROVED,
     })
 
 
 @require_POST
-@role_required(*DISTRICT_WORK)
+@allowed("capital.decide")
 def allocation_decide(request, pk):
     allocation = get_object_or_404(capital_selectors.allocations_for(request.user), pk=pk)
     form = AllocationDecisionForm(request.POST)
@@ -167,7 +154,7 @@ def allocation_decide(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*DISTRICT_WORK)
+@allowed("capital.propose")
 def allocation_adjust(request):
     allocations = capital_selectors.allocations_for(request.user).filter(plan__year__gte=timezone.localdate().year - 1)
     initial = {}
@@ -220,14 +207,14 @@ def _decide(request, service, **target):
 
 
 @require_POST
-@role_required(*DISTRICT_WORK)
+@allowed("capital.decide")
 def plan_change_decide(request, pk):
     change = get_object_or_404(capital_selectors.plan_changes_for(request.user), pk=pk)
     return _decide(request, capital_services.capital_plan_decide, change=change)
 
 
 @require_POST
-@role_required(*DISTRICT_WORK)
+@allowed("capital.decide")
 def adjustment_decide(request, pk):
     adjustment = get_object_or_404(capital_selectors.adjustments_for(request.user), pk=pk)
     return _decide(request, capital_services.adjustment_decide, adjustment=adjustment)

@@ -21,14 +21,15 @@ from loans.services.changes import (
     loan_change_request,
     loan_freeze_end,
 )
-from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, has_role, role_required
+from organizations.access import ALL_ROLES, role_required
 from organizations.area import area_label
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error
+from organizations.policy import allowed, may
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*WARD_WORK)
+@allowed("loan_change.request")
 def loan_change_request_view(request, pk, kind):
     loan = get_object_or_404(loans_for(request.user), pk=pk)
     if kind not in LoanChange.Kind.values:
@@ -89,14 +90,14 @@ def loan_changes(request):
         "pending": pending,
         "decided": decided,
         "number": number,
-        "can_decide": has_role(request.user, *DISTRICT_WORK),
+        "can_decide": may(request.user, "loan_change.decide"),
         "decision_form": LoanChangeDecisionForm(),
     }
     return render(request, "loans/loan_changes.html", context)
 
 
 @require_POST
-@role_required(*DISTRICT_WORK)
+@allowed("loan_change.decide")
 def loan_change_decide_view(request, pk):
     change = get_object_or_404(changes_for(request.user), pk=pk)
     form = LoanChangeDecisionForm(request.POST)
@@ -119,7 +120,7 @@ def loan_change_decide_view(request, pk):
 
 
 @require_POST
-@role_required(*DISTRICT_WORK)
+@allowed("freeze.end")
 def loan_freeze_end_view(request, pk):
     change = get_object_or_404(changes_for(request.user), pk=pk)
     try:

@@ -12,9 +12,10 @@ from loans.forms.checks import GroupInspectionForm, LoanUseCheckForm
 from loans.selectors.checks import loan_use_todo
 from loans.selectors.loans import loans_for
 from loans.services.checks import group_inspection_record, loan_use_check_record
-from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required
+from organizations.access import ALL_ROLES, role_required
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error
+from organizations.policy import allowed, may
 from organizations.selectors.scope import branches_for, groups_for
 
 
@@ -38,13 +39,13 @@ def loan_use_checks(request):
         "todo": todo,
         "today": today,
         "overdue_count": overdue,
-        "can_record": has_role(request.user, *WARD_WORK),
+        "can_record": may(request.user, "loan_use_check.record"),
     }
     return render(request, "loans/loan_use_checks.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*WARD_WORK)
+@allowed("loan_use_check.record")
 def loan_use_check_record_view(request, pk):
     loan = get_object_or_404(loans_for(request.user), pk=pk)
     form = LoanUseCheckForm(request.POST or None, initial={"checked_on": timezone.localdate()})
@@ -60,7 +61,7 @@ def loan_use_check_record_view(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*WARD_WORK)
+@allowed("group_inspection.record")
 def group_inspection_record_view(request, pk):
     group = get_object_or_404(groups_for(request.user), pk=pk)
     form = GroupInspectionForm(request.POST or None, initial={"inspected_on": timezone.localdate()})

@@ -12,24 +12,23 @@ from django.views.decorators.http import require_GET, require_POST
 from loans.forms.collection import (
     CollectionEntryForm,
     CollectionSheetCreateForm,
-    ConfirmedReversalForm,
     CorrectionForm,
+    ReversalDecisionForm,
     ReversalForm,
 )
 from loans.models import CollectionItem, CollectionLine
-from loans.selectors.collection import collection_sheets_for, group_totals
+from loans.selectors.collection import collection_sheets_for, group_totals, reversal_requests_for
 from loans.selectors.collection_rows import sheet_row_totals, sheet_rows
-from loans.selectors.loans import postings_for
 from loans.services.collection import (
     collection_sheet_create,
     collection_sheet_discard,
     collection_sheet_post,
     collection_sheet_save,
 )
-from loans.services.collection_reversals import collection_line_correct, collection_line_reverse, posting_reverse
+from loans.services.collection_reversals import collection_line_correct
 from loans.xlsx import xlsx_response
-from organizations.access import WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
+from organizations.policy import allowed, may
 from organizations.selectors.scope import groups_for
 
 SHEET_TOTALS = {
@@ -71,7 +70,7 @@ def collection_sheet_list(request):
             raise Http404
         group = get_object_or_404(groups, pk=request.GET["group"])
         sheets = sheets.filter(group=group)
-    can_post = has_role(request.user, *WARD_WORK)
+    can_post = may(request.user, "collection.post")
     form = CollectionSheetCreateForm(groups=groups, initial={"group": group}) if can_post else None
     return render(
         request,
@@ -88,7 +87,7 @@ def collection_sheet_list(request):
 
 
 @require_POST
-@role_required(*WARD_WORK)
+@allowed("collection.create")
 def collection_sheet_create_view(request):
     groups = groups_for(request.user)
     form = CollectionSheetCreateForm(request.POST, groups=groups)
@@ -121,7 +120,7 @@ def collection_sheet_create_view(request):
 def collection_sheet_detail(request, pk):
     sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
     lines = _sheet_lines(sheet)
-    can_post = has_role(request.user, *WARD_WORK)
+    can_post = may(request.user, "collection.post")
     form = CollectionEntryForm(lines=lines) if sheet.is_draft and can_post else None
     return _render_sheet(request, sheet, lines, form, can_post)
 
@@ -146,7 +145,7 @@ def _render_sheet(request, sheet, lines, form, can_post, status=200):
 
 
 @require_POST
-@role_required(*WARD_WORK)
+@allowed("collection.save")
 def collection_sheet_fill(request, pk):
     """One POST for the whole page: save the entered amounts, and post them if asked to."""
     sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
@@ -172,7 +171,7 @@ def collection_sheet_fill(request, pk):
 
 
 @require_POST
-@role_required(*WARD_WORK)
+@allowed("collection.discard")
 def collection_sheet_discard_view(request, pk):
     """Delete a half-entered draft, once the officer ticked the box to confirm it."""
     sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
@@ -284,21 +283,33 @@ def _render_line(request, pk, line_pk, correction_form=None, status=200):
             _items_prefetch()),
         pk=line_pk,
     )
-    postings = line.postings.select_related("loan", "reverses", "created_by").annotate(
-        reversal_count=Count("reversed_by")
-    ).order_by("pk")
+    postings = list(
+        line.postings.select_related("loan", "reverses", "created_by", "request__requested_by").annotate(
+            reversal_count=Count("reversed_by"), restore_count=Count("restored_by")
+        ).order_by("pk")
+    )
+    requests = list(
+        reversal_requests_for(request.user).filter(Q(line=line) | Q(posting__in=postings)).order_by("-requested_at")
+    )
+    pending_for = {row.posting_id for row in requests if row.is_pending and row.posting_id}
+    for posting in postings:
+        posting.pending_request = posting.pk in pending_for
     return render(
         request,
         "loans/collection_line_detail.html",
         {"sheet": sheet, "line": line, "postings": postings, "form": ReversalForm(),
          "correction_form": correction_form or CorrectionForm(),
-         "can_post": has_role(request.user, *WARD_WORK)},
+         "requests": requests, "line_pending": any(row.is_pending and row.line_id for row in requests),
+         "decision_form": ReversalDecisionForm(),
+         "can_post": may(request.user, "collection.post"),
+         "can_ask": may(request.user, "reversal.request"),
+         "can_decide": may(request.user, "reversal.decide")},
         status=status,
     )
 
 
 @require_POST
-@role_required(*WARD_WORK)
+@allowed("collection.post")
 def collection_line_correct_view(request, pk, line_pk):
     """The right amounts for a reversed row: posted at once as a correction row on the same sheet."""
     sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
@@ -314,39 +325,3 @@ def collection_line_correct_view(request, pk, line_pk):
                                         "the correction."))
             return redirect("loans:collection_line_detail", pk=sheet.pk, line_pk=correction.pk)
     return _render_line(request, pk, line_pk, correction_form=form, status=400)
-
-
-@require_POST
-@role_required(*WARD_WORK)
-def collection_line_reverse_view(request, pk, line_pk):
-    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
-    line = get_object_or_404(sheet.lines, pk=line_pk)
-    form = ReversalForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Give the reason for the reversal."))
-    else:
-        try:
-            collection_line_reverse(line=line, reason=form.cleaned_data["reason"], actor=request.user)
-            messages.success(request, _("The line is reversed; the household's balances are restored."))
-        except DomainError as error:
-            messages.error(request, error.message)
-    return redirect("loans:collection_line_detail", pk=sheet.pk, line_pk=line.pk)
-
-
-@require_POST
-@role_required(*WARD_WORK)
-def posting_reverse_view(request, pk):
-    posting = get_object_or_404(postings_for(request.user), pk=pk)
-    form = ConfirmedReversalForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
-    else:
-        try:
-            posting_reverse(posting=posting, reason=form.cleaned_data["reason"], actor=request.user)
-            messages.success(request, _("The posting is reversed."))
-        except DomainError as error:
-            messages.error(request, error.message)
-    line = posting.collection_lines.first()
-    if line is not None:
-        return redirect("loans:collection_line_detail", pk=line.sheet_id, line_pk=line.pk)
-    return redirect(reverse("loans:collection_sheet_list"))

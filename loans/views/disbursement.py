@@ -12,12 +12,12 @@ from loans.forms.disbursement import DisbursementDayForm
 from loans.selectors import approvals
 from loans.selectors import loans as loans_selectors
 from loans.services import disbursement
-from organizations.access import DISTRICT_WORK, role_required
 from organizations.errors import DomainError
+from organizations.policy import allowed
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*DISTRICT_WORK)
+@allowed("loan.disburse")
 def disbursement_day(request):
     applications = approvals.awaiting_disbursement(request.user)
     ward = request.GET.get("ward", "")

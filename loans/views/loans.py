@@ -7,12 +7,14 @@ from django.views.decorators.http import require_GET
 
 from loans.calendar import WorkingCalendar
 from loans.forms.changes import LoanChangeDecisionForm
-from loans.models import LoanApplication, LoanChange
+from loans.models import LoanApplication, LoanChange, Posting
+from loans.selectors.collection import reversal_requests_for
 from loans.selectors.loans import loans_for
 from loans.selectors.statements import statement_entries
 from loans.services.changes import extension_limit_months, extension_months_used, unpaid_instalments
 from loans.views.common import _history_prefetch
 from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, has_role, role_required
+from organizations.policy import may
 
 RECENT_POSTINGS = 12
 
@@ -37,7 +39,20 @@ def loan_detail(request, pk):
     entries, _totals = statement_entries(loan)
     if loan.application is not None:
         prefetch_related_objects([loan.application], _history_prefetch())
+    reversal_requests = list(
+        reversal_requests_for(request.user).filter(posting__loan=loan).order_by("-requested_at", "-pk")
+    )
+    # The disbursement that still stands, from the statement's postings: what district staff may ask to reverse.
+    disbursement = next(
+        (entry.posting for entry in entries
+         if entry.posting.kind == Posting.Kind.DISBURSEMENT and not entry.reversed_on),
+        None,
+    ) if not any(row.is_pending for row in reversal_requests) else None
     context = {
+        "reversal_requests": reversal_requests,
+        "disbursement": disbursement,
+        "can_ask_disbursement_reversal": may(request.user, "disbursement_reversal.request"),
+        "can_decide_reversal": may(request.user, "reversal.decide"),
         # Newest first; the statement page has them all, oldest first, for printing.
         "recent_entries": entries[::-1][:RECENT_POSTINGS],
         "posting_count": len(entries),

@@ -13,13 +13,14 @@ from borrowers.models import Household
 from borrowers.selectors import households_for
 from loans.forms.requests import ApplicationForm, CertifyForm, MeetingForm, ReviewDecisionForm, WithdrawForm
 from loans.models import LoanApplication, LoanList, LoanProgram
-from loans.selectors.requests import applications_for, loan_lists_for, review_meetings_for
+from loans.selectors.requests import application_search, applications_for, loan_lists_for, review_meetings_for
 from loans.services import requests as requests_services
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, WARD_WORK, has_role, personal, role_required
 from organizations.area import area_label
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error, refuse_out_of_scope
+from organizations.policy import allowed, may
 from organizations.selectors.scope import groups_for
 
 PAGE_SIZE = 25
@@ -32,12 +33,7 @@ def application_list(request):
     applications = applications_for(request.user).select_related("group__branch__ward")
     query = request.GET.get("q", "").strip()
     if query:
-        from borrowers.models import fold_name
-
-        applications = applications.filter(
-            Q(household__search_name__contains=fold_name(query)) | Q(household__citizen_id__startswith=query)
-            | Q(group__code__startswith=query)
-        )
+        applications = application_search(applications, query=query, user=request.user)
     status = request.GET.get("status", "")
     if status == "open":
         applications = applications.filter(status__in=LoanApplication.OPEN_STATUSES)
@@ -70,7 +66,7 @@ def application_detail(request, pk):
         "application": application,
         "changes": changes,
         "withdraw_form": WithdrawForm(),
-        "can_withdraw": has_role(request.user, *WARD_WORK) and application.can_transition_to(Status.WITHDRAWN),
+        "can_withdraw": may(request.user, "application.withdraw") and application.can_transition_to(Status.WITHDRAWN),
     })
 
 
@@ -89,7 +85,7 @@ def application_print(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*WARD_WORK)
+@allowed("application.create")
 def application_create(request, household_pk):
     household = get_object_or_404(households_for(request.user), pk=household_pk)
     form = ApplicationForm(request.POST or None)
@@ -115,7 +111,7 @@ def application_create(request, household_pk):
 
 
 @require_POST
-@role_required(*WARD_WORK)
+@allowed("application.withdraw")
 def application_withdraw(request, pk):
     application = get_object_or_404(applications_for(request.user), pk=pk)
     form = WithdrawForm(request.POST)
@@ -133,7 +129,7 @@ def application_withdraw(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*WARD_WORK)
+@allowed("review.record")
 def meeting_create(request, group_pk):
     group = get_object_or_404(groups_for(request.user), pk=group_pk)
     pending = list(
@@ -270,13 +266,12 @@ def _list_rows(loan_list):
 def list03_detail(request, pk):
     loan_list = get_object_or_404(loan_lists_for(request.user).select_related("submitted_by"), pk=pk)
     rows = _list_rows(loan_list)
-    can_change = has_role(request.user, *WARD_WORK)
     return render(request, "loans/list03_detail.html", {
         "loan_list": loan_list, "meeting": loan_list.meeting, "group": loan_list.group, "rows": rows,
         "total": sum(r.amount_group_approved for r in rows),
         "requested_total": sum(r.amount_requested for r in rows),
-        "can_certify": can_change and loan_list.status == LoanList.Status.DRAFT,
-        "can_submit": can_change and loan_list.status == LoanList.Status.CERTIFIED,
+        "can_certify": may(request.user, "loan_list.certify") and loan_list.status == LoanList.Status.DRAFT,
+        "can_submit": may(request.user, "loan_list.submit") and loan_list.status == LoanList.Status.CERTIFIED,
     })
 
 
@@ -321,7 +316,7 @@ def list03_xlsx(request, pk):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*WARD_WORK)
+@allowed("loan_list.certify")
 def list03_certify(request, pk):
     loan_list = get_object_or_404(loan_lists_for(request.user), pk=pk)
     if loan_list.status != LoanList.Status.DRAFT:
@@ -346,7 +341,7 @@ def list03_certify(request, pk):
 
 
 @require_POST
-@role_required(*WARD_WORK)
+@allowed("loan_list.submit")
 def list03_submit(request, pk):
     loan_list = get_object_or_404(loan_lists_for(request.user), pk=pk)
     if request.POST.get("confirm") != "1":

@@ -2,6 +2,7 @@
 
 import io
 
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -9,6 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from openpyxl.styles import Font
 
+from loans.models import ReversalRequest
+from loans.selectors.collection import reversal_requests_for
 from loans.selectors.loans import loans_for
 from loans.selectors.statements import loan_statement
 from loans.xlsx import AMOUNT_FORMAT, XLSX_TYPE, build_workbook, safe_cell
@@ -26,8 +29,11 @@ def _statement_for(request, pk):
 @role_required(*ALL_ROLES)
 def loan_statement_page(request, pk):
     statement = _statement_for(request, pk)
+    pending = reversal_requests_for(request.user).filter(
+        Q(posting__loan=statement.loan) | Q(line__items__loan=statement.loan), status=ReversalRequest.Status.PROPOSED
+    ).distinct()
     return render(request, "loans/loan_statement.html", {
-        "statement": statement, "loan": statement.loan, "today": timezone.localdate(),
+        "statement": statement, "loan": statement.loan, "today": timezone.localdate(), "pending_reversals": pending,
     })
 
 

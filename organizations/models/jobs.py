@@ -44,7 +44,8 @@ class JobRun(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     result = models.JSONField(_("result"), default=dict, blank=True)
-    # An export's file, under MEDIA_ROOT; served only to the user who asked for it.
+    # Where exports kept their file before loans.PreparedExport (under MEDIA_ROOT); the exports_cleanup job deletes
+    # those files. Prepared exports now live under EXPORT_ROOT.
     file = models.FileField(_("file"), upload_to="jobs/%Y/%m/", blank=True)
 
     class Meta:

@@ -29,6 +29,7 @@ from organizations.models import (
     WardMerger,
     ward_code_validator,
 )
+from organizations.policy import authorize, person
 
 
 @dataclass
@@ -177,11 +178,15 @@ def merger_plan(*, sources, code, name, merged_on, decision="", today=None):
 
 
 @transaction.atomic
-def wards_merge(*, sources, code, name, merged_on, actor=None, decision="", today=None):
-    """Carry out a merger: all of it or nothing. Refused (DomainError) with every reason it cannot apply."""
+def wards_merge(*, sources, code, name, merged_on, actor, decision="", today=None):
+    """Carry out a merger: all of it or nothing. Refused (DomainError) with every reason it cannot apply.
+
+    `actor`: an admin, or SYSTEM for `manage.py merge_wards`."""
     from loans.ledger.summaries import refresh_monthly_balances
     from loans.services.capital import allocations_carry_into
 
+    authorize(actor, "ward.merge")
+    actor = person(actor)
     today = today or timezone.localdate()
     # Re-read under lock, keeping the list as given so that a ward listed twice is refused, not quietly merged.
     locked = Ward.objects.select_for_update().in_bulk([ward.pk for ward in sources])

@@ -8,10 +8,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from organizations.access import Role, role_required
 from organizations.errors import DomainError
 from organizations.forms import WardMergerForm
 from organizations.models import Ward, WardMerger
+from organizations.policy import allowed
 from organizations.services.mergers import merger_plan, wards_merge
 
 COUNT_LABELS = {
@@ -41,7 +41,7 @@ def _past_mergers():
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(Role.ADMIN)
+@allowed("ward.merge")
 def ward_merge(request):
     form = WardMergerForm(request.POST or None)
     plan = None

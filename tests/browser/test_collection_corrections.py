@@ -1,5 +1,7 @@
-"""A ward officer corrects a wrongly entered 13/TD row in the browser: reverse one posting (reason and confirmation),
-reverse the rest of the row, record the right amounts, and print the sheet with the original, reversal and correction."""
+"""A ward officer corrects a wrongly entered 13/TD row in the browser: asks for one posting to be reversed (reason and
+confirmation), district staff approve it from their queue; the officer asks for the rest of the row, district staff
+approve it on the row's page; the officer records the right amounts and prints the sheet with the original, reversal
+and correction."""
 
 from datetime import date
 
@@ -14,7 +16,12 @@ from tests.factories import HouseholdFactory, LoanFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_officer_reverses_and_corrects_a_row(page, screenshot, ward_officer_a, group_a, household_a):
+def as_user(page, username):
+    page.context.clear_cookies()
+    login(page, username)
+
+
+def test_officer_reverses_and_corrects_a_row(page, screenshot, ward_officer_a, district_staff, group_a, household_a):
     traveller = time_machine.travel("2026-06-20 09:00 +0700", tick=True)
     traveller.start()
     try:
@@ -41,11 +48,34 @@ def test_officer_reverses_and_corrects_a_row(page, screenshot, ward_officer_a, g
         item.locator("input[name=confirm]").check()
         with page.expect_navigation():
             item.locator("button[type=submit]").click()
+        # Asked for, not done: the row shows who asked and waits for district staff.
+        assert not Posting.objects.filter(kind=Posting.Kind.REVERSAL).exists()
+        page.wait_for_selector("[data-testid=reversal-requests]")
+        assert "Gõ thừa số 0" in page.locator("[data-testid=reversal-requests]").inner_text()
+        screenshot("collection-reversal-asked")
+
+        as_user(page, "district")
+        page.goto(f"{page.base_url}/loans/reversals/")
+        screenshot("reversal-requests-queue")
+        with page.expect_navigation():
+            page.click("[data-testid=pending-reversals] button:has-text('Đồng ý')")
         assert Posting.objects.get(kind=Posting.Kind.REVERSAL).reverses == principal
+
+        as_user(page, "ward_a")
+        page.goto(f"{page.base_url}/loans/collections/{sheet.pk}/lines/{line.pk}/")
         screenshot("collection-line-partly-reversed")
         page.fill("#line-reason", "Nhập lại cả dòng")
         with page.expect_navigation():
             page.click("form:has(#line-reason) button[type=submit]")
+
+        as_user(page, "district")
+        page.goto(f"{page.base_url}/loans/collections/{sheet.pk}/lines/{line.pk}/")
+        screenshot("collection-line-reversal-to-decide")
+        with page.expect_navigation():
+            page.click("[data-testid=reversal-requests] button:has-text('Đồng ý')")
+
+        as_user(page, "ward_a")
+        page.goto(f"{page.base_url}/loans/collections/{sheet.pk}/lines/{line.pk}/")
         page.wait_for_selector("[data-testid=correction-card]")
         page.fill("#id_amount_paid", "284.167")
         page.fill("#id_savings_in", "30.000")

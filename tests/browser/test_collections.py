@@ -11,7 +11,8 @@ from tests.factories import HouseholdFactory, LoanFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_officer_a, group_a, household_a):
+def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_officer_a, district_staff, group_a,
+                                                    household_a):
     traveller = time_machine.travel("2026-06-20 09:00 +0700", tick=True)
     traveller.start()
     try:
@@ -72,17 +73,28 @@ def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_offic
         page.goto(f"{page.base_url}/")
         assert page.inner_text("[data-testid=total-outstanding]").strip() == "65.000.000 ₫"
 
-        # A mistake: the whole row is reversed with a reason, and the group's figures go back.
+        # A mistake: the officer asks for the whole row to be reversed, with a reason; district staff approve it,
+        # and the group's figures go back.
         open_menu(page, "ward", "Ngày thu")
         screenshot("collection-sheet-list")
         page.click("text=20/06/2026")
         page.click(f"text={household_a.head_name}")
-        page.wait_for_selector("text=Hủy cả dòng")
+        page.wait_for_selector("text=Đề nghị hủy cả dòng")
         screenshot("collection-line-detail")
         page.fill("#line-reason", "Thu nhầm số tiền")
-        page.click("button:has-text('Hủy dòng')")
-        page.wait_for_selector("text=Đã hủy dòng; số dư của hộ đã được khôi phục.")
+        page.click("form:has(#line-reason) button[type=submit]")
+        page.wait_for_selector("text=Đã gửi đề nghị hủy")
+        assert page.inner_text("[data-testid=line-status]") == "Đã ghi sổ"
+        line_url = page.url
+        page.context.clear_cookies()
+        login(page, "district")
+        page.goto(line_url)
+        page.click("[data-testid=reversal-requests] button:has-text('Đồng ý')")
+        page.wait_for_selector("text=Đã ghi bút toán hủy")
         assert page.inner_text("[data-testid=line-status]") == "Đã hủy (đảo)"
+        page.context.clear_cookies()
+        login(page, "ward_a")
+        page.goto(line_url)
         screenshot("collection-line-reversed-phone", width=390)
         page.goto(f"{page.base_url}/loans/collections/?group={group_a.pk}")
         assert page.inner_text("[data-testid=group-outstanding]") == "70.000.000 ₫"

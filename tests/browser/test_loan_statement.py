@@ -6,9 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from loans.models import Posting
-from loans.services.collection_reversals import posting_reverse
 from tests.browser.conftest import SCREENSHOTS, login
-from tests.factories import LoanFactory
+from tests.factories import LoanFactory, reverse_posting
 
 
 @pytest.mark.django_db(transaction=True)
@@ -18,7 +17,7 @@ def test_household_to_loan_to_statement_and_print(page, screenshot, household_a,
     Posting.objects.create(kind=Posting.Kind.INTEREST, amount=275_000, on=date(2026, 2, 15), **post)
     Posting.objects.create(kind=Posting.Kind.PRINCIPAL, amount=5_000_000, on=date(2026, 4, 15), **post)
     wrong = Posting.objects.create(kind=Posting.Kind.PRINCIPAL, amount=3_000_000, on=date(2026, 5, 15), **post)
-    posting_reverse(posting=wrong, reason="Ghi nhầm hộ", actor=ward_officer_a, on=date(2026, 5, 20))
+    reverse_posting(posting=wrong, reason="Ghi nhầm hộ", actor=ward_officer_a, booked_on=date(2026, 5, 20))
 
     login(page, "ward_a")
     page.goto(f"{page.base_url}/households/{household_a.pk}/")

@@ -6,7 +6,12 @@ from django.core.management.base import BaseCommand, CommandError
 from loans.ledger.arrears import arrears_differences
 from loans.ledger.balances import ledger_differences
 from loans.ledger.capital_checks import capital_differences
-from loans.ledger.sources import capital_without_source, collection_lines_without_postings, disbursement_differences
+from loans.ledger.sources import (
+    capital_without_source,
+    collection_lines_without_postings,
+    corrections_without_decision,
+    disbursement_differences,
+)
 from loans.money import format_vnd
 
 
@@ -60,8 +65,11 @@ class Command(BaseCommand):
         unsourced, movements = capital_without_source()
         for what, pk, detail in movements:
             self.stdout.write(f"Capital {pk}: {what} {detail}")
-        total = undisbursed + unposted + unsourced
-        if total > len(loans) + len(lines) + len(movements):
+        undecided, corrections = corrections_without_decision()
+        for pk, kind, number, amount in corrections:
+            self.stdout.write(f"Posting {pk} ({kind}, loan {number or '—'}, {format_vnd(amount)}): no approved request")
+        total = undisbursed + unposted + unsourced + undecided
+        if total > len(loans) + len(lines) + len(movements) + len(corrections):
             self.stdout.write(f"... {total} in all; the first of each kind are listed above.")
         return total
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from loans.services.changes import freezes_end_due
+from organizations.policy import SYSTEM
 
 
 def parse_date(value):
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--date", type=parse_date, help="As of this date (dd/mm/yyyy); default: today.")
 
     def handle(self, *args, date=None, **options):
-        ended = freezes_end_due(on=date)
+        ended = freezes_end_due(on=date, actor=SYSTEM)
         for change in ended:
             self.stdout.write(f"Loan {change.loan.number}: freeze ended (until {change.frozen_until:%d/%m/%Y}).")
         self.stdout.write(self.style.SUCCESS(f"{len(ended)} freeze(s) ended."))

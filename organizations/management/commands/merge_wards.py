@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from organizations.audit import audit_context
 from organizations.errors import DomainError
 from organizations.models import Ward
+from organizations.policy import SYSTEM
 from organizations.services.mergers import merger_plan, wards_merge
 
 
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             return
         try:
             with audit_context(source="command: merge_wards"):
-                merger = wards_merge(**arguments)
+                merger = wards_merge(**arguments, actor=SYSTEM)
         except DomainError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(

@@ -157,6 +157,13 @@ def split_count(rng, total, low, high):
     return sizes
 
 
+def demo_citizen_id(province, *, female, birth_year, serial):
+    """A citizen ID that keeps the rule of borrowers/identity.py: province, sex-and-century digit, the last two digits
+    of the year of birth, then a six-digit serial (the demo's few thousand households never reach a million)."""
+    digit = (birth_year // 100 - 19) * 2 + (1 if female else 0)
+    return f"{province}{digit}{birth_year % 100:02d}{serial:06d}"
+
+
 class Command(BaseCommand):
     help = "Build the demo district (Quận 12) with organizations, groups, households, loans and demo users."
 
@@ -304,12 +311,14 @@ class DemoDistrict:
         status = rng.choices(["poor", "near_poor", "escaped", "other_policy"], weights=[55, 25, 12, 8])[0]
         female = kind == Kind.WOMEN or (kind != Kind.VETERANS and rng.random() < 0.5)
         name = self.person_name(female)
+        province = ("075", "079")[rng.randint(0, 1)]  # Đồng Nai or Hồ Chí Minh City
+        birth_year = rng.randint(1955, 2000) if kind != Kind.YOUTH else rng.randint(1990, 2005)
         return Household(
             customer_code=f"{ORG_DIGIT[kind]}{self.citizen_seq:09d}",
             head_name=name,
             search_name=fold_name(name),
-            citizen_id=f"075{rng.randint(0, 1)}{self.citizen_seq:08d}",
-            birth_year=rng.randint(1955, 2000) if kind != Kind.YOUTH else rng.randint(1990, 2005),
+            citizen_id=demo_citizen_id(province, female=female, birth_year=birth_year, serial=self.citizen_seq),
+            birth_year=birth_year,
             phone=f"09{rng.randint(0, 99_999_999):08d}",
             address=f"{rng.randint(1, 300)} {rng.choice(STREETS)}, {neighbourhood.name}",
             ward=ward,
@@ -447,6 +456,10 @@ class DemoDistrict:
             ("admin", "Quản trị", "hệ thống", self.districts[Kind.FRONT], OfficerProfile.Role.ADMIN),
             ("front", "Trần Văn", "Giám sát", self.districts[Kind.FRONT], OfficerProfile.Role.FRONT_SUPERVISOR),
             ("district", "Lê Thị", "Quận", self.districts[Kind.WOMEN], OfficerProfile.Role.DISTRICT_STAFF),
+            # Each organization's area level decides the changes to its own loans (organizations/policy.py).
+            ("farmers", "Đỗ Văn", "Nông", self.districts[Kind.FARMERS], OfficerProfile.Role.DISTRICT_STAFF),
+            ("veterans", "Hoàng Văn", "Binh", self.districts[Kind.VETERANS], OfficerProfile.Role.DISTRICT_STAFF),
+            ("youth", "Vũ Thị", "Thanh", self.districts[Kind.YOUTH], OfficerProfile.Role.DISTRICT_STAFF),
             ("ward", "Nguyễn Thị", "Hoa", self.branches[Kind.WOMEN, first_ward.pk], OfficerProfile.Role.WARD_OFFICER),
             ("ward2", "Phạm Thị", "Lan", self.branches[Kind.WOMEN, second_ward.pk], OfficerProfile.Role.WARD_OFFICER),
         ]
