@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from borrowers import identity
 from borrowers.models import Household
@@ -55,34 +56,37 @@ def _typed_numbers(data):
     return data
 
 
+#: For each unique number: the message naming the ward (to someone who may open the household holding it), and the
+#: one that names nothing (to anyone else).
+_DUPLICATE_MESSAGES = {
+    "citizen_id": (
+        gettext_lazy("Citizen ID %(id)s is already registered for a household in ward %(ward)s."),
+        gettext_lazy("Citizen ID %(id)s is already registered for another household, outside your ward branch. Check the "
+          "number on the card; if it is right, ask the district staff."),
+    ),
+    "customer_code": (
+        gettext_lazy("Customer code %(code)s already belongs to a household in ward %(ward)s."),
+        gettext_lazy("Customer code %(code)s already belongs to another household, outside your ward branch. Check the code; "
+          "if it is right, ask the district staff."),
+    ),
+}
+
+
 def _check_unique_ids(*, citizen_id, customer_code, actor, exclude_pk=None):
     """Clear messages for the two unique numbers. The ward of the household holding the number is named, and the
     household linked, only to someone who may open it."""
     others = Household.objects.exclude(pk=exclude_pk).select_related("ward")
-    clash = others.filter(citizen_id=citizen_id).first()
-    if clash is not None:
+    for field, value, params in (
+        ("citizen_id", citizen_id, {"id": citizen_id}),
+        ("customer_code", customer_code, {"code": customer_code}),
+    ):
+        clash = others.filter(**{field: value}).first() if value else None
+        if clash is None:
+            continue
+        named, unnamed = _DUPLICATE_MESSAGES[field]
         if _may_open(actor, clash):
-            message = _("Citizen ID %(id)s is already registered for a household in ward %(ward)s.")
-            raise DuplicateHousehold(
-                message % {"id": citizen_id, "ward": clash.ward.name}, field="citizen_id", household=clash
-            )
-        message = _(
-            "Citizen ID %(id)s is already registered for another household, outside your ward branch. Check the "
-            "number on the card; if it is right, ask the district staff."
-        )
-        raise DuplicateHousehold(message % {"id": citizen_id}, field="citizen_id")
-    clash = others.filter(customer_code=customer_code).first() if customer_code else None
-    if clash is not None:
-        if _may_open(actor, clash):
-            message = _("Customer code %(code)s already belongs to a household in ward %(ward)s.")
-            raise DuplicateHousehold(
-                message % {"code": customer_code, "ward": clash.ward.name}, field="customer_code", household=clash
-            )
-        message = _(
-            "Customer code %(code)s already belongs to another household, outside your ward branch. Check the code; "
-            "if it is right, ask the district staff."
-        )
-        raise DuplicateHousehold(message % {"code": customer_code}, field="customer_code")
+            raise DuplicateHousehold(named % {**params, "ward": clash.ward.name}, field=field, household=clash)
+        raise DuplicateHousehold(unnamed % params, field=field)
 
 
 def _may_open(actor, household):

@@ -50,48 +50,52 @@ def _check_reversible(posting):
 
 def _reverse(posting, reason, actor, request):
     """Undo one posting with a REVERSAL that points at it, on the original's value date; the original stays."""
-    on = posting.on
     loan, household = _locked_parties(posting)
     _check_amounts(posting, household, loan)
-    reversal = Posting.objects.create(
-        kind=PostingKind.REVERSAL, household=household, loan=loan, amount=posting.amount, on=on, reverses=posting,
-        note=reason[:300], created_by=actor, request=request,
-    )
-    for line in posting.collection_lines.all():
-        line.postings.add(reversal)
-        _mark_line(line, reason, actor)
-    if loan is not None:
-        if posting.kind in INTEREST_KINDS:
-            # The interest is owed again: it goes back to the arrears the next sheet collects.
-            Loan.objects.filter(pk=loan.pk).update(interest_arrears=F("interest_arrears") + posting.amount)
-            record_arrears_changes({loan.pk: posting.amount}, on=on, source=InterestArrearsEntry.Source.REVERSAL)
-        if posting.kind in (PostingKind.PRINCIPAL, *INTEREST_KINDS) and loan.status == Loan.Status.CLOSED:
-            _move_loan(loan, Loan.Status.ACTIVE, actor, on, "reopened", reason)
-        if posting.kind == PostingKind.DISBURSEMENT and loan.status != Loan.Status.CLOSED:
-            _move_loan(loan, Loan.Status.CLOSED, actor, on, "disbursement_reversed", reason)
-    refresh_balances(loan_ids=[loan.pk] if loan else [], household_ids=[household.pk], since=on)
-    return reversal
+    return _enter(posting, -1, posting.collection_lines.all(), reason, actor, request,
+                  kind=PostingKind.REVERSAL, reverses=posting)
 
 
 def _restore(reversal, reason, actor, request):
     """Undo a reversal: the original is entered again, on its own value date, pointing at the reversal it undoes."""
     original = reversal.reverses
-    on = original.on
     loan, household = _locked_parties(original)
     _check_amounts(reversal, household, loan)
+    return _enter(original, +1, reversal.collection_lines.all(), reason, actor, request,
+                  kind=original.kind, restores=reversal)
+
+
+#: What taking a posting of a kind out of the books (-1) or putting it back (+1) does to its loan's status:
+#: (kinds, sign) -> (statuses it applies to, the new status, the note's code).
+_STATUS_AFTER = {
+    ((PostingKind.PRINCIPAL, *INTEREST_KINDS), -1): ({Loan.Status.CLOSED}, Loan.Status.ACTIVE, "reopened"),
+    ((PostingKind.DISBURSEMENT,), -1): (set(Loan.Status) - {Loan.Status.CLOSED}, Loan.Status.CLOSED,
+                                        "disbursement_reversed"),
+    ((PostingKind.DISBURSEMENT,), +1): ({Loan.Status.CLOSED}, Loan.Status.ACTIVE, "disbursement_restored"),
+}
+
+
+def _enter(original, sign, lines, reason, actor, request, **link):
+    """Write the posting that takes `original` out of the books (sign -1: its reversal) or puts it back (+1), on its
+    value date, on the rows it belongs to, with what follows for the loan's interest arrears and status."""
+    loan, household, on = original.loan, original.household, original.on
     entry = Posting.objects.create(
-        kind=original.kind, household=household, loan=loan, amount=original.amount, on=on, restores=reversal,
-        note=reason[:300], created_by=actor, request=request,
+        household=household, loan=loan, amount=original.amount, on=on, note=reason[:300], created_by=actor,
+        request=request, **link,
     )
-    for line in reversal.collection_lines.all():
+    for line in list(lines):
         line.postings.add(entry)
         _mark_line(line, reason, actor)
     if loan is not None:
+        loan.refresh_from_db(fields=["status"])
         if original.kind in INTEREST_KINDS:
-            Loan.objects.filter(pk=loan.pk).update(interest_arrears=F("interest_arrears") - original.amount)
-            record_arrears_changes({loan.pk: -original.amount}, on=on, source=InterestArrearsEntry.Source.REVERSAL)
-        if original.kind == PostingKind.DISBURSEMENT and loan.status == Loan.Status.CLOSED:
-            _move_loan(loan, Loan.Status.ACTIVE, actor, on, "disbursement_restored", reason)
+            # Interest taken out is owed again, in the arrears the next sheet collects; put back, it is paid.
+            owed = -sign * original.amount
+            Loan.objects.filter(pk=loan.pk).update(interest_arrears=F("interest_arrears") + owed)
+            record_arrears_changes({loan.pk: owed}, on=on, source=InterestArrearsEntry.Source.REVERSAL)
+        for (kinds, direction), (statuses, status, note_code) in _STATUS_AFTER.items():
+            if original.kind in kinds and direction == sign and loan.status in statuses:
+                _move_loan(loan, status, actor, on, note_code, reason)
     refresh_balances(loan_ids=[loan.pk] if loan else [], household_ids=[household.pk], since=on)
     return entry
 
