@@ -161,8 +161,12 @@ def exports_delete_expired(run=None, now=None):
         JobRun.objects.filter(pk=old.pk).update(file="")
         deleted += 1
     oldest = (now - lifetime).timestamp()
+    # A file a prepared export still offers is kept whatever its age on disk says: its row holds its time.
+    offered = {root / name for name in PreparedExport.objects.exclude(path="").values_list("path", flat=True)}
     # Only files named as _write_private names them: EXPORT_ROOT pointed at the wrong folder loses nothing else.
     for path in root.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]/*"):
+        if path in offered:
+            continue
         if PREPARED_NAME.fullmatch(path.name) and path.is_file() and not path.is_symlink():
             if path.stat().st_mtime < oldest:
                 path.unlink(missing_ok=True)
