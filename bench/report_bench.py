@@ -189,8 +189,8 @@ def fill_loans(first, last, today):
         params,
     )
     sql(
-        """INSERT INTO loans_loanstatuschange (loan_id, from_status, to_status, "on", at, note)
-           SELECT p.i, 'active', 'frozen', GREATEST(p.disbursed_on, %(today)s::date - 45), now(), ''
+        """INSERT INTO loans_loanstatuschange (loan_id, from_status, to_status, "on", at, note, note_code, note_params)
+           SELECT p.i, 'active', 'frozen', GREATEST(p.disbursed_on, %(today)s::date - 45), now(), '', '', '{}'
            FROM bench_plan p WHERE p.frozen""",
         params,
     )

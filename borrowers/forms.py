@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from borrowers import identity
 from borrowers.models import Household, customer_code_validator
 from organizations.codes import DigitCodeField
-from organizations.forms import BusinessDateField
+from organizations.forms import BusinessDateField, MapChoiceField
 from organizations.models import Neighbourhood, SavingsGroup
 
 
@@ -64,9 +64,7 @@ class HouseholdForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "tel", "placeholder": "09xxxxxxxx"}),
     )
     address = forms.CharField(label=_("Address"), max_length=300)
-    neighbourhood = forms.ModelChoiceField(
-        label=_("Neighbourhood"), queryset=Neighbourhood.objects.none(), required=False
-    )
+    neighbourhood = MapChoiceField(label=_("Neighbourhood"), queryset=Neighbourhood.objects.none(), required=False)
     members = forms.IntegerField(label=_("Household members"), min_value=1, max_value=50, initial=1)
     policy_status = forms.ChoiceField(label=_("Policy status"), choices=Household.PolicyStatus.choices)
     policy_list_year = forms.IntegerField(
@@ -85,14 +83,14 @@ class HouseholdForm(forms.Form):
         self.household = household
         if household is None:
             self.fields["group"].queryset = groups.filter(status=SavingsGroup.Status.ACTIVE).order_by("code")
-            self.fields["neighbourhood"].queryset = Neighbourhood.objects.filter(
-                ward__in=groups.values("branch__ward")
-            ).select_related("ward")
+            self.fields["neighbourhood"].set_units(
+                Neighbourhood.objects.filter(ward__in=groups.values("branch__ward"))
+            )
             self.fields["joined_on"].initial = timezone.localdate()
         else:
             del self.fields["group"]
             del self.fields["joined_on"]
-            self.fields["neighbourhood"].queryset = Neighbourhood.objects.filter(ward=household.ward_id)
+            self.fields["neighbourhood"].set_units(Neighbourhood.objects.filter(ward=household.ward_id))
             self.fields["citizen_id"].stored = household.citizen_id
             self.fields["phone"].stored = household.phone
 

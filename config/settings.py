@@ -137,6 +137,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.officer",
                 "organizations.context_processors.area",
+                "organizations.context_processors.inbox",
             ],
             "builtins": [
                 "loans.templatetags.money",
@@ -192,7 +193,7 @@ AXES_LOCKOUT_CALLABLE = "organizations.views.logins.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
 
 # The interface's name for the level above the wards (there are no districts since 1 July 2025), e.g.
-# "Phòng giao dịch Quận 12". Empty: the Area's kind_label is shown (the demo's is "Quận (cũ)").
+# "Phòng giao dịch Quận 12". Empty: the Area's kind_label is shown (the demo's is "Thành phố").
 AREA_LABEL = os.environ.get("AREA_LABEL", "")
 
 LOGIN_URL = "login"

@@ -7,4 +7,7 @@ class LoansConfig(AppConfig):
     verbose_name = _("Loans")
 
     def ready(self):
-        from loans import calendar  # noqa: F401  (connects the cache-clearing signals)
+        from loans import (
+            calendar,  # noqa: F401  (connects the cache-clearing signals)
+            inbox,  # noqa: F401  (registers the loans' decisions in organizations.inbox)
+        )

@@ -23,6 +23,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 AMOUNT_FORMAT = "#,##0"
 # Ratios are percentages kept as numbers (1.25 means 1.25 %): Excel shows them with the reader's decimal comma.
 RATIO_FORMAT = '0.00" %"'
+# Dates are written as dates (sortable, filterable), shown the Vietnamese way.
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def format_dates(ws, min_row=1):
+    """Show every date cell from `min_row` down as dd/mm/yyyy (openpyxl's default is yyyy-mm-dd)."""
+    for row in ws.iter_rows(min_row=min_row):
+        for cell in row:
+            if cell.is_date:
+                cell.number_format = DATE_FORMAT
 
 
 def safe_cell(value):
@@ -63,6 +73,7 @@ def build_workbook(*, title_lines, headers, rows, total_row=None, sheet_title="S
         for index in columns:
             for (cell,) in ws.iter_rows(min_row=header_row + 1, min_col=index + 1, max_col=index + 1):
                 cell.number_format = number_format
+    format_dates(ws, header_row + 1)
     for index, header in enumerate(headers, start=1):
         ws.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(str(header)) + 4))
     if signatures:

@@ -29,9 +29,16 @@ class WardAdmin(admin.ModelAdmin):
 
 @admin.register(Neighbourhood)
 class NeighbourhoodAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "ward", "head_name"]
+    list_display = ["code", "name", "ward", "former_ward", "head_name"]
     list_filter = ["ward"]
     search_fields = ["code", "name", "head_name"]
+    readonly_fields = ["former_ward"]  # set by the merge service only
+
+    def save_model(self, request, obj, form, change):
+        # A neighbourhood renamed after a merger no longer needs its former ward to be told apart.
+        if change and "name" in form.changed_data:
+            obj.former_ward = None
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Organization)

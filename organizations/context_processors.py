@@ -28,3 +28,13 @@ def area(request):
         "area_label": SimpleLazyObject(lambda: settings.AREA_LABEL or area_label(top() or Area(kind_label=""))),
         "area_name": SimpleLazyObject(lambda: top().name if top() is not None else ""),
     }
+
+
+def inbox(request):
+    """`inbox_count` for the main menu: lazy, so a page without the menu costs nothing, and one query when shown."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from organizations.inbox import count_for
+
+    return {"inbox_count": SimpleLazyObject(lambda: count_for(user))}

@@ -1,9 +1,11 @@
 import unicodedata
+from collections import Counter
 from datetime import date
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import RegexValidator
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +20,7 @@ from organizations.models import (
     EconomicModel,
     Inspection,
     InspectionFinding,
+    Neighbourhood,
     Organization,
     OutreachSession,
     TrainingClass,
@@ -74,6 +77,101 @@ def apply_domain_error(form, error):
     form.add_error(field, error.message)
 
 
+# --- Pickers of wards, branches and neighbourhoods on today's map (after the 01/07/2025 ward mergers). ---
+
+
+def _merged_on(unit):
+    """The date a ward or ward branch was merged away (None while it is in being; neighbourhoods move, never merge)."""
+    return getattr(unit, "merged_on", None)
+
+
+def _unit_label(unit):
+    return unit.label if isinstance(unit, Neighbourhood) else unit.name
+
+
+def _unit_details(unit):
+    """What tells two units of one name apart, in turn: a neighbourhood's ward, then any unit's code."""
+    if isinstance(unit, Neighbourhood):
+        return (unit.ward.name, unit.code)
+    if isinstance(unit, Organization):
+        return (unit.ward.code if unit.ward_id else str(unit.pk),)
+    return (unit.code,)
+
+
+def told_apart(units, labels):
+    """The labels, each that repeats followed by what tells its units apart."""
+    labels = list(labels)
+    for depth in range(2):
+        counts = Counter(labels)
+        for i, unit in enumerate(units):
+            details = _unit_details(unit)
+            if counts[labels[i]] > 1 and depth < len(details):
+                labels[i] = f"{labels[i]} – {details[depth]}"
+    return labels
+
+
+class _TodaysMap(forms.models.ModelChoiceIterator):
+    """Today's units first; those merged away since the chosen date under one heading, each "Name (until …)"."""
+
+    def _choices(self):
+        units = list(self.queryset)
+        for part in ([u for u in units if _merged_on(u) is None], [u for u in units if _merged_on(u) is not None]):
+            labels = told_apart(part, (self.field.label_from_instance(unit) for unit in part))
+            yield [(forms.models.ModelChoiceIteratorValue(self.field.prepare_value(unit), unit), label)
+                   for unit, label in zip(part, labels, strict=True)]
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        today, former = self._choices()
+        yield from today
+        if former:
+            yield (str(_("Before the ward mergers")), former)
+
+    def __len__(self):
+        return self.queryset.count() + (1 if self.field.empty_label is not None else 0)
+
+
+class MapChoiceField(forms.ModelChoiceField):
+    """A ward, ward-branch or neighbourhood picker that lists today's units, and, with `on` a past date, the units
+    in being on that date that have been merged since (grouped and labelled with the date they ceased)."""
+
+    iterator = _TodaysMap
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("queryset", Ward.objects.none())
+        super().__init__(*args, **kwargs)
+
+    def set_units(self, queryset, on=None):
+        """Offer `queryset` (the user's scope) as of `on` (None: today)."""
+        model = queryset.model
+        if model is Neighbourhood:
+            queryset = queryset.select_related("ward", "former_ward")
+        elif model is Organization:
+            queryset = queryset.select_related("ward")
+        if model is Neighbourhood:
+            self.queryset = queryset
+            return
+        in_being = Q(merged_on__isnull=True)
+        if on is not None and on < timezone.localdate():
+            in_being |= Q(merged_on__gt=on)
+        self.queryset = queryset.filter(in_being)
+
+    def label_from_instance(self, obj):
+        label = _unit_label(obj)
+        merged_on = _merged_on(obj)
+        if merged_on:
+            return _("%(ward)s (until %(date)s)") % {"ward": label, "date": merged_on.strftime("%d/%m/%Y")}
+        return label
+
+
+def todays_units(queryset):
+    """[(unit, label)] of the units in being in `queryset`, for a plain filter select: as MapChoiceField offers."""
+    field = MapChoiceField(empty_label=None)
+    field.set_units(queryset)
+    return [(value.instance, label) for value, label in field.choices]
+
+
 class MemberChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj):
         group = getattr(obj, "current_group_code", None)
@@ -89,8 +187,8 @@ class GroupForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "maxlength": 7}),
     )
     name = forms.CharField(label=_("Name"), max_length=200)
-    branch = forms.ModelChoiceField(label=_("Organization's ward branch"), queryset=None)
-    neighbourhood = forms.ModelChoiceField(label=_("Neighbourhood"), queryset=None, required=False)
+    branch = MapChoiceField(label=_("Organization's ward branch"))
+    neighbourhood = MapChoiceField(label=_("Neighbourhood"), required=False)
     status = forms.ChoiceField(label=_("Status"))
     founded_on = BusinessDateField(label=_("Founded on"), required=False, earliest=date(1990, 1, 1))
     members = MemberChoiceField(
@@ -112,10 +210,8 @@ class GroupForm(forms.Form):
         self.group = group
         self.fields["status"].choices = SavingsGroup.Status.choices
         branches = branches_for(user, in_being=True)
-        self.fields["branch"].queryset = branches
-        self.fields["neighbourhood"].queryset = Neighbourhood.objects.filter(
-            ward__in=branches.values("ward")
-        ).select_related("ward")
+        self.fields["branch"].set_units(branches)
+        self.fields["neighbourhood"].set_units(Neighbourhood.objects.filter(ward__in=branches.values("ward")))
         if group is None:
             households = households_for(user).order_by("search_name", "pk")
             self.fields["members"].queryset = with_current_group(households)
@@ -127,7 +223,7 @@ class GroupForm(forms.Form):
         else:
             for name in ("code", "branch", "members"):
                 del self.fields[name]
-            self.fields["neighbourhood"].queryset = Neighbourhood.objects.filter(ward=group.branch.ward_id)
+            self.fields["neighbourhood"].set_units(Neighbourhood.objects.filter(ward=group.branch.ward_id))
             members = households_for(user).filter(memberships__group=group, memberships__left_on__isnull=True)
             self.fields["leader"].queryset = members.order_by("search_name")
             self.fields["deputy"].queryset = members.order_by("search_name")
@@ -148,30 +244,37 @@ def refuse_out_of_scope(form):
 # --- Supervision work: forms clean and convert; the services in organizations/services/supervision.py save. ---
 
 
-class UnitChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return f"{obj.name}"
-
-
 class SupervisionFilterForm(forms.Form):
-    """?year=&org= on every supervision list and the summary."""
+    """?year=&org= on every supervision list and the summary; with `wards`, ?ward= too (the inspections list)."""
 
     year = forms.TypedChoiceField(label=_("Year"), coerce=int, required=False)
     org = forms.ChoiceField(label=_("Organization"), required=False)
 
-    def __init__(self, data=None, **kwargs):
+    def __init__(self, data=None, *, wards=None, **kwargs):
         super().__init__(data, **kwargs)
         this_year = timezone.localdate().year
         self.fields["year"].choices = [(y, str(y)) for y in range(this_year + 1, this_year - 6, -1)]
         self.fields["org"].choices = [("", _("All organizations")), *Organization.Kind.choices]
+        if wards is not None:
+            self.fields["ward"] = MapChoiceField(
+                label=_("Ward"), required=False, empty_label=_("All wards"),
+                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+            )
+            # Today's wards; for an earlier year also those merged away since it began.
+            year = self.data.get("year", "")
+            start = date(int(year), 1, 1) if year.isdigit() and 1900 < int(year) <= this_year else None
+            self.fields["ward"].set_units(wards, on=start)
 
     def selected(self):
         """(year, kind); a malformed query falls back to this year and all organizations."""
-        year, kind = timezone.localdate().year, ""
-        if self.is_valid():
-            year = self.cleaned_data["year"] or year
-            kind = self.cleaned_data["org"] or ""
-        return year, kind
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return data.get("year") or timezone.localdate().year, data.get("org") or ""
+
+    def selected_ward(self):
+        """The ward chosen, or None (none chosen, or one outside the user's wards)."""
+        self.is_valid()
+        return getattr(self, "cleaned_data", {}).get("ward")
 
 
 class _GroupsByBranch(forms.models.ModelChoiceIterator):
@@ -201,7 +304,7 @@ class GroupByBranchChoiceField(forms.ModelChoiceField):
 
 class InspectionForm(forms.Form):
     inspected_on = BusinessDateField(label=_("Inspection date"))
-    lead_unit = UnitChoiceField(label=_("Leading unit"), queryset=Organization.objects.none())
+    lead_unit = MapChoiceField(label=_("Leading unit"), queryset=Organization.objects.none())
     team_members = forms.CharField(
         label=_("Inspecting team"),
         max_length=500,
@@ -212,7 +315,7 @@ class InspectionForm(forms.Form):
         label=_("Inspected group"), queryset=Organization.objects.none(), required=False,
         widget=forms.Select(attrs={"data-filter": _("Type a group code, name or ward…")}),
     )
-    inspected_branch = UnitChoiceField(
+    inspected_branch = MapChoiceField(
         label=_("or inspected ward branch"), queryset=Organization.objects.none(), required=False
     )
     recommendations = forms.CharField(
@@ -239,9 +342,11 @@ class InspectionForm(forms.Form):
                 kwargs["initial"][f"item_{finding.item_id}"] = finding.result
                 kwargs["initial"][f"note_{finding.item_id}"] = finding.note
         super().__init__(*args, **kwargs)
-        self.fields["lead_unit"].queryset = recording_units_for(user)
+        # A record of a past inspection keeps the units of its date (merged away since) on offer.
+        on = instance.inspected_on if instance is not None else None
+        self.fields["lead_unit"].set_units(recording_units_for(user), on=on)
         self.fields["inspected_group"].queryset = groups_for(user).order_by("branch__ward__code", "branch__kind", "code")
-        self.fields["inspected_branch"].queryset = branches_for(user, in_being=True).order_by("ward__code", "kind")
+        self.fields["inspected_branch"].set_units(branches_for(user).order_by("ward__code", "kind"), on=on)
         self.items = list(ChecklistItem.objects.filter(is_active=True))
         for item in self.items:
             self.fields[f"item_{item.pk}"] = forms.ChoiceField(
@@ -324,8 +429,14 @@ class ScopedRecordForm(forms.ModelForm):
                 future_days=self.future_dates.get(name, 0),
             )
         if self.unit_field in self.fields:
-            self.fields[self.unit_field].queryset = self.unit_queryset(user)
-            self.fields[self.unit_field].label_from_instance = lambda obj: obj.name
+            field = self.fields[self.unit_field]
+            self.fields[self.unit_field] = MapChoiceField(
+                label=field.label, required=field.required, help_text=field.help_text,
+                queryset=Organization.objects.none(),
+            )
+            # A record of a past date keeps the units of that date (merged away since) on offer.
+            on = getattr(self.instance, self.date_fields[0], None) if self.instance.pk and self.date_fields else None
+            self.fields[self.unit_field].set_units(self.unit_queryset(user), on=on)
 
     def unit_queryset(self, user):
         return recording_units_for(user)
@@ -379,7 +490,7 @@ class CooperationAgreementForm(ScopedRecordForm):
         fields = ["branch", "reference", "signed_on", "valid_until", "terminated_on", "note"]
 
     def unit_queryset(self, user):
-        return branches_for(user, in_being=True).order_by("ward__code", "kind")
+        return branches_for(user).order_by("ward__code", "kind")
 
     def clean(self):
         data = super().clean()

@@ -10,14 +10,15 @@ twice.
 import logging
 import os
 import socket
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from config.tasks import ImmediateBackend
 from organizations.errors import DomainError
@@ -45,6 +46,13 @@ JOB_LABELS = {
     "snapshots": gettext_lazy("Report snapshots"),
     "grade_groups": gettext_lazy("Monthly group grades"),
     "backup": gettext_lazy("Database backup"),
+}
+# Job name -> a function turning the keys of its runs into {key: (what the run is about, its page's url or "")}.
+# Jobs not listed here are about a business date (yyyy-mm-dd) or a month (yyyy-mm).
+JOB_SUBJECTS = {
+    "import_check": "loans.bankfiles.importing.import_job_subjects",
+    "import_apply": "loans.bankfiles.importing.import_job_subjects",
+    "bank_export": "loans.bankfiles.exports.export_job_subjects",
 }
 # Called with the failed run before a retry is queued, to put what the run works on back in its starting state.
 JOB_RETRY_PREPARE = {
@@ -192,3 +200,54 @@ def job_retry(*, run, actor):
 
 def latest_runs(name, key):
     return JobRun.objects.filter(name=name, key=str(key)).order_by("-enqueued_at", "-pk")
+
+
+def _period_subject(key):
+    """A business date shown dd/mm/yyyy, a month mm/yyyy; any other key as it is."""
+    try:
+        return date_format(date.fromisoformat(key), "d/m/Y")
+    except ValueError:
+        pass
+    try:
+        return date_format(date.fromisoformat(f"{key}-01"), "m/Y")
+    except ValueError:
+        return key
+
+
+def job_subjects(runs):
+    """Set `subject` (words) and `subject_url` on each run: what it is about, read in one query per kind of job."""
+    keys_by_name = {}
+    for run in runs:
+        keys_by_name.setdefault(run.name, set()).add(run.key)
+    found = {}
+    for name, keys in keys_by_name.items():
+        if name in JOB_SUBJECTS:
+            found[name] = import_string(JOB_SUBJECTS[name])(keys)
+    for run in runs:
+        if not run.key:
+            run.subject, run.subject_url = "", ""
+        elif run.name in found:
+            run.subject, run.subject_url = found[run.name].get(run.key, (run.key, ""))
+        else:
+            run.subject, run.subject_url = _period_subject(run.key), ""
+    return runs
+
+
+def duration_words(duration):
+    """A run's duration in words: "2 minutes 5 seconds", "45 seconds", "1 hour 3 minutes" (seconds dropped past an
+    hour)."""
+    if duration is None:
+        return ""
+    seconds = int(duration.total_seconds())
+    if seconds < 1:
+        return _("under a second")
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = []
+    if hours:
+        parts.append(ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours})
+    if minutes:
+        parts.append(ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes})
+    if seconds and not hours:
+        parts.append(ngettext("%(count)s second", "%(count)s seconds", seconds) % {"count": seconds})
+    return " ".join(parts)

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from organizations.views import grading, groups, home, jobs, logins, mergers, supervision
+from organizations.views import grading, groups, home, inbox, jobs, logins, mergers, supervision
 
 app_name = "organizations"
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("inbox/", inbox.inbox_page, name="inbox"),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/<int:pk>/retry/", jobs.job_retry_view, name="job_retry"),
     path("groups/grades/", grading.group_grades, name="group_grades"),

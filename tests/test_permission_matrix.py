@@ -332,6 +332,7 @@ RULES = {
     "loans:collection_line_correct": rule("ward_action", pk="sheet", line_pk="line"),
     "loans:posting_reverse": rule("ward_or_district_action", pk="posting"),
     "loans:reversal_requests": rule("any_authenticated"),
+    "organizations:inbox": rule("any_authenticated"),
     "loans:reversal_decide": rule("district_action", pk="reversal"),
     # Loan changes, loan-use checks, statements
     "loans:loan_change_request": tuple(rule("ward_write", pk="loan", kind=kind) for kind in LoanChange.Kind.values),

@@ -537,6 +537,7 @@ def test_lists_use_a_bounded_number_of_queries(name, client_for, front_superviso
         )
         award(district_staff, branch_a)
     client = client_for(front_supervisor)
-    with django_assert_max_num_queries(12):
+    # The inspections list also reads its ward filter's choices: one query, whatever the number of wards.
+    with django_assert_max_num_queries(13 if name == "inspections" else 12):
         response = client.get(url(f"supervision_{name}"))
     assert len(response.context["records"]) >= 12

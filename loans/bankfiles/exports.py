@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from loans.bankfiles.export import bank_export_count, bank_export_rows
 from loans.bankfiles.layouts import export_layout
@@ -28,6 +29,12 @@ from organizations.jobs import job_enqueue, job_heartbeat
 from organizations.models import JobRun
 
 EXPORT_KINDS = ("loans", "transactions", "groups", "households")
+EXPORT_KIND_LABELS = {
+    "loans": gettext_lazy("Loan balances"),
+    "transactions": gettext_lazy("Transactions"),
+    "groups": gettext_lazy("Groups"),
+    "households": gettext_lazy("Households"),
+}
 EXPORT_FORMATS = ("xlsx", "csv")
 PROGRESS_EVERY_ROWS = 2000
 PREPARED_NAME = re.compile(r"[0-9a-f]{32}\.(xlsx|csv)")
@@ -85,6 +92,24 @@ def export_request(*, kind, fmt, actor):
                 % {"count": limit}
             )
         return job_enqueue(name="bank_export", key=key, arguments={"kind": kind, "fmt": fmt}, actor=actor)
+
+
+def export_job_subjects(keys):
+    """The jobs page's "about" column for exports: each key is "<user id>:<kind>:<format>"; the file and its owner."""
+    parsed = {}
+    for key in keys:
+        user_id, _sep, rest = key.partition(":")
+        kind, _sep, fmt = rest.partition(":")
+        if user_id.isdigit() and kind in EXPORT_KIND_LABELS:
+            parsed[key] = (int(user_id), kind, fmt)
+    users = get_user_model().objects.in_bulk({user_id for user_id, _kind, _fmt in parsed.values()})
+    subjects = {}
+    for key, (user_id, kind, fmt) in parsed.items():
+        user = users.get(user_id)
+        owner = (user.get_full_name() or user.username) if user else ""
+        text = _("%(kind)s (.%(format)s) for %(user)s") if owner else _("%(kind)s (.%(format)s)")
+        subjects[key] = (text % {"kind": EXPORT_KIND_LABELS[kind], "format": fmt, "user": owner}, "")
+    return subjects
 
 
 def export_write(run):

@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Min
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -165,6 +166,15 @@ def _stale(batch, now):
 
 def _job_of(batch):
     return latest_runs(_step_job(batch), batch.pk).first()
+
+
+def import_job_subjects(keys):
+    """The jobs page's "about" column for import jobs: each key is a batch id; the batch by kind and file name."""
+    ids = [int(key) for key in keys if key.isdigit()]
+    return {
+        str(batch.pk): (str(batch), reverse("loans:bank_import_detail", args=[batch.pk]))
+        for batch in ImportBatch.objects.filter(pk__in=ids).only("pk", "kind", "file_name")
+    }
 
 
 def imports_recover_stale(batches):

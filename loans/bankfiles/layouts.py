@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from import_export import fields, resources
 from unidecode import unidecode
 
-from loans.models import Loan, Posting
+from loans.models import ImportBatch, Loan, Posting
 from organizations.text import clean_text
 
 EXCEL_EPOCH = date(1899, 12, 30)
@@ -389,12 +389,52 @@ def find_header(rows_iter, columns):
     return best
 
 
+def _recording(rows, seen, limit=50):
+    """Pass the rows on, keeping the first `limit` (the title block and the header) to read them again."""
+    for row in rows:
+        if len(seen) < limit:
+            seen.append(row)
+        yield row
+
+
+def other_layout(rows, layout):
+    """The other layout whose required columns these rows' header has in full (the one matching most columns), or
+    None."""
+    found, most = None, 0
+    for other, columns in LAYOUTS.items():
+        if other != layout:
+            _number, _values, positions, _labels, missing = find_header(iter(rows), columns)
+            if positions and not missing and len(positions) > most:
+                found, most = other, len(positions)
+    return found
+
+
 def parse_sheet(rows_iter, layout, progress=None):
     """Clean every data row of a sheet. Errors never stop the scan, so the officer sees all of them at once."""
     columns = LAYOUTS[layout]
-    rows_iter = iter(rows_iter)
+    seen = []
+    rows_iter = _recording(iter(rows_iter), seen)
     number, _values, positions, labels, missing = find_header(rows_iter, columns)
     sheet = ParsedSheet(rows=[], errors=[], header_row=number, labels=labels)
+    if not positions or missing:
+        # A file of another kind (a transactions file sent as loan balances) is one mistake, not nine missing
+        # columns: say which kind it looks like.
+        other = other_layout(seen, layout)
+        if other is not None:
+            kinds = dict(ImportBatch.Kind.choices)
+            sheet.errors.append(
+                {
+                    "row": number or "",
+                    "column": "",
+                    "value": "",
+                    "message": _(
+                        "This looks like a “%(found)s” file, not a “%(expected)s” file: upload it as "
+                        "“%(found)s”, or choose the right file."
+                    )
+                    % {"found": kinds[other], "expected": kinds[layout]},
+                }
+            )
+            return sheet
     if not positions:
         sheet.errors.append(
             {

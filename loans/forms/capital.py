@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from loans.forms.fields import CAPITAL_CEILING, AmountField
 from loans.models import CapitalAllocation, LoanProgram
 from organizations.area import area_label
+from organizations.forms import MapChoiceField
 
 
 class CapitalPlanForm(forms.Form):
@@ -31,7 +32,7 @@ class CapitalPlanForm(forms.Form):
 
 class AllocationProposalForm(forms.Form):
     plan = forms.ModelChoiceField(queryset=None, label=_("Capital plan"))
-    branch = forms.ModelChoiceField(queryset=None, label=_("Ward branch"))
+    branch = MapChoiceField(label=_("Ward branch"))
     amount = AmountField(max_value=CAPITAL_CEILING, label=_("Amount needed (đồng)"))
     note = forms.CharField(
         label=_("Grounds"), required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"})
@@ -40,10 +41,10 @@ class AllocationProposalForm(forms.Form):
     def __init__(self, *args, plans, branches, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["plan"].queryset = plans
-        self.fields["branch"].queryset = branches
+        self.fields["branch"].set_units(branches)
         self.fields["amount"].required = False
-        if len(branches) == 1:
-            self.fields["branch"].initial = branches[0].pk
+        if len(self.fields["branch"].queryset) == 1:
+            self.fields["branch"].initial = self.fields["branch"].queryset[0].pk
 
     def clean(self):
         data = super().clean()

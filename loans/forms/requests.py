@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loans.forms.fields import LOAN_CEILING, AmountField, ProgramChoiceField
 from loans.models import LoanProgram
+from loans.money import format_vnd
 from organizations.forms import BusinessDateField
 
 
@@ -61,11 +62,13 @@ class ReviewDecisionForm(forms.Form):
 
     DECISIONS = [("approve", _("Approve")), ("reject", _("Reject")), ("defer", _("Not decided today"))]
 
+    # Nothing is preselected (as on the district's approval page): the meeting states each outcome, and the
+    # approved amount is typed, with the requested amount shown beside it.
     decision = forms.ChoiceField(
         label=_("Decision"),
         choices=DECISIONS,
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
-        initial="approve",
+        error_messages={"required": _("Choose approve, reject or not decided today for this request.")},
     )
     amount = AmountField(label=_("Approved amount (₫)"), required=False, max_value=LOAN_CEILING)
     reason = forms.CharField(label=_("Reason for rejection"), max_length=500, required=False)
@@ -73,7 +76,10 @@ class ReviewDecisionForm(forms.Form):
     def __init__(self, *args, application, **kwargs):
         super().__init__(*args, prefix=f"r{application.pk}", **kwargs)
         self.application = application
-        self.fields["amount"].initial = application.amount_requested
+        self.fields["amount"].widget.attrs["placeholder"] = format_vnd(application.amount_requested, symbol=False)
+        self.fields["amount"].help_text = _("Requested: %(amount)s") % {
+            "amount": format_vnd(application.amount_requested)
+        }
 
     def clean(self):
         data = super().clean()

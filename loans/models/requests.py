@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from borrowers.models import Household
 from loans.models.pipeline import StatusChange, StatusPipeline
 from loans.models.programs import LoanProgram
-from loans.money import MoneyField
+from loans.money import MoneyField, format_vnd
 
 
 class ReviewMeeting(models.Model):
@@ -170,7 +170,8 @@ class LoanApplication(StatusPipeline):
         indexes = [models.Index(fields=["status", "group"])]
 
     def __str__(self):
-        return f"{self.household} – {self.program.code} – {self.amount_requested}"
+        # Read in the change history of the loan it became: the program by name, the amount the Vietnamese way.
+        return f"{self.household} – {self.program.name} – {format_vnd(self.amount_requested)}"
 
 
 class ApplicationStatusChange(StatusChange):

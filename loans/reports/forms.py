@@ -7,17 +7,10 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from organizations.access import Role, role_of
-from organizations.forms import BusinessDateField
+from organizations.forms import BusinessDateField, MapChoiceField
 from organizations.models import Organization
 from organizations.selectors.history import moved_after
 from organizations.selectors.scope import wards_for
-
-
-class WardChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        if obj.merged_on:
-            return _("%(ward)s (until %(date)s)") % {"ward": obj.name, "date": obj.merged_on.strftime("%d/%m/%Y")}
-        return obj.name
 
 
 class ReportScopeForm(forms.Form):
@@ -27,7 +20,7 @@ class ReportScopeForm(forms.Form):
     organization = forms.ChoiceField(
         label=_("Organization"), required=False, widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )
-    ward = WardChoiceField(
+    ward = MapChoiceField(
         label=_("Ward"),
         queryset=None,
         required=False,
@@ -46,12 +39,20 @@ class ReportScopeForm(forms.Form):
         self.user = user
         kinds = [(k, label) for k, label in Organization.Kind.choices if k in Organization.MEMBER_KINDS]
         self.fields["organization"].choices = [("", _("All organizations")), *kinds]
-        self.fields["ward"].queryset = wards_for(user)
+        # Today's wards; those merged away since the date asked for, too, under their own heading.
+        self.fields["ward"].set_units(wards_for(user), on=self._date_asked())
         self.fields["on"].initial = timezone.localdate()
         role = role_of(user)
         # District staff and ward officers already see one organization; a ward officer one ward.
         self.show_organization = role in (Role.ADMIN, Role.FRONT_SUPERVISOR)
         self.show_ward = role != Role.WARD_OFFICER
+
+    def _date_asked(self):
+        """The valid date in the data, before the form is cleaned (None: today)."""
+        try:
+            return self.fields["on"].clean(self.data.get(self.add_prefix("on"))) if self.is_bound else None
+        except forms.ValidationError:
+            return None
 
     def clean_on(self):
         on = self.cleaned_data.get("on") or timezone.localdate()

@@ -19,6 +19,7 @@ from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, profile_of, role_required
 from organizations.selectors.history import wards_on
 from organizations.selectors.scope import groups_for, wards_for
+from organizations.selectors.supervision import inspections_for, inspections_of_ward
 
 # Column kinds: text (from a row's label), money, count, ratio.
 WARD = ("ward_code", gettext_lazy("Ward code"), "text")
@@ -268,10 +269,13 @@ def report_ward(request, pk):
     by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
     groups = label_rows(portfolio_report(by=("group",), **scope), ("group",))
     total = portfolio_totals(**scope)
+    # Supervision of the ward: its latest inspections, those of the branches merged into it included.
+    inspections = inspections_of_ward(inspections_for(request.user), ward).select_related("inspected_group__branch")
     return render(
         request,
         "loans/report_ward.html",
-        {"ward": ward, "form": form, "on": on, "by_kind": by_kind, "groups": groups, "total": total},
+        {"ward": ward, "form": form, "on": on, "by_kind": by_kind, "groups": groups, "total": total,
+         "inspections": inspections.order_by("-inspected_on", "-pk")[:5]},
     )
 
 

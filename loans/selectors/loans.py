@@ -32,11 +32,14 @@ def corrections_booked_after(user, on):
         Q(kind=Posting.Kind.REVERSAL) | Q(restores__isnull=False) | Q(collection_lines__corrects__isnull=False),
         on__lte=on, created_at__gte=after,
     ).distinct()
-    return postings.count(), list(
+    listed = list(
         postings.select_related("reverses", "request__requested_by", "created_by").order_by("-created_at", "-pk")[
-            :CORRECTIONS_LISTED
+            : CORRECTIONS_LISTED + 1
         ]
     )
+    # One query in the usual case (none, or a few); the count is asked for only when the list overflows.
+    count = len(listed) if len(listed) <= CORRECTIONS_LISTED else postings.count()
+    return count, listed[:CORRECTIONS_LISTED]
 
 
 def portfolio_by_organization(*, on=None, loans=None):

@@ -14,7 +14,7 @@ from loans.selectors.loans import loans_for
 from loans.services.checks import group_inspection_record, loan_use_check_record
 from organizations.access import ALL_ROLES, role_required
 from organizations.errors import DomainError
-from organizations.forms import apply_domain_error
+from organizations.forms import apply_domain_error, todays_units
 from organizations.policy import allowed, may
 from organizations.selectors.scope import branches_for, groups_for
 
@@ -22,12 +22,13 @@ from organizations.selectors.scope import branches_for, groups_for
 @require_GET
 @role_required(*ALL_ROLES)
 def loan_use_checks(request):
-    branches = list(branches_for(request.user).order_by("ward__code", "kind"))
+    # Loans follow their groups into today's branches: the branches merged away have nothing left to check.
+    branches = todays_units(branches_for(request.user).order_by("ward__code", "kind"))
     if not branches:
         raise Http404
-    chosen = branches[0]
+    chosen = branches[0][0]
     if request.GET.get("branch"):
-        chosen = next((b for b in branches if str(b.pk) == request.GET["branch"]), None)
+        chosen = next((b for b, _label in branches if str(b.pk) == request.GET["branch"]), None)
         if chosen is None:
             raise Http404
     today = timezone.localdate()

@@ -13,6 +13,7 @@ from loans.selectors import approvals
 from loans.selectors import loans as loans_selectors
 from loans.services import disbursement
 from organizations.errors import DomainError
+from organizations.forms import todays_units
 from organizations.policy import allowed
 
 
@@ -41,5 +42,5 @@ def disbursement_day(request):
         .order_by("-created_at", "-pk")[:50]
     )
     return render(request, "loans/disbursement_day.html", {
-        "form": form, "wards": approvals.wards_for_queue(request.user), "ward": ward, "recent": recent,
+        "form": form, "wards": todays_units(approvals.wards_for_queue(request.user)), "ward": ward, "recent": recent,
     })

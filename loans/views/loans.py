@@ -2,12 +2,14 @@
 
 from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from loans.calendar import WorkingCalendar
 from loans.forms.changes import LoanChangeDecisionForm
-from loans.models import LoanApplication, LoanChange, Posting
+from loans.models import CollectionSheet, Loan, LoanApplication, LoanChange, Posting
 from loans.selectors.collection import reversal_requests_for
 from loans.selectors.loans import loans_for
 from loans.selectors.statements import statement_entries
@@ -17,6 +19,31 @@ from organizations.access import ALL_ROLES, DISTRICT_WORK, WARD_WORK, has_role, 
 from organizations.policy import may
 
 RECENT_POSTINGS = 12
+
+
+def next_steps(*, user, loan, pending, reversal_requests, disbursement, today):
+    """What this viewer can do next on the loan ("Việc tiếp theo"): (words, link) pairs, most pressing first."""
+    steps = []
+    open_loan = loan.status in (Loan.Status.ACTIVE, Loan.Status.FROZEN)
+    if has_role(user, *DISTRICT_WORK):
+        if pending is not None:
+            steps.append((_("Decide the pending change: %(kind)s") % {"kind": pending.get_kind_display()},
+                          "#pending-change"))
+        if any(row.is_pending for row in reversal_requests) and may(user, "reversal.decide"):
+            steps.append((_("Decide the request to reverse a posting"), "#reversal-requests"))
+        if disbursement is not None and may(user, "disbursement_reversal.request"):
+            steps.append((_("Ask to reverse the disbursement"), "#disbursement-reversal"))
+    if has_role(user, *WARD_WORK) and open_loan:
+        if pending is None:
+            steps.append((_("Request a change (term adjustment, extension, freeze, write-off)"), "#change-request"))
+        steps.append((_("Record a loan-use check (06/TD)"), reverse("loans:loan_use_check_record", args=[loan.pk])))
+        sheet = CollectionSheet.objects.filter(group_id=loan.group_id, collection_on=today).only("pk").first()
+        if sheet is not None:
+            steps.append((_("Open today's collection sheet (13/TD)"),
+                          reverse("loans:collection_sheet_detail", args=[sheet.pk])))
+        else:
+            steps.append((_("Prepare today's collection sheet (13/TD)"), reverse("loans:collection_sheet_list")))
+    return steps
 
 
 @require_GET
@@ -49,6 +76,8 @@ def loan_detail(request, pk):
         None,
     ) if not any(row.is_pending for row in reversal_requests) else None
     context = {
+        "next_steps": next_steps(user=request.user, loan=loan, pending=pending, reversal_requests=reversal_requests,
+                                 disbursement=disbursement, today=timezone.localdate()),
         "reversal_requests": reversal_requests,
         "disbursement": disbursement,
         "can_ask_disbursement_reversal": may(request.user, "disbursement_reversal.request"),

@@ -14,7 +14,7 @@ from loans.models import ReversalRequest
 from loans.selectors.collection import reversal_requests_for
 from loans.selectors.loans import loans_for
 from loans.selectors.statements import loan_statement
-from loans.xlsx import AMOUNT_FORMAT, XLSX_TYPE, build_workbook, safe_cell
+from loans.xlsx import AMOUNT_FORMAT, XLSX_TYPE, build_workbook, format_dates, safe_cell
 from organizations.access import ALL_ROLES, role_required
 
 
@@ -47,7 +47,7 @@ def _posting_rows(statement):
         note = entry.posting.note
         if entry.reversed_on:
             note = f"{note} · {_('reversed on %(date)s') % {'date': _d(entry.reversed_on)}}".strip(" ·")
-        rows.append([_d(entry.on), entry.label, entry.posting.voucher or "", entry.disbursed or None,
+        rows.append([entry.on, entry.label, entry.posting.voucher or "", entry.disbursed or None,
                      entry.principal_repaid or None, entry.interest or None, entry.balance, note])
     return rows
 
@@ -63,6 +63,7 @@ def _add_sheet(workbook, title, headers, rows, amount_columns=()):
     for index in amount_columns:
         for (cell,) in sheet.iter_rows(min_row=2, min_col=index + 1, max_col=index + 1):
             cell.number_format = AMOUNT_FORMAT
+    format_dates(sheet, 2)
     for column in sheet.columns:
         sheet.column_dimensions[column[0].column_letter].width = 18
 
@@ -92,7 +93,7 @@ def loan_statement_xlsx(request, pk):
         _("Overdue principal"), _("Current interest due"), _("Overdue interest due"), _("Interest collected"),
         _("State"),
     ], [
-        [_d(i.line.sheet.collection_on), _d(i.period_start), _d(i.period_end), i.days, i.outstanding,
+        [i.line.sheet.collection_on, i.period_start, i.period_end, i.days, i.outstanding,
          i.overdue_principal, i.current_interest_due, i.overdue_interest_due,
          i.current_interest_paid + i.overdue_interest_paid, i.line.get_status_display()]
         for i in statement.interest_periods
@@ -100,18 +101,18 @@ def loan_statement_xlsx(request, pk):
     _add_sheet(workbook, _("Overdue periods"), [
         _("Instalment"), _("Due date"), _("Principal"), _("Overdue since"), _("Settled on"),
     ], [
-        [p.seq, _d(p.due_on), p.principal, _d(p.since), _d(p.settled_on) or _("still overdue")]
+        [p.seq, p.due_on, p.principal, p.since, p.settled_on or _("still overdue")]
         for p in statement.overdue_periods
     ], amount_columns=(2,))
     _add_sheet(workbook, _("Changes"), [
         _("Requested on"), _("Change"), _("Status"), _("Reason"), _("Decided on"), _("Decision note"),
     ], [
-        [_d(c.requested_on), c.get_kind_display(), c.get_status_display(), c.reason, _d(c.decided_on),
+        [c.requested_on, c.get_kind_display(), c.get_status_display(), c.reason, c.decided_on,
          c.decision_note]
         for c in statement.changes
     ])
     _add_sheet(workbook, _("Loan-use checks"), [_("Checked on"), _("Result"), _("Notes"), _("Checked by")], [
-        [_d(c.checked_on), c.get_result_display(), c.notes, c.checked_by.get_full_name() or c.checked_by.username]
+        [c.checked_on, c.get_result_display(), c.notes, c.checked_by.get_full_name() or c.checked_by.username]
         for c in statement.use_checks
     ])
     buffer = io.BytesIO()

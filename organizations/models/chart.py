@@ -82,6 +82,11 @@ class Neighbourhood(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     head_name = models.CharField(_("neighbourhood head"), max_length=200, blank=True)
+    # The ward it belonged to before a merger moved it (its name may repeat in the new ward); cleared on a rename.
+    former_ward = models.ForeignKey(
+        Ward, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("former ward"),
+        help_text=_("Set by a ward merger; cleared when the neighbourhood is renamed."),
+    )
 
     class Meta:
         verbose_name = _("neighbourhood")
@@ -92,6 +97,14 @@ class Neighbourhood(models.Model):
         ]
 
     def __str__(self):
+        return self.name
+
+    @property
+    def label(self):
+        """Its name, with the ward it came from while it has not been renamed since a merger moved it
+        ("Khu phố 1 (Thạnh Xuân cũ)"). Select `ward` and `former_ward` with it."""
+        if self.former_ward_id and self.former_ward.name != self.ward.name:
+            return _("%(name)s (former %(ward)s)") % {"name": self.name, "ward": self.former_ward.name}
         return self.name
 
 

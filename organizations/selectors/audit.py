@@ -15,8 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.formats import number_format
+from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from loans.money import format_vnd
 from organizations import access
@@ -24,6 +26,30 @@ from organizations.audit import history_for
 
 #: Fields that mean nothing to an officer: shown to admins only.
 TECHNICAL_FIELDS = {"id", "import_batch_id", "ids", "note"}
+#: Labels of the fields declared without a verbose_name, whose default label ("created by") is English only.
+FIELD_LABELS = {
+    "created_by_id": gettext_lazy("created by"),
+    "certified_by_id": gettext_lazy("certified by"),
+    "reversed_by_id": gettext_lazy("reversed by"),
+    "meeting_id": gettext_lazy("review meeting"),
+    "loan_list_id": gettext_lazy("loan list"),
+    "application_id": gettext_lazy("loan request"),
+    "import_batch_id": gettext_lazy("import batch"),
+    "allocation_id": gettext_lazy("allocation"),
+    "adjustment_id": gettext_lazy("adjustment"),
+    "schedule_id": gettext_lazy("schedule"),
+    "search_name": gettext_lazy("name for searching"),
+}
+
+
+def field_label(model_field, name):
+    """The field's label in the viewer's language; never its English default or its attribute name."""
+    if model_field is None:
+        return str(FIELD_LABELS.get(name, name))
+    label = model_field.verbose_name
+    if not isinstance(label, Promise):
+        label = FIELD_LABELS.get(name, label)
+    return capfirst(str(label))
 
 
 @dataclass
@@ -217,7 +243,7 @@ class _Presenter:
                 changes.append(self._bulk_change(name, pair))
                 continue
             before, after = (pair if isinstance(pair, list) and len(pair) == 2 else (None, pair))
-            label = capfirst(str(model_field.verbose_name)) if model_field is not None else name
+            label = field_label(model_field, name)
             # A new object has no "before"; show only what it was created with.
             shown_before = Value("") if event.action == "create" else self.value(model_field, name, before)
             changes.append(Change(label, shown_before, self.value(model_field, name, after), technical))

@@ -1,6 +1,6 @@
 """Scoped reads of the supervision record, and the yearly summary by organization."""
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from organizations.access import Role, profile_of, role_of
@@ -177,3 +177,22 @@ def supervision_summary(user, year, *, kind=None, today=None):
     result = list(rows.values())
     totals = {key: sum(row[key] for row in result) for key in result[0] if key not in ("kind", "name")}
     return result, totals
+
+
+def inspections_of_ward(inspections, ward):
+    """Of `inspections`, those of the ward's branches and groups, the branches and groups of the wards merged into it
+    included. For a ward merged away: what was inspected in it before it merged."""
+    from organizations.models import GroupTransfer, Ward
+
+    wards = [ward.pk, *Ward.objects.filter(Q(merged_into=ward) | Q(merged_into__merged_into=ward)).values_list(
+        "pk", flat=True)]
+    inspected = Q(inspected_branch__ward__in=wards)
+    if ward.merged_on is None:
+        inspected |= Q(inspected_group__branch__ward__in=wards)
+    else:
+        # Its groups have moved on: those that left it, inspected while they were still there.
+        left = GroupTransfer.objects.filter(
+            from_branch__ward__in=wards, group=OuterRef("inspected_group"), moved_on__gt=OuterRef("inspected_on")
+        )
+        inspected |= Q(Exists(left)) | Q(inspected_group__branch__ward__in=wards)
+    return inspections.filter(inspected)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -230,7 +231,8 @@ def wards_merge(*, sources, code, name, merged_on, actor, decision="", today=Non
     Household.objects.filter(pk__in=households).update(ward=ward)
     moved[Household] = sorted({*moved[Household], *households})
     moved[Neighbourhood] = list(Neighbourhood.objects.filter(ward__in=source_ids).values_list("pk", flat=True))
-    Neighbourhood.objects.filter(pk__in=moved[Neighbourhood]).update(ward=ward)
+    # Each keeps the ward it came from: "Khu phố 1" of two old wards must still be told apart in the new one.
+    Neighbourhood.objects.filter(pk__in=moved[Neighbourhood]).update(ward=ward, former_ward=F("ward"))
     moved[Ward] = source_ids
     # Bulk updates send no signals: one row per kind of object moved, each with the merger's note, so that the
     # audit trail lists every move under the merger and by whom it was carried out.

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from organizations.access import ALL_ROLES, WARD_WORK, has_role, role_required
 from organizations.errors import DomainError
-from organizations.forms import GroupForm, apply_domain_error, refuse_out_of_scope
+from organizations.forms import GroupForm, apply_domain_error, refuse_out_of_scope, todays_units
 from organizations.models import SavingsGroup
 from organizations.selectors.scope import groups_for, wards_for, with_group_figures
 from organizations.services import groups as group_services
@@ -25,7 +25,8 @@ def group_list(request):
     query = request.GET.get("q", "").strip()
     if query:
         groups = groups.filter(Q(code__startswith=query) | Q(name__icontains=query))
-    wards = wards_for(request.user)
+    # A group's ward is today's ward: the wards merged away hold no group.
+    wards = todays_units(wards_for(request.user))
     ward = request.GET.get("ward", "")
     if ward:
         groups = groups.filter(branch__ward__code=ward)

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from organizations.access import Role, role_required
 from organizations.errors import DomainError
-from organizations.jobs import JOB_LABELS, job_retry, jobs_reap
+from organizations.jobs import JOB_LABELS, duration_words, job_retry, job_subjects, jobs_reap
 from organizations.models import JobRun
 from organizations.schedule import day_close_warning, schedule_overview
 
@@ -26,9 +26,14 @@ def job_list(request):
     page = Paginator(runs, 50).get_page(request.GET.get("page"))
     for run in page:
         run.label = JOB_LABELS.get(run.name, run.name)
+        run.took = duration_words(run.duration)
+    job_subjects(page.object_list)
     schedule = schedule_overview()
     for row in schedule:
         row["label"] = JOB_LABELS.get(row["job"].name, row["job"].name)
+        if row["last"] is not None:
+            row["last"].took = duration_words(row["last"].duration)
+    job_subjects([row["last"] for row in schedule if row["last"] is not None])
     return render(
         request,
         "organizations/job_list.html",

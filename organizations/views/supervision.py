@@ -26,6 +26,7 @@ from organizations.models import (
     TrainingClass,
 )
 from organizations.selectors import supervision as selectors
+from organizations.selectors.scope import wards_for
 from organizations.services import supervision as services
 
 SUPERVISION_PAGE_SIZE = 50
@@ -194,12 +195,16 @@ def _list_queryset(kind, user, today):
 @role_required(*ALL_ROLES)
 def supervision_list(request, kind):
     kind = RECORD_KINDS[kind]
-    filters = org_forms.SupervisionFilterForm(request.GET or None)
+    wards = wards_for(request.user) if kind.model is Inspection else None
+    filters = org_forms.SupervisionFilterForm(request.GET or None, wards=wards)
     year, org = filters.selected()
     today = timezone.localdate()
     qs = _list_queryset(kind, request.user, today).filter(_in_year(kind, year))
     if org:
         qs = qs.filter(**{kind.kind_path: org})
+    ward = filters.selected_ward() if wards is not None else None
+    if ward is not None:
+        qs = selectors.inspections_of_ward(qs, ward)
     overdue_only = kind.model is Inspection and request.GET.get("overdue") == "1"
     if overdue_only:
         qs = qs.filter(follow_up_status__in=OPEN_FOLLOW_UPS, follow_up_deadline__lt=today)

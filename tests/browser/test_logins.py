@@ -70,7 +70,8 @@ def test_officer_changes_the_password_from_the_user_menu(page, screenshot, ward_
     page.fill("input[name=old_password]", "uythac-test")
     page.fill("input[name=new_password1]", "12345678")
     page.fill("input[name=new_password2]", "12345678")
-    page.click("button[type=submit]:has-text('Đổi mật khẩu')")
+    with page.expect_navigation():
+        page.click("button[type=submit]:has-text('Đổi mật khẩu')")
     assert page.locator("text=Mật khẩu này hoàn toàn là số.").count() == 1
     screenshot("password-change")
     screenshot("password-change-phone", width=390)

@@ -101,6 +101,8 @@ def test_ward_officer_takes_requests_through_review_and_certification(
     page.fill("input[name=neighbourhood_head]", "Ông Nguyễn Văn Tư")
     page.fill("input[name=branch_officer]", "Cán bộ hội phường")
     page.fill("textarea[name=attendees]", "Các hộ trong tổ")
+    # Nothing is preselected: each request gets its decision, and an approved one its amount.
+    page.check(f"#id_r{first.pk}-decision_0")
     page.fill(f"input[name=r{first.pk}-amount]", "25.000.000")
     page.check(f"#id_r{second.pk}-decision_1")
     submit(page)  # no reason yet
@@ -132,7 +134,7 @@ def test_ward_officer_takes_requests_through_review_and_certification(
     page.emulate_media(media="screen")
 
     page.check("#id_confirm_submit")
-    page.click("button:has-text('Gửi lên quận')")
+    page.click("button:has-text('Gửi lên')")
     page.wait_for_selector(".alert-success")
     loan_list = LoanList.objects.get()
     assert loan_list.status == LoanList.Status.SUBMITTED

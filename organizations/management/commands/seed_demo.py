@@ -204,7 +204,7 @@ class DemoDistrict:
         self.missed_window = missed_window(today)
 
     def build(self):
-        self.area = Area.objects.create(code="Q12", name="Quận 12", kind_label="Quận (cũ)")
+        self.area = Area.objects.create(code="Q12", name="Quận 12", kind_label="Thành phố")
         self.wards = [Ward.objects.create(area=self.area, code=code, name=name) for code, name in WARDS]
         self.neighbourhoods = {}
         for ward in self.wards:
