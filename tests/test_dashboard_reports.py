@@ -428,3 +428,23 @@ def test_seed_demo_citizen_ids_and_phones_keep_the_rule(demo_user, capsys):
     assert households.count() == Household.objects.count()
     for household in households.order_by("pk")[:200]:
         assert household.citizen_id[4:6] == f"{household.birth_year % 100:02d}", household.citizen_id
+
+
+def test_chart_data_sums_the_trend_and_puts_the_overdue_ratio_beside_each_amount(demo_user, client, frozen_today):
+    client.force_login(demo_user("front"))
+    response = client.get(reverse("organizations:home"))
+    charts = json.loads(response.content.decode().split('id="dashboard-data" type="application/json">')[1]
+                        .split("</script>")[0])
+    totals = response.context["totals"]
+    trend = charts["trend"]
+    # One outstanding total and one ratio per month end (not a pair per organization), ending today's totals.
+    assert len(trend["labels"]) == len(trend["outstanding"]) == len(trend["overdue_ratio"]) == 13
+    assert trend["labels"][-1] == TODAY.strftime("%d/%m/%Y")
+    assert trend["outstanding"][-1] == totals["outstanding"] and trend["overdue"][-1] == totals["overdue"]
+    assert trend["overdue_ratio"][-1] == str(totals["overdue_ratio"])
+    by_kind = response.context["by_kind"]
+    assert charts["kinds"]["overdue_ratio"] == [str(row["overdue_ratio"]) for row in by_kind]
+    # The demo's overdue is a small share of its outstanding: the point of a ratio axis of its own.
+    assert 0 < float(totals["overdue_ratio"]) < 5
+    # The screen-reader table holds the same month-end figures.
+    assert format_vnd(trend["outstanding"][0]).replace("\xa0", " ") in response.content.decode().replace("\xa0", " ")

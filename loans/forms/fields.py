@@ -29,7 +29,10 @@ class AmountField(forms.CharField):
 
     def __init__(self, *, max_value=COLUMN_MAX, **kwargs):
         self.max_value = max_value
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "numeric", "class": "text-end"}))
+        # data-amount: static/js/app.js puts the thousands dots in as the amount is typed (150.000.000).
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"inputmode": "numeric", "class": "text-end", "data-amount": ""})
+        )
         super().__init__(**kwargs)
 
     def ceiling(self):

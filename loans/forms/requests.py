@@ -24,6 +24,17 @@ class ApplicationForm(forms.Form):
         help_text=_("What the household will buy, and how much each item costs."),
     )
 
+    def clean(self):
+        # The program's longest term and ceiling are checked here too, so that both show on the first submit; the
+        # service checks them again (with the household's eligibility) when the request is recorded.
+        data = super().clean()
+        program = data.get("program")
+        if program is not None:
+            errors = program.request_limit_errors(amount=data.get("amount"), term_months=data.get("term_months"))
+            for field, message in errors.items():
+                self.add_error(field, message)
+        return data
+
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(label=_("Reason for withdrawing"), max_length=500)
@@ -105,5 +116,3 @@ class CertifyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["certified_on"].initial = timezone.localdate()
 
-
-"""Forms for capital allocations, district approval and disbursement: they clean and convert, services decide."""

@@ -5,10 +5,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loans.interest import RateHistory
-from loans.money import MoneyField
+from loans.money import MoneyField, format_vnd
 
 
 class LoanProgram(models.Model):
@@ -95,6 +96,23 @@ class LoanProgram(models.Model):
 
     def ceiling_for(self, term_months):
         return self.max_amount * term_months if self.max_amount_per_month else self.max_amount
+
+    def request_limit_errors(self, *, amount, term_months):
+        """What in a request breaks the program's longest term and ceiling, as {field: message}: the 01/TD form shows
+        them all at once and the service refuses on the first. A missing value is not checked here."""
+        errors = {}
+        if term_months is not None and term_months > self.max_term_months:
+            errors["term_months"] = gettext("The longest term of program %(program)s is %(max)s months.") % {
+                "program": self.code, "max": self.max_term_months,
+            }
+        if amount is not None and (term_months is not None or not self.max_amount_per_month):
+            # A term past the longest is judged against the longest term's ceiling, so the amount still gets its say.
+            ceiling = self.ceiling_for(min(term_months or self.max_term_months, self.max_term_months))
+            if amount > ceiling:
+                errors["amount"] = gettext("Program %(program)s lends at most %(max)s for this term.") % {
+                    "program": self.code, "max": format_vnd(ceiling),
+                }
+        return errors
 
     def clean(self):
         super().clean()

@@ -60,19 +60,10 @@ def application_create(*, household, program, amount, term_months, purpose, plan
             },
             field="program",
         )
-    if term_months > program.max_term_months:
-        raise DomainError(
-            _("The longest term of program %(program)s is %(max)s months.")
-            % {"program": program.code, "max": program.max_term_months},
-            field="term_months",
-        )
-    ceiling = program.ceiling_for(term_months)
-    if amount > ceiling:
-        raise DomainError(
-            _("Program %(program)s lends at most %(max)s for this term.")
-            % {"program": program.code, "max": format_vnd(ceiling)},
-            field="amount",
-        )
+    limit_errors = program.request_limit_errors(amount=amount, term_months=term_months)
+    for field in ("term_months", "amount"):
+        if field in limit_errors:
+            raise DomainError(limit_errors[field], field=field)
     if program.escaped_within_years is not None:
         years_ago = timezone.localdate().year - (household.escaped_year or 0)
         if household.escaped_year is None or years_ago > program.escaped_within_years:

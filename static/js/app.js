@@ -50,3 +50,40 @@ const markScrollableTables = () => {
 markScrollableTables();
 window.addEventListener("resize", markScrollableTables);
 document.body.addEventListener("htmx:afterSettle", markScrollableTables);
+// Error summary (templates/includes/error_summary.html): focused when the page loads so a screen reader reads it
+// first; its links move the focus to their field, not only the scroll position.
+const errorSummary = document.querySelector("[data-error-summary]");
+if (errorSummary) errorSummary.focus();
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("[data-error-summary] a[href^='#']");
+  if (!link) return;
+  // A group of radio buttons has no element of the field's id: crispy's wrapper div_<id> holds its inputs.
+  const id = link.getAttribute("href").slice(1);
+  const target = document.getElementById(id) || document.getElementById(`div_${id}`);
+  const field = target && (target.matches("input, select, textarea") ? target : target.querySelector("input, select, textarea"));
+  if (!field) return;
+  event.preventDefault();
+  (field.closest(".mb-3, fieldset") || field).scrollIntoView({ block: "start" });
+  field.focus({ preventScroll: true });
+});
+// Amount inputs (data-amount, loans.forms.fields.AmountField) get Vietnamese thousands dots as they are typed:
+// 150000000 becomes 150.000.000. The caret stays after the same digit; anything but digits, dots and spaces is left
+// as typed for the server to refuse with its own message.
+const groupThousands = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+document.addEventListener("input", (event) => {
+  const input = event.target;
+  if (!input.matches || !input.matches("input[data-amount]")) return;
+  const value = input.value;
+  const digits = value.replace(/[.\s]/g, "");
+  if (!/^\d*$/.test(digits)) return;
+  const formatted = groupThousands(digits);
+  if (formatted === value) return;
+  const caret = input.selectionStart ?? value.length;
+  const digitsBefore = value.slice(0, caret).replace(/\D/g, "").length;
+  input.value = formatted;
+  let position = 0;
+  for (let seen = 0; position < formatted.length && seen < digitsBefore; position += 1) {
+    if (/\d/.test(formatted[position])) seen += 1;
+  }
+  input.setSelectionRange(position, position);
+});

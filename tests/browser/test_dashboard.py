@@ -34,6 +34,7 @@ def test_front_supervisor_drills_down_and_prints_the_ward_report(page, screensho
     assert page.evaluate("() => Chart.getChart('chart-wards').data.labels") == ["Phường A", "Phường B"]
     women = page.locator("[data-testid=by-kind] tr[data-kind='12']")
     assert "95.000.000" in women.inner_text()
+    assert_charts_are_readable(page)
     screenshot("dashboard")
     screenshot("dashboard-phone", width=390)
     page.set_viewport_size({"width": 1366, "height": 860})
@@ -61,3 +62,47 @@ def test_front_supervisor_drills_down_and_prints_the_ward_report(page, screensho
     screenshot("report-01-1-print")
     page.emulate_media(media="screen")
     screenshot("report-01-1-phone", width=390)
+
+
+def chart(page, canvas, expression):
+    return page.evaluate(f"() => {{ const chart = Chart.getChart('{canvas}'); return {expression}; }}")
+
+
+def assert_charts_are_readable(page):
+    """Every amount axis says "triệu ₫", the overdue ratio sits on its own % axis, the trend has two legend entries."""
+    for canvas, amount_axis in (("chart-kinds", "y"), ("chart-wards", "x"), ("chart-trend", "y")):
+        scales = chart(page, canvas, "chart.options.scales")
+        assert scales[amount_axis]["title"]["text"] == "Dư nợ (triệu ₫)", canvas
+        assert scales["ratio"]["title"]["text"] == "Tỷ lệ nợ quá hạn (%)", canvas
+        # Scaled to the ratios themselves, not a fixed 0–5 %.
+        assert "max" not in scales["ratio"] and "suggestedMax" not in scales["ratio"], canvas
+        axes = chart(page, canvas, "chart.data.datasets.map((d) => [d.label, d.yAxisID || d.xAxisID])")
+        assert axes == [["Dư nợ", amount_axis], ["Tỷ lệ nợ quá hạn", "ratio"]], canvas
+        assert chart(page, canvas, "chart.scales.ratio.ticks.map((t) => t.label)")[-1].endswith(" %"), canvas
+        # Each chart names itself and points at a table with its figures.
+        note = page.get_attribute(f"#{canvas}", "aria-describedby")
+        assert page.get_attribute(f"#{canvas}", "aria-label")
+        assert page.text_content(f"#{note}").startswith("Số liệu") or page.text_content(f"#{note}").startswith("The figures")
+    assert chart(page, "chart-trend", "chart.legend.legendItems.length") <= 3
+
+    # Tooltips carry the unit: hover the first outstanding bar of the organizations chart.
+    page.locator("#chart-kinds").scroll_into_view_if_needed()
+    box = page.evaluate("""() => { const chart = Chart.getChart('chart-kinds'); const bar = chart.getDatasetMeta(0).data[0];
+        const rect = chart.canvas.getBoundingClientRect(); return [rect.left + bar.x, rect.top + bar.y + 5]; }""")
+    page.mouse.move(*box)
+    page.wait_for_function("() => Chart.getChart('chart-kinds').tooltip.body")
+    lines = chart(page, "chart-kinds", "chart.tooltip.body.map((b) => b.lines).flat()")
+    assert any(line.endswith(" triệu ₫") for line in lines), lines
+    assert any(line.endswith(" %") for line in lines), lines
+    page.locator("#chart-programs").scroll_into_view_if_needed()
+    doughnut = page.evaluate("""() => { const chart = Chart.getChart('chart-programs'); const arc = chart.getDatasetMeta(0).data[0];
+        const point = arc.tooltipPosition(); const rect = chart.canvas.getBoundingClientRect();
+        return [rect.left + point.x, rect.top + point.y]; }""")
+    page.mouse.move(*doughnut)
+    page.wait_for_function("() => Chart.getChart('chart-programs').tooltip.body")
+    lines = chart(page, "chart-programs", "chart.tooltip.body.map((b) => b.lines).flat()")
+    assert lines and lines[0].startswith("Dư nợ: ") and lines[0].endswith(" triệu ₫"), lines
+
+    # The trend's figures are also a table for screen readers, month by month, with units.
+    figures = page.text_content("[data-testid=trend-figures]").replace("\xa0", " ")
+    assert "145.000.000 ₫" in figures and "0,00 %" in figures

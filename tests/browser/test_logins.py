@@ -72,7 +72,9 @@ def test_officer_changes_the_password_from_the_user_menu(page, screenshot, ward_
     page.fill("input[name=new_password2]", "12345678")
     with page.expect_navigation():
         page.click("button[type=submit]:has-text('Đổi mật khẩu')")
-    assert page.locator("text=Mật khẩu này hoàn toàn là số.").count() == 1
+    # Once under the field, once in the error summary at the top (linked to the field).
+    assert page.locator(".invalid-feedback:has-text('Mật khẩu này hoàn toàn là số.')").count() == 1
+    assert page.locator("[data-error-summary] a:has-text('Mật khẩu này hoàn toàn là số.')").count() == 1
     screenshot("password-change")
     screenshot("password-change-phone", width=390)
     page.set_viewport_size({"width": 1366, "height": 860})
