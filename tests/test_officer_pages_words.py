@@ -20,7 +20,7 @@ from organizations.selectors.audit import FIELD_LABELS, field_label
 from tests.factories import LoanFactory
 from tests.test_review_meeting_guards import make_request, meeting_post
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.today("2026-11-16")]
 
 
 def in_english(client):

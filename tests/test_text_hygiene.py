@@ -57,6 +57,10 @@ def test_clean_text_leaves_other_values_alone():
     assert clean_text("Nguyễn Văn A") == "Nguyễn Văn A"
 
 
+# The collection sheet and loans below are dated "today": a working Monday, whatever day the suite runs.
+pytestmark = pytest.mark.today("2026-11-16")
+
+
 # Finding 1: one stored bad name broke every export ------------------------------------------------------------------
 
 

@@ -17,7 +17,8 @@ from loans.services.collection import collection_sheet_create
 from tests.browser.conftest import login
 from tests.factories import HouseholdFactory, LoanFactory, approved_allocation, submitted_loan_list
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# A working Monday, so that the collection day and checks dated "today" are ordinary ones on any run date.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.today("2026-11-16", tick=True)]
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.js"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

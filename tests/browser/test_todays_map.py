@@ -14,7 +14,7 @@ from tests.browser.conftest import login
 from tests.browser.test_accessibility import axe_violations, describe
 from tests.browser.test_accessibility import page as page  # noqa: F401  (axe needs the CSP bypassed)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.today("2026-11-16", tick=True)]
 
 
 @pytest.fixture
