@@ -53,44 +53,34 @@
   // Legend in dataset order (outstanding first), whatever order the datasets are drawn in.
   const legend = { labels: { boxWidth: 12, font: { size: 11 }, sort: (a, b) => a.datasetIndex - b.datasetIndex } };
 
-  const kinds = document.getElementById("chart-kinds");
-  if (kinds) {
-    new Chart(kinds, {
+  // Outstanding bars against the amount axis, overdue-ratio bars against their own axis: upright per organization,
+  // lying down per ward (names read better along the side).
+  const barsWithRatio = (canvas, figures, horizontal) => {
+    if (!canvas) return;
+    const value = horizontal ? "x" : "y";
+    const axisKey = horizontal ? "xAxisID" : "yAxisID";
+    new Chart(canvas, {
       type: "bar",
       data: {
-        labels: data.kinds.labels,
+        labels: figures.labels,
         datasets: [
-          { label: labels.outstanding, data: data.kinds.outstanding.map(million), backgroundColor: OUTSTANDING, yAxisID: "y" },
-          { label: labels.ratio, data: data.kinds.overdue_ratio.map(ratio), backgroundColor: OVERDUE, yAxisID: "ratio" },
+          { label: labels.outstanding, data: figures.outstanding.map(million), backgroundColor: OUTSTANDING, [axisKey]: value },
+          { label: labels.ratio, data: figures.overdue_ratio.map(ratio), backgroundColor: OVERDUE, [axisKey]: "ratio" },
         ],
       },
       options: {
-        interaction: { mode: "index", intersect: false },
-        scales: { y: amountAxis(), ratio: ratioAxis({ axis: "y", position: "right" }) },
-        plugins: { legend, tooltip: tooltip(data.kinds, "y") },
+        indexAxis: horizontal ? "y" : "x",
+        interaction: { mode: "index", intersect: false, ...(horizontal ? { axis: "y" } : {}) },
+        scales: {
+          [value]: amountAxis(),
+          ratio: ratioAxis({ axis: value, position: horizontal ? "top" : "right" }),
+        },
+        plugins: { legend, tooltip: tooltip(figures, value) },
       },
     });
-  }
-
-  const wards = document.getElementById("chart-wards");
-  if (wards) {
-    new Chart(wards, {
-      type: "bar",
-      data: {
-        labels: data.wards.labels,
-        datasets: [
-          { label: labels.outstanding, data: data.wards.outstanding.map(million), backgroundColor: OUTSTANDING, xAxisID: "x" },
-          { label: labels.ratio, data: data.wards.overdue_ratio.map(ratio), backgroundColor: OVERDUE, xAxisID: "ratio" },
-        ],
-      },
-      options: {
-        indexAxis: "y",
-        interaction: { mode: "index", axis: "y", intersect: false },
-        scales: { x: amountAxis(), ratio: ratioAxis({ axis: "x", position: "top" }) },
-        plugins: { legend, tooltip: tooltip(data.wards, "x") },
-      },
-    });
-  }
+  };
+  barsWithRatio(document.getElementById("chart-kinds"), data.kinds, false);
+  barsWithRatio(document.getElementById("chart-wards"), data.wards, true);
 
   const programs = document.getElementById("chart-programs");
   if (programs) {
