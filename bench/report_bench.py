@@ -13,6 +13,8 @@ for two past dates. At the small size the past-date totals are also derived from
 large size too with --verify, which takes minutes).
 
     --small 2000 --large 20000 --repeat 1     a quick run
+    --province                                each size built as a 168-ward province by seed_province's set-based
+                                              builder (loans/province.py), every loan with its full schedule
 """
 
 import argparse
@@ -42,6 +44,7 @@ from loans.ledger.balances import refresh_loan_balances  # noqa: E402
 from loans.ledger.snapshots import snapshots_rebuild  # noqa: E402
 from loans.ledger.summaries import refresh_group_balances, refresh_monthly_balances  # noqa: E402
 from loans.models import Loan, PortfolioDayChange, PortfolioMonthEnd, Posting  # noqa: E402
+from loans.province import Province, build_province  # noqa: E402
 from loans.reports import selectors as report_selectors  # noqa: E402
 from loans.reports.views import REPORTS  # noqa: E402
 from organizations.models import SavingsGroup  # noqa: E402
@@ -289,29 +292,50 @@ def time_page(client, url, repeat):
     return statistics.median(times)
 
 
+def build_province_size(size, today):
+    """The database emptied and a province of `size` loans in 168 wards built by `seed_province`'s builder
+    (loans/province.py); returns the Front supervisor and the build time (the summaries included, the snapshots not:
+    `refresh` rebuilds them, timed)."""
+    reset_database()
+    timings = build_province(Province(loans=size, today=today), log=lambda line: None)
+    return get_user_model().objects.get(username="front"), timings["total"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--verify", action="store_true", help="Also derive the large size's past totals from postings.")
+    parser.add_argument(
+        "--province", action="store_true",
+        help="Build each size as a province of 168 wards with seed_province's builder (schedules for every loan, "
+             "about 43 loans a group), instead of growing one database from the small size to the large one.",
+    )
     args = parser.parse_args()
     today = timezone.localdate()
     print(f"PostgreSQL {connection.settings_dict['NAME']}, today {today:%d/%m/%Y}")
-    reset_database()
-    user = build_tree(args.large)
     client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(user)
+    if not args.province:
+        reset_database()
+        user = build_tree(args.large)
+        client.force_login(user)
     results = {}
+    builds = {}
     filled = 0
     for size in (args.small, args.large):
         started = time.perf_counter()
-        batch = 250_000
-        for first in range(filled + 1, size + 1, batch):
-            fill_loans(first, min(size, first + batch - 1), today)
-        filled = size
+        if args.province:
+            user, _took = build_province_size(size, today)
+            client.force_login(user)
+            started = time.perf_counter() - _took  # the build, not the emptying and migrating before it
+        else:
+            batch = 250_000
+            for first in range(filled + 1, size + 1, batch):
+                fill_loans(first, min(size, first + batch - 1), today)
+            filled = size
         analyze()
-        fill_time = time.perf_counter() - started
+        fill_time = builds[size] = time.perf_counter() - started
         times = refresh(today, past_dates(today)[1])
         analyze()
         print(f"\n{size:,} loans: filled in {fill_time:.1f} s; " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
@@ -325,6 +349,9 @@ def main():
             time_page(client, url, 1)  # warm up
             results.setdefault(name, {})[size] = time_page(client, url, args.repeat)
             print(f"  {name:<48} {results[name][size] * 1000:8.0f} ms")
+    print(f"\nbuilt: {args.small:,} loans in {builds[args.small]:.1f} s, {args.large:,} loans in "
+          f"{builds[args.large]:.1f} s ({builds[args.large] / 60:.1f} min)"
+          + (" with the province builder" if args.province else " (grown from the small size)"))
     print(f"\n{'page':<48} {args.small:>10,} {args.large:>10,}   ratio  (median of {args.repeat}, ms)")
     print("(pages 'on dd/mm/yyyy' are past dates read from the snapshots; the others are today)")
     for name, times in results.items():

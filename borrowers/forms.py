@@ -9,6 +9,7 @@ from borrowers.models import Household, customer_code_validator
 from organizations.codes import DigitCodeField
 from organizations.forms import BusinessDateField, MapChoiceField
 from organizations.models import Neighbourhood, SavingsGroup
+from organizations.pickers import SearchSelect
 
 
 class TypedNumberField(forms.CharField):
@@ -140,7 +141,7 @@ class HouseholdFilterForm(forms.Form):
         ),
     )
     group = GroupChoiceField(label=_("Group"), queryset=SavingsGroup.objects.none(), required=False,
-                             empty_label=_("All groups"))
+                             empty_label=_("All groups"), widget=SearchSelect("organizations:picker_groups"))
     policy_status = forms.ChoiceField(
         label=_("Policy status"), required=False, choices=[("", _("All statuses")), *Household.PolicyStatus.choices]
     )

@@ -3,11 +3,14 @@
 Office computers often run an English browser; officers switch language with the VI/EN buttons, which set the
 language cookie that LocaleMiddleware reads.
 
-A database too busy to answer gets a clear "try again" page (503), not a 500.
+A database too busy to answer gets a clear "try again" page (503), not a 500. A session that ended never leaves the
+officer on a bare error page: the login leads back to the page the officer was on, and a wrong method gets a page in
+the app's layout.
 """
 
 import logging
 import sys
+from urllib.parse import urlencode, urlsplit
 
 from django.core.signals import got_request_exception
 from django.http import HttpResponse
@@ -87,3 +90,78 @@ class DatabaseBusyMiddleware:
             return None
         logger.warning("Database busy (answered 503): %s %s", request.method, request.path)
         return database_busy_response(request)
+
+
+# --- A session that ended while the officer was working -----------------------------------------------------------
+
+
+def _wants_json(request):
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _safe_referer(request):
+    """The page the request was sent from, when it is this site's: where to come back to after signing in."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure()):
+        parts = urlsplit(referer)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return None
+
+
+class SignInAgainMiddleware:
+    """When the session has ended, the login page never sends the officer on to an address that only takes a POST.
+
+    A form sent after the session expired (Lưu nháp, an hour into collection day) is redirected to the login page
+    with the page it came from as `next`, so that signing in leads back to that page, where the sheet's script sends
+    what is still waiting on the device. A request of the page's script (Accept: application/json) gets 401 with the
+    login address instead of a login page it cannot show.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 302 or request.method in ("GET", "HEAD") and not _wants_json(request):
+            return response
+        from django.conf import settings
+        from django.http import JsonResponse
+        from django.shortcuts import resolve_url
+        from django.utils.translation import gettext
+
+        login = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response["Location"]).path != login:
+            return response
+        back = _safe_referer(request) or resolve_url(settings.LOGIN_REDIRECT_URL)
+        url = f"{login}?{urlencode({'next': back})}"
+        if _wants_json(request):
+            return JsonResponse({"state": "login", "login_url": url, "message": gettext(
+                "Your session has ended. Sign in again: what you typed is kept on this device and sent afterwards.")},
+                status=401)
+        response["Location"] = url
+        return response
+
+
+# --- A page that does not take this method ------------------------------------------------------------------------
+
+
+class MethodNotAllowedPageMiddleware:
+    """Django answers a GET to a POST-only address with an empty 405, which browsers show as their own bare English
+    error. This gives it the app's layout and language, with the way back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content or _wants_json(request):
+            return response
+        from django.template.loader import render_to_string
+
+        page = HttpResponse(render_to_string("405.html", {"back_url": _safe_referer(request)}, request=request),
+                            status=405)
+        page["Allow"] = response.get("Allow", "")
+        return page

@@ -111,6 +111,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.MethodNotAllowedPageMiddleware",
+    "config.middleware.SignInAgainMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before the CSRF check reads a body: one larger than the page accepts is refused from its Content-Length.
     "loans.bankfiles.uploads.UploadLimitMiddleware",
@@ -171,6 +173,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     })
     SESSION_ENGINE = "config.sessions"  # a page still opens when its session cannot be refreshed meanwhile
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A read replica of the primary (PostgreSQL streaming replication): the dashboard and reports read from it, everything
+# else from the primary (config/routers.py). In tests it mirrors the test database, so the suite sees one set of data.
+if env_str("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        env_str("DATABASE_REPLICA_URL"),
+        conn_max_age=env_int("CONN_MAX_AGE", 0),
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["config.routers.ReportReplicaRouter"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -25,6 +25,11 @@ VENDOR_FILES = (
     "chart.js/dist/chart.umd.js",
     "chart.js/dist/chart.umd.js.map",
     "htmx.org/dist/htmx.js",
+    # The service worker's Workbox (templates/sw.js): the loader and the modules it imports.
+    "workbox-sw/build/workbox-sw.js",
+    "workbox-sw/build/workbox-sw.js.map",
+    *(f"workbox-{name}/build/workbox-{name}.prod.js{map}" for name in ("core", "routing", "strategies", "expiration")
+      for map in ("", ".map")),
 )
 
 

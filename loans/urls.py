@@ -67,6 +67,8 @@ urlpatterns = [
     path("collections/<int:pk>/print/", collection.collection_sheet_print, name="collection_sheet_print"),
     path("collections/<int:pk>/13TD.xlsx", collection.collection_sheet_xlsx, name="collection_sheet_xlsx"),
     path("collections/<int:pk>/lines/<int:line_pk>/", collection.collection_line_detail, name="collection_line_detail"),
+    path("collections/<int:pk>/lines/<int:line_pk>/entry/", collection.collection_line_entry,
+         name="collection_line_entry"),
     path(
         "collections/<int:pk>/lines/<int:line_pk>/reverse/",
         reversals.collection_line_reverse_view,

@@ -72,7 +72,12 @@ class BusinessDateField(forms.DateField):
 
 
 def apply_domain_error(form, error):
-    """Show a DomainError on its field when the form has it, otherwise at the top of the form."""
+    """Show a DomainError on its field when the form has it, otherwise at the top of the form; a refusal of several
+    rules shows each one on its own field."""
+    if len(error.errors) > 1:
+        for field, message in error.errors:
+            form.add_error(field if field in form.fields else None, message)
+        return
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
 
@@ -256,14 +261,18 @@ class SupervisionFilterForm(forms.Form):
         self.fields["year"].choices = [(y, str(y)) for y in range(this_year + 1, this_year - 6, -1)]
         self.fields["org"].choices = [("", _("All organizations")), *Organization.Kind.choices]
         if wards is not None:
+            from organizations.pickers import SearchSelect
+
             self.fields["ward"] = MapChoiceField(
                 label=_("Ward"), required=False, empty_label=_("All wards"),
-                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+                widget=SearchSelect("organizations:picker_wards", attrs={"class": "form-select form-select-sm"}),
             )
             # Today's wards; for an earlier year also those merged away since it began.
             year = self.data.get("year", "")
             start = date(int(year), 1, 1) if year.isdigit() and 1900 < int(year) <= this_year else None
             self.fields["ward"].set_units(wards, on=start)
+            if start is not None and start < timezone.localdate():
+                self.fields["ward"].widget.params["on"] = start.isoformat()
 
     def selected(self):
         """(year, kind); a malformed query falls back to this year and all organizations."""

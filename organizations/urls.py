@@ -1,11 +1,15 @@
 from django.urls import path
 
-from organizations.views import grading, groups, home, inbox, jobs, logins, mergers, supervision
+from organizations.views import grading, groups, home, inbox, jobs, logins, mergers, offline, pickers, supervision
 
 app_name = "organizations"
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("manifest.webmanifest", offline.manifest, name="manifest"),
+    path("sw.js", offline.service_worker, name="service_worker"),
+    path("pickers/wards/", pickers.ward_options, name="picker_wards"),
+    path("pickers/groups/", pickers.group_options, name="picker_groups"),
     path("inbox/", inbox.inbox_page, name="inbox"),
     path("jobs/", jobs.job_list, name="job_list"),
     path("jobs/<int:pk>/retry/", jobs.job_retry_view, name="job_retry"),

@@ -54,6 +54,8 @@ def pytest_configure(config):
 
     # PBKDF2's 1,000,000 rounds cost about 0.25 s per officer a test creates; production keeps it (test_settings.py).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # seed_demo's two years of history (loans/demo_history.py) only in tests/test_demo_history.py: the others stay fast.
+    settings.DEMO_HISTORY = False
     properties.load_profile()
 
 

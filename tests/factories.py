@@ -268,3 +268,14 @@ def reverse_posting(*, posting, reason, actor, decider=None, booked_on=None):
     with time_machine.travel(f"{booked_on:%Y-%m-%d} 10:00 +0700", tick=False) if booked_on else nullcontext():
         request = _approve_reversal(reversal_request(posting=posting, reason=reason, actor=actor), decider)
     return request.postings.get()
+
+
+def post_sheet(group, on, actor, amounts):
+    """Prepare, fill ({household: (paid, deposit, withdrawal)}) and post a 13/TD. The households left out paid
+    nothing: the officer confirms their number, as posting asks. -> the sheet."""
+    from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
+
+    sheet = collection_sheet_create(group=group, on=on, actor=actor)
+    lines = {line.household_id: line.pk for line in sheet.lines.all()}
+    collection_sheet_save(sheet=sheet, entries={lines[h.pk]: values for h, values in amounts.items()}, actor=actor)
+    return collection_sheet_post(sheet=sheet, actor=actor, nothing_paid=len(lines) - len(amounts))

@@ -13,10 +13,10 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from loans.models import CollectionLine, Loan, Posting, ReversalRequest
-from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
+from loans.services.collection import collection_sheet_create
 from loans.services.collection_reversals import collection_line_correct, reversal_decide
 from organizations.errors import DomainError
-from tests.factories import HouseholdFactory, LoanFactory, checker_for, reverse_line, reverse_posting
+from tests.factories import HouseholdFactory, LoanFactory, checker_for, post_sheet, reverse_line, reverse_posting
 
 Kind = Posting.Kind
 Status = CollectionLine.Status
@@ -30,12 +30,6 @@ def today():
     with time_machine.travel(TODAY, tick=False):
         yield
 
-
-def post_sheet(group, on, actor, amounts):
-    sheet = collection_sheet_create(group=group, on=on, actor=actor)
-    lines = {line.household_id: line.pk for line in sheet.lines.all()}
-    collection_sheet_save(sheet=sheet, entries={lines[h.pk]: v for h, v in amounts.items()}, actor=actor)
-    return collection_sheet_post(sheet=sheet, actor=actor)
 
 
 @pytest.fixture

@@ -15,10 +15,15 @@ from openpyxl import load_workbook
 from loans.interest import daily_balances, loan_period_interest, period_interest
 from loans.ledger.balances import refresh_loan_balances
 from loans.models import CollectionLine, CollectionSheet, Loan, Posting, ReversalRequest
-from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
+from loans.services.collection import (
+    RowProblems,
+    collection_sheet_create,
+    collection_sheet_post,
+    collection_sheet_save,
+)
 from loans.services.overdue import overdue_close_day
 from organizations.errors import DomainError
-from tests.factories import HouseholdFactory, LoanFactory, reverse_line, reverse_posting
+from tests.factories import HouseholdFactory, LoanFactory, post_sheet, reverse_line, reverse_posting
 
 Kind = Posting.Kind
 D = Decimal
@@ -36,15 +41,6 @@ def ledger_is_clean(capsys=None):
     call_command("check_ledger")
     return True
 
-
-def post_sheet(group, on, actor, amounts):
-    """Prepare, fill ({household: (paid, deposit, withdrawal)}) and post a sheet; returns it."""
-    sheet = collection_sheet_create(group=group, on=on, actor=actor)
-    lines = {line.household_id: line.pk for line in sheet.lines.all()}
-    collection_sheet_save(
-        sheet=sheet, entries={lines[h.pk]: values for h, values in amounts.items()}, actor=actor
-    )
-    return collection_sheet_post(sheet=sheet, actor=actor)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -171,13 +167,17 @@ def test_overpayment_is_refused_and_nothing_is_posted(group_a, household_a, ward
     LoanFactory(household=household_a, amount=3_000_000, disbursed_on=date(2026, 5, 20), term_months=12)
     sheet = collection_sheet_create(group=group_a, on=date(2026, 6, 20), actor=ward_officer_a)
     line = sheet.lines.get()
-    collection_sheet_save(sheet=sheet, entries={line.pk: (3_017_051, 0, 0)}, actor=ward_officer_a)
+    # The draft save checks the posting's rules: the row is refused under its field, and nothing is stored.
+    with pytest.raises(RowProblems, match="more than all the interest due") as refused:
+        collection_sheet_save(sheet=sheet, entries={line.pk: (3_017_051, 0, 0)}, actor=ward_officer_a)
+    assert [field for field, _message in refused.value.row_errors[line.pk]] == ["paid"]
+    # Posting with that amount is refused the same way, and posts nothing.
     with pytest.raises(DomainError, match="more than all the interest due"):
-        collection_sheet_post(sheet=sheet, actor=ward_officer_a)
+        collection_sheet_post(sheet=sheet, entries={line.pk: (3_017_051, 0, 0)}, actor=ward_officer_a)
     sheet.refresh_from_db()
     assert sheet.is_draft and Posting.objects.exclude(kind=Kind.DISBURSEMENT).count() == 0
     line.refresh_from_db()
-    assert line.amount_paid == 3_017_051  # what the officer typed is kept
+    assert line.amount_paid == 0 and not line.is_entered
 
 
 @time_machine.travel(TODAY)
@@ -263,9 +263,10 @@ def test_savings_deposit_is_at_least_5000(group_a, household_a, ward_officer_a):
     LoanFactory(household=household_a, disbursed_on=date(2026, 5, 20))
     sheet = collection_sheet_create(group=group_a, on=date(2026, 6, 20), actor=ward_officer_a)
     line = sheet.lines.get()
-    collection_sheet_save(sheet=sheet, entries={line.pk: (0, 4_999, 0)}, actor=ward_officer_a)
+    with pytest.raises(RowProblems, match="at least 5.000"):
+        collection_sheet_save(sheet=sheet, entries={line.pk: (0, 4_999, 0)}, actor=ward_officer_a)
     with pytest.raises(DomainError, match="at least 5.000"):
-        collection_sheet_post(sheet=sheet, actor=ward_officer_a)
+        collection_sheet_post(sheet=sheet, entries={line.pk: (0, 4_999, 0)}, actor=ward_officer_a)
     collection_sheet_save(sheet=sheet, entries={line.pk: (0, 5_000, 0)}, actor=ward_officer_a)
     collection_sheet_post(sheet=sheet, actor=ward_officer_a)
     household_a.refresh_from_db()
@@ -281,9 +282,11 @@ def test_withdrawal_never_takes_savings_below_zero(group_a, household_a, ward_of
     household_a.save()
     sheet = collection_sheet_create(group=group_a, on=date(2026, 6, 20), actor=ward_officer_a)
     line = sheet.lines.get()
-    collection_sheet_save(sheet=sheet, entries={line.pk: (0, 10_000, 110_001)}, actor=ward_officer_a)
+    with pytest.raises(RowProblems, match="more than the savings balance") as refused:
+        collection_sheet_save(sheet=sheet, entries={line.pk: (0, 10_000, 110_001)}, actor=ward_officer_a)
+    assert [field for field, _message in refused.value.row_errors[line.pk]] == ["savings_out"]
     with pytest.raises(DomainError, match="more than the savings balance"):
-        collection_sheet_post(sheet=sheet, actor=ward_officer_a)
+        collection_sheet_post(sheet=sheet, entries={line.pk: (0, 10_000, 110_001)}, actor=ward_officer_a)
     collection_sheet_save(sheet=sheet, entries={line.pk: (0, 10_000, 110_000)}, actor=ward_officer_a)
     collection_sheet_post(sheet=sheet, actor=ward_officer_a)
     household_a.refresh_from_db()
@@ -561,9 +564,11 @@ def test_a_refused_post_keeps_the_amounts_and_says_why(client_for, draft_day, wa
     line = draft_day.lines.get()
     url = reverse("loans:collection_sheet_fill", args=[draft_day.pk])
     response = client_for(ward_officer_a).post(url, {f"savings_in_{line.pk}": "1.000", "action": "post"}, follow=True)
-    assert "ít nhất 5.000 ₫" in response.content.decode()
-    line.refresh_from_db()
-    assert line.savings_in == 1_000 and CollectionSheet.objects.get().is_draft
+    html = response.content.decode()
+    assert "ít nhất 5.000 ₫" in html
+    # The refused amount is not stored, but it stays in its box, with the error under it, for the officer to fix.
+    assert response.context["form"][f"savings_in_{line.pk}"].value() == "1.000"
+    assert CollectionSheet.objects.get().is_draft
 
 
 def test_other_wards_get_404(client_for, posted_day, ward_officer_b):
@@ -733,7 +738,7 @@ def test_list_page_query_count_does_not_grow_with_sheets(client_for, ward_office
         with time_machine.travel(f"2026-0{month}-20 09:00 +0700"):
             post_sheet(group_a, date(2026, month, 20), ward_officer_a, {household_a: (0, 10_000, 0)})
     client = client_for(ward_officer_a)
-    with django_assert_max_num_queries(17):  # +2 for the menu's inbox count
+    with django_assert_max_num_queries(18):  # +2 for the menu's inbox count, +1 for the pages' count
         page = client.get(reverse("loans:collection_sheet_list"), {"group": group_a.pk})
     assert page.content.decode().count("badge text-bg-success") == 5
 

@@ -195,6 +195,8 @@ POLICIES = {
     "login_page": Policy(get=("200",) + ("302",) * 6, post=("200",) + ("302",) * 6),
     "logout": Policy(get=("405",) * 7, post=("login",) * 7),
     "set_language": Policy(get=("302",) * 7, post=("302",) * 7),
+    # What the browser fetches for itself (the web app manifest, the service worker): the same for everyone.
+    "browser_file": Policy(get=("200",) * 7, post=("405",) * 7),
 }
 
 
@@ -234,6 +236,8 @@ RULES = {
     "login": rule("login_page"),
     "logout": rule("logout"),
     "set_language": rule("set_language"),
+    "organizations:manifest": rule("browser_file"),
+    "organizations:service_worker": rule("browser_file"),
     "password_change": rule("own_account"),
     # Households
     "borrowers:household_list": (
@@ -328,6 +332,7 @@ RULES = {
     "loans:collection_sheet_print": rule("ward_read", pk="sheet"),
     "loans:collection_sheet_xlsx": rule("ward_read", pk="sheet"),
     "loans:collection_line_detail": rule("ward_read", pk="sheet", line_pk="line"),
+    "loans:collection_line_entry": rule("ward_action", pk="sheet", line_pk="line"),
     "loans:collection_line_reverse": rule("ward_or_district_action", pk="sheet", line_pk="line"),
     "loans:collection_line_correct": rule("ward_action", pk="sheet", line_pk="line"),
     "loans:posting_reverse": rule("ward_or_district_action", pk="posting"),
@@ -369,6 +374,8 @@ RULES = {
     ),
     # Groups, grades, the login log
     "organizations:home": rule("any_authenticated"),
+    "organizations:picker_wards": rule("any_authenticated"),
+    "organizations:picker_groups": rule("any_authenticated"),
     "organizations:group_list": rule("any_authenticated"),
     "organizations:group_create": (
         rule("ward_create"),
@@ -453,7 +460,8 @@ def test_every_page_has_a_rule():
 
 
 def test_the_public_pages_are_the_ones_the_anonymous_test_skips():
-    public = {name for name in RULES if rules_for(name)[0].policy in ("login_page", "logout", "set_language")}
+    public = {name for name in RULES if rules_for(name)[0].policy in ("login_page", "logout", "set_language",
+                                                                                "browser_file")}
     assert public == PUBLIC & {name for name, _ in ROUTES}
 
 

@@ -17,8 +17,7 @@ from loans.models import InterestArrearsEntry, Loan, PortfolioDayChange, Portfol
 from loans.reports import selectors as report_selectors
 from loans.reports.selectors import portfolio_report, snapshot_month_end
 from loans.reports.views import REPORTS
-from loans.services.collection import collection_sheet_create, collection_sheet_post, collection_sheet_save
-from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory, reverse_posting
+from tests.factories import HouseholdFactory, LoanFactory, SavingsGroupFactory, post_sheet, reverse_posting
 
 TODAY = date(2026, 11, 20)
 BREAKDOWNS = [(), ("kind",), ("ward",), ("program",), ("ward", "kind"), ("group",)]
@@ -59,12 +58,6 @@ def snapshot_rows():
     days = PortfolioDayChange.objects.values_list("group", "program", "on", *figures, "lent", "collected")
     return sorted(months, key=str), sorted(days, key=str)
 
-
-def post_sheet(group, on, actor, amounts):
-    sheet = collection_sheet_create(group=group, on=on, actor=actor)
-    lines = {line.household_id: line.pk for line in sheet.lines.all()}
-    collection_sheet_save(sheet=sheet, entries={lines[h.pk]: v for h, v in amounts.items()}, actor=actor)
-    return collection_sheet_post(sheet=sheet, actor=actor)
 
 
 @pytest.fixture

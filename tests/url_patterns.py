@@ -8,7 +8,10 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver
 
 #: Pages anyone may open: logging in and out, choosing the language.
-PUBLIC = {"login", "logout", "set_language", "password_change_done"}
+#: The web app manifest and the service worker are fetched by the browser itself, signed in or not; they hold nothing
+#: of anyone's.
+PUBLIC = {"login", "logout", "set_language", "password_change_done", "organizations:manifest",
+          "organizations:service_worker"}
 #: Django's admin has its own login and its own permission checks.
 SKIPPED_NAMESPACES = {"admin"}
 

@@ -2,9 +2,8 @@
 
 from django.utils.translation import gettext as _
 
-from borrowers.models import Household, fold_name
 from loans.bankfiles.layouts import GRADES, fold
-from loans.bankfiles.plans import ALREADY_ON_ROW, BasePlan, _branch_lookup, _create_groups
+from loans.bankfiles.plans import ALREADY_ON_ROW, BasePlan, _branch_lookup, _create_groups, appoint_leaders
 from loans.models import BankGroupGrade
 from organizations.models import SavingsGroup
 
@@ -59,23 +58,14 @@ class GroupPlan(BasePlan):
             _branch_lookup(),
             ((row["group_code"], ward, row["org_code"], row["group_name"]) for _number, row, ward, _group in self.updates),
         )
-        grades = []
+        grades, leaders = [], {}
         for _number, row, _ward, group in self.updates:
             if group is None:
                 group = groups[row["group_code"]]
             elif group.name != row["group_name"]:
                 SavingsGroup.objects.filter(pk=group.pk).update(name=row["group_name"][:200])
             leader_name = row.get("leader_name") or ""
-            if leader_name:
-                leader = (
-                    Household.objects.filter(
-                        memberships__group=group, memberships__left_on__isnull=True, search_name=fold_name(leader_name)
-                    )
-                    .values_list("pk", flat=True)
-                    .first()
-                )
-                if leader and leader != group.deputy_id:
-                    SavingsGroup.objects.filter(pk=group.pk).update(leader=leader)
+            leaders[group.pk] = leader_name
             grades.append(
                 BankGroupGrade(
                     group=group,
@@ -88,4 +78,7 @@ class GroupPlan(BasePlan):
                 )
             )
         BankGroupGrade.objects.bulk_create(grades)
-        return {"groups_created": created, "grades": len(grades)}
+        # A group the file creates has no members yet: its leader is appointed by the loans file that brings them
+        # (LoanPlan.apply reads the name kept on the grade).
+        leaders_appointed = appoint_leaders(leaders)
+        return {"groups_created": created, "grades": len(grades), "leaders": leaders_appointed}

@@ -17,8 +17,17 @@ from loans.bankfiles.plans import (
     _branch_lookup,
     _create_groups,
     _months_between,
+    appoint_leaders,
 )
-from loans.models import InterestArrearsEntry, Loan, LoanProgram, Posting, ReconciliationItem, RepaymentInstalment
+from loans.models import (
+    BankGroupGrade,
+    InterestArrearsEntry,
+    Loan,
+    LoanProgram,
+    Posting,
+    ReconciliationItem,
+    RepaymentInstalment,
+)
 from organizations.audit import audit_bulk
 from organizations.models import GroupMembership, SavingsGroup
 
@@ -271,6 +280,7 @@ class LoanPlan(BasePlan):
                 for code, row in new_rows.items()
             ),
         )
+        leaders_appointed = appoint_leaders(self._leader_names())
         tracker.phase(_("Writing to the ledger"), done=len(rows) // 4)
         new_loan_rows = [row for _number, row in rows if row["loan_number"] not in self.loans]
         loan_ids = _reserve_ids(Loan, len(new_loan_rows))
@@ -345,8 +355,27 @@ class LoanPlan(BasePlan):
             "loans": len(loan_ids),
             "postings": postings,
             "groups_created": groups_created,
+            "leaders": leaders_appointed,
             "differences": len(self.differences),
         }
+
+    def _leader_names(self):
+        """{group id: leader name} for the file's groups: the first name a row gives, else, for a group still without a
+        leader, the name the last groups file recorded on its grade (a group that file created had no members yet)."""
+        names, in_file = {}, {}
+        for _number, row in self.sheet.rows:
+            group = self.groups[row["group_code"]]
+            in_file[group.pk] = group
+            if row.get("leader_name") and group.pk not in names:
+                names[group.pk] = row["leader_name"]
+        leaderless = [pk for pk, group in in_file.items() if group.leader_id is None and pk not in names]
+        graded = (
+            BankGroupGrade.objects.filter(group_id__in=leaderless).exclude(leader_name="")
+            .order_by("group_id", "-on", "-pk").values_list("group_id", "leader_name")
+        )
+        for group_id, name in graded:
+            names.setdefault(group_id, name)
+        return names
 
 
 HOUSEHOLD_COLUMNS = [

@@ -144,6 +144,34 @@ def _create_groups(groups, branches, wanted):
     return len(missing)
 
 
+def appoint_leaders(leader_names):
+    """Make the household that a bank file names as a group's leader (tổ trưởng) its leader: `leader_names` is
+    {group id: name}. Run once the import's groups and memberships are written, in its transaction, so that a group
+    created by the file and a household that joined it by the file count. A name that no current member has, that
+    two members share, or that is the deputy's is left for the ward to appoint (the leader is always a member).
+    Returns how many groups got a new leader."""
+    from borrowers.models import fold_name
+    from organizations.models import GroupMembership
+
+    wanted = {group_id: fold_name(name)[:200] for group_id, name in leader_names.items() if (name or "").strip()}
+    if not wanted:
+        return 0
+    found = {}
+    members = GroupMembership.objects.filter(
+        group_id__in=list(wanted), left_on__isnull=True, household__search_name__in=set(wanted.values())
+    ).values_list("group_id", "household_id", "household__search_name", "group__deputy_id", "group__leader_id")
+    for group_id, household_id, search_name, deputy_id, leader_id in members:
+        if search_name == wanted[group_id] and household_id != deputy_id:
+            found.setdefault(group_id, (leader_id, set()))[1].add(household_id)
+    appointed = [
+        SavingsGroup(pk=group_id, leader_id=next(iter(households)))
+        for group_id, (leader_id, households) in found.items()
+        if len(households) == 1 and leader_id not in households
+    ]
+    SavingsGroup.objects.bulk_update(appointed, ["leader"], batch_size=500)
+    return len(appointed)
+
+
 #: The columns an import writes for each posting, in the order its rows carry them.
 POSTING_COLUMNS = [
     "kind",

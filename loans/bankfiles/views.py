@@ -87,6 +87,7 @@ WRITTEN_LABELS = {
     "groups_created": gettext_lazy("groups created"),
     "differences": gettext_lazy("differences with the bank"),
     "grades": gettext_lazy("group grades recorded"),
+    "leaders": gettext_lazy("group leaders appointed"),
 }
 
 

@@ -4,7 +4,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import LOAN_CEILING, AmountField
+from loans.forms.fields import LOAN_CEILING, AmountField, MarkedBoundField
+from loans.services.approvals import amount_refusal
 
 
 class RejectForm(forms.Form):
@@ -17,6 +18,8 @@ class ApproveForm(forms.Form):
 
 class ListDecisionForm(forms.Form):
     """One decision per pending request of a 03/TD list: approve at an amount, or reject with a reason."""
+
+    bound_field_class = MarkedBoundField
 
     def __init__(self, *args, applications, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,6 +53,12 @@ class ListDecisionForm(forms.Form):
             (a, self[f"decision_{a.pk}"], self[f"amount_{a.pk}"], self[f"reason_{a.pk}"]) for a in self.applications
         ]
 
+    def error_summary_label(self, name):
+        """Names the row's household in the page's error summary (templates/includes/error_summary.html)."""
+        pk = name.rpartition("_")[2]
+        application = next((a for a in self.applications if str(a.pk) == pk), None)
+        return application.household.head_name if application is not None else ""
+
     def clean(self):
         data = super().clean()
         self.amounts, self.rejections = {}, {}
@@ -64,7 +73,10 @@ class ListDecisionForm(forms.Form):
                 self.rejections[pk] = data.get(f"reason_{pk}")
             else:
                 if not data.get(f"amount_{pk}"):
-                    self.add_error(f"amount_{pk}", _("Enter the approved amount."))
+                    if f"amount_{pk}" not in self.errors:
+                        self.add_error(f"amount_{pk}", _("Enter the approved amount."))
+                elif refusal := amount_refusal(application=application, amount=data[f"amount_{pk}"]):
+                    self.add_error(f"amount_{pk}", refusal)
                 self.amounts[pk] = data.get(f"amount_{pk}")
         if not self.errors and not self.amounts and not self.rejections:
             raise forms.ValidationError(_("Approve or reject at least one request."))

@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loans.forms.fields import CollectedAmountField, WorkingDayConfirmation
+from loans.money import format_vnd
+from loans.services.collection import Entry
 from organizations.forms import BusinessDateField
 from organizations.models import SavingsGroup
 
@@ -31,29 +33,68 @@ class CollectionSheetCreateForm(WorkingDayConfirmation, forms.Form):
 
 
 class CollectionEntryForm(forms.Form):
-    """One page for the whole sheet: per line, paid towards loans, savings deposit, savings withdrawal."""
+    """One page for the whole sheet: per line, paid towards loans, savings deposit, savings withdrawal, and the row's
+    version as the page showed it. A row whose three boxes are all empty is not entered; "0" is "paid nothing"."""
 
     COLUMNS = ("paid", "savings_in", "savings_out")
+    LABELS = (_("Paid towards loans"), _("Savings deposit"), _("Savings withdrawal"))
 
     def __init__(self, *args, lines, **kwargs):
         super().__init__(*args, **kwargs)
         self.lines = lines
         for line in lines:
-            self.fields[f"paid_{line.pk}"] = CollectedAmountField(label=_("Paid towards loans"), initial=line.amount_paid or "")
-            self.fields[f"savings_in_{line.pk}"] = CollectedAmountField(
-                label=_("Savings deposit"), initial=line.savings_in or ""
-            )
-            self.fields[f"savings_out_{line.pk}"] = CollectedAmountField(
-                label=_("Savings withdrawal"), initial=line.savings_out or ""
-            )
+            # As the officer would type them (1.500.000); an entered "paid nothing" row shows its zeros.
+            shown = ([format_vnd(v, symbol=False) for v in (line.amount_paid, line.savings_in, line.savings_out)]
+                     if line.is_entered else ("", "", ""))
+            for column, label, value in zip(self.COLUMNS, self.LABELS, shown, strict=True):
+                self.fields[f"{column}_{line.pk}"] = CollectedAmountField(label=label, initial=value)
+            self.fields[f"version_{line.pk}"] = forms.IntegerField(
+                required=False, min_value=0, initial=line.version, widget=forms.HiddenInput)
 
     def rows(self):
-        """(line, paid field, deposit field, withdrawal field) for the template."""
-        return [(line, *(self[f"{column}_{line.pk}"] for column in self.COLUMNS)) for line in self.lines]
+        """(line, paid field, deposit field, withdrawal field, version field) for the template."""
+        return [
+            (line, *(self[f"{column}_{line.pk}"] for column in (*self.COLUMNS, "version"))) for line in self.lines
+        ]
+
+    def _blank(self, line):
+        return not any(str(self.data.get(self.add_prefix(f"{column}_{line.pk}"), "")).strip()
+                       for column in self.COLUMNS)
 
     def entries(self):
         data = self.cleaned_data
-        return {line.pk: tuple(data[f"{column}_{line.pk}"] for column in self.COLUMNS) for line in self.lines}
+        return {
+            line.pk: Entry(*(data[f"{column}_{line.pk}"] for column in self.COLUMNS), blank=self._blank(line),
+                           version=data.get(f"version_{line.pk}"))
+            for line in self.lines
+        }
+
+    def add_row_problems(self, problems):
+        """Put a refusal's row errors under their fields; a row changed meanwhile gets its new version, so that
+        sending the form again keeps this officer's amounts on purpose."""
+        for line_pk, errors in problems.row_errors.items():
+            for column, message in errors:
+                self.add_error(f"{column}_{line_pk}", message)
+        for line_pk, line in problems.conflicts.items():
+            self.data = self.data.copy()
+            self.data[self.add_prefix(f"version_{line_pk}")] = str(line.version)
+
+
+class RowEntryForm(forms.Form):
+    """One row of the sheet, saved as the officer leaves it (the page's script, or the "paid nothing" button)."""
+
+    paid = CollectedAmountField(label=_("Paid towards loans"))
+    savings_in = CollectedAmountField(label=_("Savings deposit"))
+    savings_out = CollectedAmountField(label=_("Savings withdrawal"))
+    version = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    nothing = forms.BooleanField(required=False, label=_("Paid nothing"))
+
+    def entry(self):
+        data = self.cleaned_data
+        if data["nothing"]:
+            return Entry(0, 0, 0, version=data["version"])
+        blank = not any(str(self.data.get(name, "")).strip() for name in CollectionEntryForm.COLUMNS)
+        return Entry(data["paid"], data["savings_in"], data["savings_out"], blank=blank, version=data["version"])
 
 
 class ReversalForm(forms.Form):

@@ -5,14 +5,17 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loans.forms.fields import LOAN_CEILING, AmountField, WorkingDayConfirmation
+from loans.forms.fields import LOAN_CEILING, AmountField, MarkedBoundField, WorkingDayConfirmation
 from loans.models import Loan
+from loans.services.disbursement import disbursement_refusals, repeated_loan_numbers
 from organizations.codes import DigitCodeField
 from organizations.forms import BusinessDateField
 
 
 class DisbursementDayForm(WorkingDayConfirmation, forms.Form):
     """A transaction day: one date, then per approved request whether to disburse it and the loan's terms."""
+
+    bound_field_class = MarkedBoundField
 
     on = BusinessDateField(label=_("Disbursement date"), attrs={"class": "form-control"})
 
@@ -71,22 +74,38 @@ class DisbursementDayForm(WorkingDayConfirmation, forms.Form):
             missing = False
             for name in ("loan_number", "amount", "term", "frequency"):
                 if data.get(f"{name}_{pk}") in (None, ""):
-                    self.add_error(f"{name}_{pk}", _("Required for a disbursement."))
+                    if f"{name}_{pk}" not in self.errors:  # a value that did not parse already says why
+                        self.add_error(f"{name}_{pk}", _("Required for a disbursement."))
                     missing = True
             if missing:
                 continue
-            self.items.append(
-                {
-                    "application": application,
-                    "loan_number": data[f"loan_number_{pk}"],
-                    "amount": data[f"amount_{pk}"],
-                    "term_months": data[f"term_{pk}"],
-                    "frequency": data[f"frequency_{pk}"],
-                }
+            item = {
+                "application": application,
+                "loan_number": data[f"loan_number_{pk}"],
+                "amount": data[f"amount_{pk}"],
+                "term_months": data[f"term_{pk}"],
+                "frequency": data[f"frequency_{pk}"],
+            }
+            self.items.append(item)
+            # The rule loan_disburse applies, here for every row at once so that one submit shows every refusal.
+            refusals = disbursement_refusals(
+                application=application, loan_number=item["loan_number"], amount=item["amount"],
+                term_months=item["term_months"],
             )
+            for field, message in refusals.items():
+                self.add_error(f"{self.FIELD_NAMES[field]}_{pk}", message)
+        repeated = repeated_loan_numbers([item["loan_number"] for item in self.items])
+        for index, message in repeated.items():
+            self.add_error(f"loan_number_{self.items[index]['application'].pk}", message)
         if not self.errors and not self.items:
             raise forms.ValidationError(_("Tick at least one request to disburse."))
         return data
+
+    def error_summary_label(self, name):
+        """Names the row's household in the page's error summary (templates/includes/error_summary.html)."""
+        pk = name.rpartition("_")[2]
+        application = next((a for a in self.applications if str(a.pk) == pk), None)
+        return application.household.head_name if application is not None else ""
 
     def add_service_error(self, error):
         """Put a loans_disburse refusal ("<index>-<field>") on the row and field it concerns."""

@@ -111,3 +111,18 @@ class WorkingDayConfirmation:
             _("%(day)s is not a working day (a weekend or public holiday). Tick the box to confirm this day.")
             % {"day": day.strftime("%d/%m/%Y")},
         )
+
+
+
+class MarkedBoundField(forms.BoundField):
+    """A field in error gets Bootstrap's red border, for forms whose templates lay their fields out by hand (Django
+    already adds aria-invalid, and aria-describedby pointing at "<field id>_error" where the template puts the
+    message)."""
+
+    def build_widget_attrs(self, attrs, widget=None):
+        attrs = super().build_widget_attrs(attrs, widget)
+        widget = widget or self.field.widget
+        if self.errors and not widget.is_hidden:
+            classes = attrs.get("class", widget.attrs.get("class", "")).split()
+            attrs["class"] = " ".join([*classes, "is-invalid"] if "is-invalid" not in classes else classes)
+        return attrs

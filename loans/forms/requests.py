@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from loans.forms.fields import LOAN_CEILING, AmountField, ProgramChoiceField
 from loans.models import LoanProgram
 from loans.money import format_vnd
+from loans.services.requests import application_refusals
 from organizations.forms import BusinessDateField
 
 
@@ -24,15 +25,26 @@ class ApplicationForm(forms.Form):
         help_text=_("What the household will buy, and how much each item costs."),
     )
 
+    def __init__(self, *args, household=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.household = household
+
     def clean(self):
-        # The program's longest term and ceiling are checked here too, so that both show on the first submit; the
-        # service checks them again (with the household's eligibility) when the request is recorded.
+        # The program's rules for this household are checked here with the rule the service applies again when the
+        # request is recorded (application_refusals), so that every refusal shows on the first submit.
         data = super().clean()
         program = data.get("program")
-        if program is not None:
-            errors = program.request_limit_errors(amount=data.get("amount"), term_months=data.get("term_months"))
-            for field, message in errors.items():
-                self.add_error(field, message)
+        if program is None:
+            return data
+        amount, term_months = data.get("amount"), data.get("term_months")
+        if self.household is None:
+            refusals = program.request_limit_errors(amount=amount, term_months=term_months).items()
+        else:
+            refusals = application_refusals(
+                household=self.household, program=program, amount=amount, term_months=term_months
+            )
+        for field, message in refusals:
+            self.add_error(field, message)
         return data
 
 
@@ -63,6 +75,9 @@ class MeetingForm(forms.Form):
         label=_("Record the meeting although fewer households attended than the group's rules ask"), required=False,
     )
 
+    # The order of the page (loans/meeting_form.html), so that the error summary lists the errors as they appear.
+    field_order = ["held_on", "attendee_count", "neighbourhood_head", "branch_officer", "attendees", "note"]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["held_on"].initial = timezone.localdate()
@@ -91,6 +106,10 @@ class ReviewDecisionForm(forms.Form):
         self.fields["amount"].help_text = _("Requested: %(amount)s") % {
             "amount": format_vnd(application.amount_requested)
         }
+
+    def error_summary_label(self, name):
+        """Names the row's household in the page's error summary (templates/includes/error_summary.html)."""
+        return self.application.household.head_name
 
     def clean(self):
         data = super().clean()

@@ -100,6 +100,15 @@ class CollectionLine(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
+    # The draft row as the officer left it. No entry time: nothing was entered yet, not even "paid nothing"; posting
+    # asks before it takes such a row as paying nothing. The version rises with every saved change, so that two
+    # officers on one sheet never overwrite each other's amounts without seeing both.
+    entered_at = models.DateTimeField(_("entered at"), null=True, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("entered by"),
+    )
+    version = models.PositiveIntegerField(_("version"), default=0)
 
     class Meta:
         verbose_name = _("collection sheet line")
@@ -123,6 +132,15 @@ class CollectionLine(models.Model):
     @property
     def interest_due(self):
         return self.overdue_interest_due + self.current_interest_due
+
+    @property
+    def is_entered(self):
+        return self.entered_at is not None
+
+    @property
+    def paid_nothing(self):
+        """Entered as "không nộp": the officer said this household paid nothing."""
+        return self.is_entered and not (self.amount_paid or self.savings_in or self.savings_out)
 
     @property
     def is_reversed(self):

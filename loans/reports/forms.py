@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from organizations.access import Role, role_of
 from organizations.forms import BusinessDateField, MapChoiceField
 from organizations.models import Organization
+from organizations.pickers import SearchSelect
 from organizations.selectors.history import moved_after
 from organizations.selectors.scope import wards_for
 
@@ -25,7 +26,7 @@ class ReportScopeForm(forms.Form):
         queryset=None,
         required=False,
         empty_label=_("All wards"),
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=SearchSelect("organizations:picker_wards", attrs={"class": "form-select form-select-sm"}),
     )
     today_wards = forms.BooleanField(
         label=_("Show under today's wards"),
@@ -40,7 +41,10 @@ class ReportScopeForm(forms.Form):
         kinds = [(k, label) for k, label in Organization.Kind.choices if k in Organization.MEMBER_KINDS]
         self.fields["organization"].choices = [("", _("All organizations")), *kinds]
         # Today's wards; those merged away since the date asked for, too, under their own heading.
-        self.fields["ward"].set_units(wards_for(user), on=self._date_asked())
+        asked = self._date_asked()
+        self.fields["ward"].set_units(wards_for(user), on=asked)
+        if asked is not None and asked < timezone.localdate():
+            self.fields["ward"].widget.params["on"] = asked.isoformat()  # its suggestions include the old wards
         self.fields["on"].initial = timezone.localdate()
         role = role_of(user)
         # District staff and ward officers already see one organization; a ward officer one ward.

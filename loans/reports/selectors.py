@@ -3,10 +3,11 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import BigIntegerField, Case, Count, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.routers import report_reads
 from loans.ledger.balances import ZERO, net_amount, with_derived_balances
 from loans.ledger.snapshots import snapshot_span
 from loans.ledger.summaries import derived_portfolio, flow_postings, flow_sums, month_ends
@@ -249,6 +250,7 @@ def _group_counts(user, by, **filters):
     return {key: row["groups"] for key, row in grouped.items()}
 
 
+@report_reads()
 def group_grade_counts(*, user, on, by=(), organization=None, ward=None, then=None):
     """{key: {"good", "fair", "average", "weak"}}: groups by their latest grade up to on's month, in one query."""
     from organizations.models import GroupGrade
@@ -268,6 +270,7 @@ def group_grade_counts(*, user, on, by=(), organization=None, ward=None, then=No
     return {_key(row, by): row for row in rows}
 
 
+@report_reads()
 def portfolio_report(*, user, on, by=(), organization=None, ward=None, today_wards=False, moved=None):
     """Rows of figures as of `on` within the user's scope, one per combination of the `by` dimensions.
 
@@ -326,6 +329,7 @@ def overdue_ratio(overdue, outstanding):
 ADDITIVE = (*AMOUNTS, "savings", "loans", "households", *FLOWS, *GRADES, "groups")
 
 
+@report_reads()
 def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None, today_wards=False, moved=None):
     """The totals row. From cached balances and snapshots every figure adds up across organizations (households are
     counted per group), so rows already fetched by organization can be summed instead of querying again."""
@@ -338,21 +342,81 @@ def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None, to
     )[0]
 
 
-def portfolio_trend(*, user, today, organization=None, ward=None, current=None, today_wards=False):
-    """Outstanding and overdue per organization at the last 12 month ends (from MonthlyBalance) and today.
+def _ward_at_month_end():
+    """Expression over month-end snapshot rows: the ward of the row's group at the row's month end."""
+    from organizations.models import GroupTransfer
 
-    `current` may pass today's rows by organization when the caller already has them.
+    later = GroupTransfer.objects.filter(group=OuterRef("group"), moved_on__gt=OuterRef("month_end"))
+    ward_then = later.order_by("moved_on", "pk").values("from_branch__ward")[:1]
+    return Coalesce(Subquery(ward_then), F("group__branch__ward"), output_field=BigIntegerField())
+
+
+@report_reads()
+def month_end_figures(*, user, ends, by, organization=None, ward=None, per_month=False):
+    """{(month end, kind or ward id): {"outstanding", "overdue"}} at each of `ends`, by "kind" or "ward".
+
+    Under today's wards (the default) each month end's figures are counted under the group's ward today; with
+    `per_month`, under the ward the group was in at that month end (before a merger: the old ward), and a `ward`
+    filter takes the groups in that ward at each month end. MonthlyBalance answers for the month ends it holds when
+    today's wards are asked for (or no group moved since); the month-end snapshots for the others. At most four
+    queries, whatever the number of wards.
+    """
+    if not ends:
+        return {}
+    result = {}
+    moved = per_month and moved_after(ends[0])
+    missing = list(ends)
+    if not moved:
+        rows = (
+            MonthlyBalance.objects.filter(
+                _filters(user, "branch", organization=organization, ward=ward), month_end__in=ends
+            )
+            .order_by()
+            .values("month_end", key=F(f"branch__{by}"))
+            .annotate(outstanding=Sum("outstanding"), overdue=Sum("overdue"))
+        )
+        for row in rows:
+            result[row["month_end"], row["key"]] = row
+        held = {month_end for month_end, _key in result}
+        missing = [end for end in ends if end not in held]
+    first, last = snapshot_span() if missing else (None, None)
+    covered = [end for end in missing if first is not None and first <= end <= last]
+    if covered:
+        ward_then = _ward_at_month_end() if moved else F("group__branch__ward")
+        snapshots = PortfolioMonthEnd.objects.filter(
+            _filters(user, "group__branch", organization=organization),
+            month_end__in=covered,
+            program__isnull=False,
+        ).alias(ward_then=ward_then)
+        if ward:
+            snapshots = snapshots.filter(ward_then=ward)
+        key = F("ward_then") if by == "ward" else F("group__branch__kind")
+        rows = (
+            snapshots.order_by()
+            .values("month_end", key=key)
+            .annotate(outstanding=Sum("outstanding"), overdue=Sum("overdue"))
+        )
+        for row in rows:
+            result[row["month_end"], row["key"]] = row
+    return {
+        point: {"outstanding": int(row["outstanding"] or 0), "overdue": int(row["overdue"] or 0)}
+        for point, row in result.items()
+        if row["outstanding"]
+    }
+
+
+@report_reads()
+def portfolio_trend(*, user, today, organization=None, ward=None, current=None, today_wards=False, per_month=False):
+    """Outstanding and overdue per organization at the last 12 month ends and today.
+
+    `per_month`: each month end under the wards of that month (matters with a ward filter); `today_wards` says
+    whether today's point is under today's wards. `current` may pass today's rows by organization when the caller
+    already has them.
     """
     ends = month_ends(today)
-    rows = (
-        MonthlyBalance.objects.filter(
-            _filters(user, "branch", organization=organization, ward=ward), month_end__in=ends
-        )
-        .order_by()
-        .values("month_end", kind=F("branch__kind"))
-        .annotate(outstanding=Sum("outstanding"), overdue=Sum("overdue"))
+    points = month_end_figures(
+        user=user, ends=ends, by="kind", organization=organization, ward=ward, per_month=per_month
     )
-    points = {(row["month_end"], row["kind"]): row for row in rows}
     if current is None:
         current = portfolio_report(
             user=user, on=today, by=("kind",), organization=organization, ward=ward, today_wards=today_wards
@@ -372,6 +436,40 @@ def portfolio_trend(*, user, today, organization=None, ward=None, current=None, 
             }
         )
     return {"days": days, "series": series}
+
+
+@report_reads()
+def ward_trend(*, user, today, current, organization=None, ward=None, per_month=False):
+    """Outstanding and overdue per ward at the last 12 month ends and today: {"days", "rows"}, each row a ward with
+    `ward_obj` and its `points` (one per day, None where the ward had nothing outstanding or was not in being).
+
+    `current` are today's rows by ward (under the same wards as asked). Five queries at most, whatever the number
+    of wards.
+    """
+    from organizations.models import Ward
+
+    ends = month_ends(today)
+    points = month_end_figures(
+        user=user, ends=ends, by="ward", organization=organization, ward=ward, per_month=per_month
+    )
+    for row in current:
+        if row["outstanding"]:
+            points[today, row["ward"]] = {"outstanding": row["outstanding"], "overdue": row["overdue"]}
+    days = [*ends, today]
+    wards = Ward.objects.in_bulk({ward_id for _day, ward_id in points})
+    rows = []
+    for ward_id, ward_obj in wards.items():
+        cells = []
+        for day in days:
+            figures = points.get((day, ward_id))
+            cells.append(figures and {
+                **figures,
+                "million": Decimal(figures["outstanding"]) / 1_000_000,
+                "overdue_ratio": overdue_ratio(figures["overdue"], figures["outstanding"]),
+            })
+        rows.append({"ward": ward_id, "ward_obj": ward_obj, "points": cells})
+    rows.sort(key=lambda row: row["ward_obj"].code)
+    return {"days": days, "rows": rows}
 
 
 def label_rows(rows, by):
@@ -441,6 +539,7 @@ def _frozen_shift_after(on):
     return Coalesce(Subquery(later), Value(0))
 
 
+@report_reads()
 def group_households(*, group, on):
     """The group's current members and the households with loans in it, with their balances as of `on`."""
     from borrowers.models import Household

@@ -10,7 +10,7 @@ from loans.models.pipeline import note_params
 from loans.money import format_vnd
 from loans.selectors.requests import applications_for, loan_lists_for
 from loans.services.common import _require_reason, _whole_positive, waits_for_the_write_lock
-from organizations.area import area_label
+from organizations.area import area_label, level_display
 from organizations.errors import DomainError
 from organizations.policy import authorize
 
@@ -83,6 +83,16 @@ def _check_within_meeting(application, amount, name):
         raise DomainError(message, field="amount")
 
 
+def amount_refusal(*, application, amount):
+    """Why `amount` cannot be approved for `application` within what its group meeting put on list 03/TD, or "".
+    The list review form asks it for every row at once; _approve refuses with the same rule."""
+    try:
+        _check_within_meeting(application, amount, application.household.head_name)
+    except DomainError as error:
+        return error.message
+    return ""
+
+
 def _approve(application, amount, actor, today):
     application = LoanApplication.objects.select_for_update(of=("self",)).select_related("group", "loan_list").get(
         pk=application.pk
@@ -92,7 +102,7 @@ def _approve(application, amount, actor, today):
     if application.status != AppStatus.SUBMITTED:
         raise DomainError(
             _("The request of %(name)s is “%(status)s”; only submitted requests can be approved.")
-            % {"name": name, "status": application.get_status_display()}
+            % {"name": name, "status": level_display(application)}
         )
     amount = _whole_positive(amount)
     _check_within_meeting(application, amount, name)

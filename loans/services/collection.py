@@ -1,13 +1,15 @@
 """The monthly collection sheet (13/TD): what a group owes on a collection day, the sheet, its lines and posting."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Max, OuterRef, Prefetch, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from borrowers.models import Household
 from loans.calendar import WorkingCalendar
@@ -297,26 +299,114 @@ def _amount(value):
     return amount
 
 
-def _store_entries(sheet, entries):
-    changed = []
-    for line in sheet.lines.filter(pk__in=list(entries)):
-        paid, savings_in, savings_out = entries[line.pk]
-        entered = (_amount(paid), _amount(savings_in), _amount(savings_out))
-        if entered != (line.amount_paid, line.savings_in, line.savings_out):
-            line.amount_paid, line.savings_in, line.savings_out = entered
-            changed.append(line)
-    bulk_set(changed, ["amount_paid", "savings_in", "savings_out"])
+@dataclass(frozen=True)
+class Entry:
+    """What the officer typed in one row. `blank`: nothing typed at all (the row is not entered, not even as "paid
+    nothing"). `version`: the row's version the officer typed over; None when the caller does not check it."""
+
+    paid: object = 0
+    savings_in: object = 0
+    savings_out: object = 0
+    blank: bool = False
+    version: int | None = None
+
+    @classmethod
+    def of(cls, value):
+        return value if isinstance(value, Entry) else cls(*value)
+
+
+class RowProblems(DomainError):
+    """Rows that were not saved: refused by a rule (`row_errors`, {line id: [(field, message)]}), or saved by someone
+    else since the officer opened them (`conflicts`, {line id: the line as it is stored now}). Every other row of the
+    save was stored."""
+
+    def __init__(self, *, errors=None, conflicts=None):
+        self.row_errors = errors or {}
+        self.conflicts = conflicts or {}
+        parts = []
+        if self.row_errors:
+            parts.append(ngettext(
+                "%(count)s row was not saved: correct the amounts marked.",
+                "%(count)s rows were not saved: correct the amounts marked.",
+                len(self.row_errors)) % {"count": len(self.row_errors)})
+        if self.conflicts:
+            parts.append(ngettext(
+                "%(count)s row was changed by someone else meanwhile: choose which amounts to keep.",
+                "%(count)s rows were changed by someone else meanwhile: choose which amounts to keep.",
+                len(self.conflicts)) % {"count": len(self.conflicts)})
+        #: For a page that shows each error under its field.
+        self.summary = " ".join(parts)
+        # Pages that show only the message (a correction row) still say what is wrong.
+        details = [message for problems in self.row_errors.values() for _field, message in problems]
+        super().__init__(" ".join(parts + details))
+
+
+class UnenteredRows(DomainError):
+    """Posting would take rows with nothing entered as paying nothing: the officer confirms their number first."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        self.arrears = sum((line.interest_due for line in lines), Decimal(0))
+        super().__init__(ngettext(
+            "%(count)s household has nothing entered. Posting takes it as paying nothing, which adds %(arrears)s of "
+            "interest arrears. Enter its amounts, mark it as paying nothing, or confirm below.",
+            "%(count)s households have nothing entered. Posting takes them as paying nothing, which adds %(arrears)s "
+            "of interest arrears. Enter their amounts, mark them as paying nothing, or confirm below.",
+            len(lines)) % {"count": len(lines), "arrears": format_vnd(self.arrears)})
+
+
+def _entry_lines(sheet, line_ids):
+    items = Prefetch("items", queryset=CollectionItem.objects.select_related("loan"))
+    return sheet.lines.filter(pk__in=line_ids).select_related("household").prefetch_related(items)
+
+
+def _store_entries(sheet, entries, actor):
+    """Store what was typed, row by row, checked by the posting's own rules. Returns the rows not stored, as
+    (errors, conflicts) of RowProblems: they keep the amounts stored before."""
+    entries = {pk: Entry.of(value) for pk, value in entries.items()}
+    errors, conflicts, changed = {}, {}, []
+    now = timezone.now()
+    for line in _entry_lines(sheet, list(entries)):
+        entry = entries[line.pk]
+        typed = (_amount(entry.paid), _amount(entry.savings_in), _amount(entry.savings_out))
+        if typed == (line.amount_paid, line.savings_in, line.savings_out) and line.is_entered != entry.blank:
+            continue
+        if entry.version is not None and entry.version != line.version:
+            conflicts[line.pk] = line
+            continue
+        line.amount_paid, line.savings_in, line.savings_out = typed
+        items = list(line.items.all())
+        problems = _line_errors(line, items, {i.loan_id: i.loan.principal_outstanding for i in items}, line.household)
+        if problems:
+            errors[line.pk] = problems
+            continue
+        line.entered_at, line.entered_by = (None, None) if entry.blank else (now, actor)
+        line.version += 1
+        changed.append(line)
+    bulk_set(changed, ["amount_paid", "savings_in", "savings_out", "entered_at", "entered_by", "version"])
+    return errors, conflicts
 
 
 def collection_sheet_save(*, sheet, entries, actor):
-    """Store what the officer entered: {line id: (paid towards loans, savings deposit, savings withdrawal)}."""
+    """Store what the officer entered: {line id: Entry or (paid towards loans, savings deposit, savings withdrawal)}.
+
+    Rows refused by a rule or changed by someone else meanwhile are not stored; RowProblems names them after the
+    others are saved."""
     with transaction.atomic():
         sheet = CollectionSheet.objects.select_for_update().get(pk=sheet.pk)
         authorize(actor, "collection.save", scoped=collection_sheets_for, pk=sheet.pk)
         if not sheet.is_draft:
             raise DomainError(_("This sheet is already posted; correct it with a reversal."))
-        _store_entries(sheet, entries)
+        errors, conflicts = _store_entries(sheet, entries, actor)
+    if errors or conflicts:
+        raise RowProblems(errors=errors, conflicts=conflicts)
     return sheet
+
+
+def collection_line_save(*, line, entry, actor):
+    """One row's draft, saved as the officer leaves it. Returns the row as stored; raises RowProblems."""
+    collection_sheet_save(sheet=line.sheet, entries={line.pk: entry}, actor=actor)
+    return CollectionLine.objects.select_related("entered_by").get(pk=line.pk)
 
 
 def collection_sheet_discard(*, sheet, actor):
@@ -341,32 +431,26 @@ def collection_sheet_discard(*, sheet, actor):
     return sheet
 
 
-def _line_errors(line, items, loans, household):
+def _line_errors(line, items, outstanding, household):
+    """[(field, message)] of the rules a row's amounts break: the same at the draft save and at posting.
+    `outstanding`: {loan id: principal outstanding}."""
     errors = []
     name = household.head_name
     if 0 < line.savings_in < MIN_SAVINGS_DEPOSIT:
-        errors.append(
-            _("%(name)s: a savings deposit is at least %(min)s.")
-            % {"name": name, "min": format_vnd(MIN_SAVINGS_DEPOSIT)}
-        )
+        errors.append(("savings_in", _("%(name)s: a savings deposit is at least %(min)s.")
+                       % {"name": name, "min": format_vnd(MIN_SAVINGS_DEPOSIT)}))
     if line.savings_out > household.savings_balance + line.savings_in:
-        errors.append(
-            _("%(name)s: the withdrawal of %(amount)s is more than the savings balance of %(balance)s.")
-            % {
-                "name": name,
-                "amount": format_vnd(line.savings_out),
-                "balance": format_vnd(household.savings_balance + line.savings_in),
-            }
-        )
+        errors.append(("savings_out", _(
+            "%(name)s: the withdrawal of %(amount)s is more than the savings balance of %(balance)s.")
+            % {"name": name, "amount": format_vnd(line.savings_out),
+               "balance": format_vnd(household.savings_balance + line.savings_in)}))
     most = sum(
-        (i.overdue_interest_due + i.current_interest_due + loans[i.loan_id].principal_outstanding for i in items),
-        Decimal(0),
+        (i.overdue_interest_due + i.current_interest_due + outstanding[i.loan_id] for i in items), Decimal(0),
     )
     if line.amount_paid > most:
-        errors.append(
-            _("%(name)s: %(amount)s is more than all the interest due and the outstanding principal (%(most)s).")
-            % {"name": name, "amount": format_vnd(line.amount_paid), "most": format_vnd(most)}
-        )
+        errors.append(("paid", _(
+            "%(name)s: %(amount)s is more than all the interest due and the outstanding principal (%(most)s).")
+            % {"name": name, "amount": format_vnd(line.amount_paid), "most": format_vnd(most)}))
     return errors
 
 
@@ -409,32 +493,42 @@ def _lock_sheet_for_posting(sheet):
         raise DomainError(_("Another officer is saving or posting this sheet right now. Open it again in a moment.")) from None
 
 
-def collection_sheet_post(*, sheet, actor, entries=None):
+def collection_sheet_post(*, sheet, actor, entries=None, nothing_paid=None):
     """Post a filled draft once: every line's postings, interest arrears and balances, all or nothing.
 
     A second submit finds the sheet posted and is refused. If what is due changed since the sheet was filled (a
     payment at the bank's desk, close_day), the new figures are saved and the officer is asked to look again.
     `entries` (as for collection_sheet_save) are stored under the same lock as the posting, so the amounts posted
-    are this officer's even if a colleague saves other amounts on the same sheet in between.
+    are this officer's even if a colleague saves other amounts on the same sheet in between; a row a colleague
+    changed meanwhile is not overwritten, and nothing is posted until the officer chose.
+
+    Rows with nothing entered are not assumed to pay nothing: posting refuses with UnenteredRows unless
+    `nothing_paid` is their number, the officer's one confirmation of how many households paid nothing.
     """
     with transaction.atomic():
         sheet = _lock_sheet_for_posting(sheet)
         authorize(actor, "collection.post", scoped=collection_sheets_for, pk=sheet.pk)
         if not sheet.is_draft:
             raise DomainError(_("This sheet was already posted; nothing was posted twice."))
-        if entries is not None:
-            _store_entries(sheet, entries)
+        errors, conflicts = _store_entries(sheet, entries, actor) if entries is not None else ({}, {})
         # When what is due changed, the new figures are kept (the block commits) for the officer to check, and
         # nothing is posted. A refused posting is undone to its savepoint; the amounts entered stay saved.
         changed = _sync_lines(sheet)
         refusal = None
-        if not changed:
-            try:
-                with transaction.atomic():
-                    _post_lines(sheet, actor)
-            except DomainError as error:
-                refusal = error
-    if changed:
+        if errors or conflicts:
+            refusal = RowProblems(errors=errors, conflicts=conflicts)
+        elif not changed:
+            unentered = list(sheet.lines.filter(entered_at__isnull=True, corrects__isnull=True)
+                             .select_related("household").order_by("position", "pk"))
+            if unentered and nothing_paid != len(unentered):
+                refusal = UnenteredRows(unentered)
+            else:
+                try:
+                    with transaction.atomic():
+                        _post_lines(sheet, actor)
+                except DomainError as error:
+                    refusal = error
+    if changed and refusal is None:
         raise DomainError(
             _("What is due changed since the sheet was filled (a payment or an overdue instalment). The new figures "
               "are shown; check the amounts and post again.")
@@ -456,11 +550,14 @@ def _post_lines(sheet, actor, lines=None):
     by_line = defaultdict(list)
     for item in items:
         by_line[item.line_id].append(item)
-    errors = []
+    outstanding = {pk: loan.principal_outstanding for pk, loan in loans.items()}
+    errors = {}
     for line in lines:
-        errors += _line_errors(line, by_line[line.pk], loans, households[line.household_id])
+        problems = _line_errors(line, by_line[line.pk], outstanding, households[line.household_id])
+        if problems:
+            errors[line.pk] = problems
     if errors:
-        raise DomainError(" ".join(errors))
+        raise RowProblems(errors=errors)
     note = _("13/TD %(group)s %(date)s") % {"group": sheet.group.code, "date": f"{sheet.collection_on:%d/%m/%Y}"}
     arrears_before = {pk: loan.interest_arrears for pk, loan in loans.items()}
     postings, owners = [], []

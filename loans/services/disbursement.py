@@ -19,6 +19,7 @@ from loans.models.pipeline import note_params
 from loans.money import format_vnd
 from loans.selectors.requests import applications_for
 from loans.services.common import _whole_positive
+from organizations.area import level_display
 from organizations.codes import ascii_code
 from organizations.dates import check_business_date
 from organizations.errors import DomainError
@@ -30,16 +31,54 @@ AppStatus = LoanApplication.Status
 # --- Disbursement --------------------------------------------------------------------------------------------------
 
 
-def loan_disburse(*, application, loan_number, on, amount, term_months, frequency, actor):
-    """Giải ngân: create the loan with its schedule and disbursement posting, and close the request."""
-    authorize(actor, "loan.disburse", scoped=applications_for, pk=application.pk)
+def _valid_loan_number(loan_number):
+    """The bank's 16-digit loan number, typed digits normalized, or None when it is not one."""
     loan_number = ascii_code((loan_number or "").strip())
     try:
         loan_number_validator(loan_number)
-        if not loan_number.isascii():
-            raise ValueError(loan_number)
     except Exception:
-        raise DomainError(_("A bank loan number (số khế ước) has exactly 16 digits."), field="loan_number") from None
+        return None
+    return loan_number if loan_number.isascii() else None
+
+
+def disbursement_refusals(*, application, loan_number, amount, term_months):
+    """What stops `application` being disbursed with these terms, as {field: message}: the disbursement day form
+    shows them all at once, and loan_disburse refuses on the first. A missing value is not checked here."""
+    errors = {}
+    name = application.household.head_name
+    if amount is not None and application.amount_approved is not None and amount > application.amount_approved:
+        errors["amount"] = _("%(name)s was approved for %(approved)s; the disbursement cannot be more.") % {
+            "name": name, "approved": format_vnd(application.amount_approved),
+        }
+    longest = application.program.max_term_months
+    if term_months is not None and not 1 <= int(term_months) <= longest:
+        errors["term_months"] = _("The term is 1 to %(max)s months for this program.") % {"max": longest}
+    if loan_number not in (None, ""):
+        number = _valid_loan_number(loan_number)
+        if number is None:
+            errors["loan_number"] = _("A bank loan number (số khế ước) has exactly 16 digits.")
+        elif Loan.objects.filter(number=number).exists():
+            errors["loan_number"] = _("Loan number %(number)s is already used by another loan.") % {"number": number}
+    return errors
+
+
+def repeated_loan_numbers(numbers):
+    """{index: message} for each loan number of one transaction day that an earlier row already gave."""
+    seen = set()
+    repeated = {}
+    for index, number in enumerate(ascii_code((n or "").strip()) for n in numbers):
+        if number and number in seen:
+            repeated[index] = _("Loan number %(number)s is entered twice.") % {"number": number}
+        seen.add(number)
+    return repeated
+
+
+def loan_disburse(*, application, loan_number, on, amount, term_months, frequency, actor):
+    """Giải ngân: create the loan with its schedule and disbursement posting, and close the request."""
+    authorize(actor, "loan.disburse", scoped=applications_for, pk=application.pk)
+    loan_number = _valid_loan_number(loan_number)
+    if loan_number is None:
+        raise DomainError(_("A bank loan number (số khế ước) has exactly 16 digits."), field="loan_number")
     amount = _whole_positive(amount)
     if on is None:
         raise DomainError(_("Enter the disbursement date."), field="on")
@@ -61,26 +100,16 @@ def loan_disburse(*, application, loan_number, on, amount, term_months, frequenc
         if application.status != AppStatus.APPROVED:
             raise DomainError(
                 _("The request of %(name)s is “%(status)s”; only approved requests are disbursed.")
-                % {"name": name, "status": application.get_status_display()}
-            )
-        if amount > application.amount_approved:
-            raise DomainError(
-                _("%(name)s was approved for %(approved)s; the disbursement cannot be more.")
-                % {"name": name, "approved": format_vnd(application.amount_approved)},
-                field="amount",
+                % {"name": name, "status": level_display(application)}
             )
         program = application.program
         term_months = int(term_months or 0)
-        if not 1 <= term_months <= program.max_term_months:
-            raise DomainError(
-                _("The term is 1 to %(max)s months for this program.") % {"max": program.max_term_months},
-                field="term_months",
-            )
-        if Loan.objects.filter(number=loan_number).exists():
-            raise DomainError(
-                _("Loan number %(number)s is already used by another loan.") % {"number": loan_number},
-                field="loan_number",
-            )
+        refusals = disbursement_refusals(
+            application=application, loan_number=loan_number, amount=amount, term_months=term_months
+        )
+        for field in ("amount", "term_months", "loan_number"):
+            if field in refusals:
+                raise DomainError(refusals[field], field=field)
         try:
             with transaction.atomic():
                 loan = Loan.objects.create(
@@ -137,12 +166,8 @@ def loans_disburse(*, items, on, actor):
     authorize(actor, "loan.disburse")
     if not items:
         raise DomainError(_("Choose at least one request to disburse."))
-    numbers = [item["loan_number"].strip() for item in items]
-    for index, number in enumerate(numbers):
-        if numbers.index(number) != index:
-            raise DomainError(
-                _("Loan number %(number)s is entered twice.") % {"number": number}, field=f"{index}-loan_number"
-            )
+    for index, message in repeated_loan_numbers([item["loan_number"] for item in items]).items():
+        raise DomainError(message, field=f"{index}-loan_number")
     loans = []
     with transaction.atomic():
         for index, item in enumerate(items):

@@ -25,6 +25,7 @@ from loans.models import (
 from loans.models.pipeline import note_params
 from loans.money import format_vnd, is_whole_dong, to_decimal
 from loans.selectors.requests import applications_for, loan_lists_for
+from organizations.area import level_display
 from organizations.errors import DomainError
 from organizations.models import SavingsGroup
 from organizations.policy import authorize
@@ -37,55 +38,69 @@ def _policy_label(code):
     return Household.PolicyStatus(code).label if code in Household.PolicyStatus.values else code
 
 
-@transaction.atomic
-def application_create(*, household, program, amount, term_months, purpose, planned_use="", actor):
-    """Record a 01/TD request, checked against the program's rules; a refusal names the rule."""
-    authorize(actor, "application.create", scoped=households_for, pk=household.pk)
-    household = Household.objects.select_for_update().get(pk=household.pk)
-    program = LoanProgram.objects.get(pk=program.pk)
-    amount = to_decimal(amount)
+def application_refusals(*, household, program, amount, term_months):
+    """Every rule of `program` that a 01/TD request of `household` breaks, as [(field or None, message)], in the order
+    an officer reads the form. The 01/TD form shows them all at once; application_create refuses with all of them.
+    A missing amount or term is not checked here (the form asks for it)."""
+    refusals = []
     if not program.is_active:
-        raise DomainError(_("Program %(program)s no longer takes requests.") % {"program": program}, field="program")
-    if amount <= 0 or not is_whole_dong(amount):
-        raise DomainError(_("The amount must be a positive number of whole đồng."), field="amount")
-    if term_months is None or term_months < 1:
-        raise DomainError(_("The term must be at least one month."), field="term_months")
+        refusals.append(("program", _("Program %(program)s no longer takes requests.") % {"program": program}))
+    if amount is not None and (amount <= 0 or not is_whole_dong(amount)):
+        refusals.append(("amount", _("The amount must be a positive number of whole đồng.")))
+        amount = None
+    if term_months is not None and term_months < 1:
+        refusals.append(("term_months", _("The term must be at least one month.")))
+        term_months = None
     if household.policy_status not in (program.eligible_statuses or []):
-        raise DomainError(
+        refusals.append((
+            "program",
             _("Program %(program)s lends only to: %(allowed)s. This household is: %(status)s.")
             % {
                 "program": program.code,
                 "allowed": ", ".join(str(_policy_label(code)) for code in program.eligible_statuses) or "—",
                 "status": household.get_policy_status_display(),
             },
-            field="program",
-        )
+        ))
     limit_errors = program.request_limit_errors(amount=amount, term_months=term_months)
-    for field in ("term_months", "amount"):
-        if field in limit_errors:
-            raise DomainError(limit_errors[field], field=field)
+    refusals.extend((field, limit_errors[field]) for field in ("term_months", "amount") if field in limit_errors)
     if program.escaped_within_years is not None:
         years_ago = timezone.localdate().year - (household.escaped_year or 0)
         if household.escaped_year is None or years_ago > program.escaped_within_years:
-            raise DomainError(
+            refusals.append((
+                "program",
                 _("Program %(program)s lends only to households that left the poor list at most %(years)s years "
                   "ago; this one left in %(year)s.")
                 % {"program": program.code, "years": program.escaped_within_years,
                    "year": household.escaped_year or "—"},
-                field="program",
-            )
+            ))
     open_request = household.applications.filter(program=program, status__in=LoanApplication.OPEN_STATUSES).first()
     if open_request is not None:
-        raise DomainError(
+        refusals.append((
+            "program",
             _("The household already has an open request for program %(program)s (%(status)s).")
-            % {"program": program.code, "status": open_request.get_status_display()},
-            field="program",
-        )
+            % {"program": program.code, "status": level_display(open_request)},
+        ))
     membership = household.memberships.filter(left_on__isnull=True).select_related("group").first()
     if membership is None:
-        raise DomainError(_("The household is not in a savings group; a request goes through its group."))
-    if membership.group.status != SavingsGroup.Status.ACTIVE:
-        raise DomainError(_("The household's group is not active."))
+        refusals.append((None, _("The household is not in a savings group; a request goes through its group.")))
+    elif membership.group.status != SavingsGroup.Status.ACTIVE:
+        refusals.append((None, _("The household's group is not active.")))
+    return refusals
+
+
+@transaction.atomic
+def application_create(*, household, program, amount, term_months, purpose, planned_use="", actor):
+    """Record a 01/TD request, checked against the program's rules; a refusal names every rule it breaks."""
+    authorize(actor, "application.create", scoped=households_for, pk=household.pk)
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    program = LoanProgram.objects.get(pk=program.pk)
+    amount = to_decimal(amount)
+    if term_months is None:
+        raise DomainError(_("The term must be at least one month."), field="term_months")
+    refusals = application_refusals(household=household, program=program, amount=amount, term_months=term_months)
+    if refusals:
+        raise DomainError.of(refusals)
+    membership = household.memberships.filter(left_on__isnull=True).select_related("group").first()
     return LoanApplication.objects.create(
         household=household,
         group=membership.group,
@@ -208,7 +223,7 @@ def application_review(
         if application.status != Status.DRAFT:
             raise DomainError(
                 _("The request of %(name)s was already reviewed (%(status)s).")
-                % {"name": name, "status": application.get_status_display()}
+                % {"name": name, "status": level_display(application)}
             )
         if held_on < timezone.localtime(application.created_at).date():
             raise DomainError(
@@ -304,7 +319,7 @@ def loan_list_submit(*, loan_list, actor):
     if loan_list.status != LoanList.Status.CERTIFIED:
         raise DomainError(
             _("Only a list certified by the ward can be submitted; this one is: %(status)s.")
-            % {"status": loan_list.get_status_display()}
+            % {"status": level_display(loan_list)}
         )
     applications = list(loan_list.applications.select_for_update().filter(status=Status.CERTIFIED).order_by("pk"))
     if not applications:

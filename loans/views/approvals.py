@@ -69,7 +69,6 @@ def loan_list_review(request, pk):
         "loan_list": loan_list, "applications": applications, "form": form, "pending": pending,
         "capital": approvals_selectors.list_capital(loan_list, applications, year=timezone.localdate().year),
         "self_submitted": loan_list.submitted_by_id == request.user.pk,
-        "statuses": LoanApplication.Status.choices,
     })
 
 

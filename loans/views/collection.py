@@ -2,11 +2,15 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q, Sum
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from loans.forms.collection import (
@@ -15,11 +19,15 @@ from loans.forms.collection import (
     CorrectionForm,
     ReversalDecisionForm,
     ReversalForm,
+    RowEntryForm,
 )
 from loans.models import CollectionItem, CollectionLine
 from loans.selectors.collection import collection_sheets_for, group_totals, reversal_requests_for
 from loans.selectors.collection_rows import sheet_row_totals, sheet_rows
 from loans.services.collection import (
+    RowProblems,
+    UnenteredRows,
+    collection_line_save,
     collection_sheet_create,
     collection_sheet_discard,
     collection_sheet_post,
@@ -59,11 +67,44 @@ def _line_totals(lines):
     return sheet_row_totals(sheet_rows(lines))
 
 
+SHEETS_PER_PAGE = 20
+
+#: What the sheet's script says (static/js/collections.js), in the user's language.
+SHEET_WORDS = {
+    "empty": pgettext_lazy("collection row", "Not entered"),
+    "saved": pgettext_lazy("collection row", "Saved"),
+    "nothing": pgettext_lazy("collection row", "Paid nothing"),
+    "waiting": pgettext_lazy("collection row", "Waiting to be sent"),
+    "sending": pgettext_lazy("collection row", "Sending…"),
+    "refused": pgettext_lazy("collection row", "Not saved"),
+    "conflict": pgettext_lazy("collection row", "Changed by someone else"),
+    "offline_one": gettext_lazy("Connection lost – 1 row waiting to be sent"),
+    "offline_many": gettext_lazy("Connection lost – {count} rows waiting to be sent"),
+    "offline_none": gettext_lazy("Connection lost. What you type is kept on this device and sent when the connection is back."),
+    "login": gettext_lazy("Your session has ended. What you typed is kept on this device: sign in again and it is sent."),
+    "all_saved": gettext_lazy("Every row is saved."),
+    "saved_at": gettext_lazy("Saved at {time}"),
+    "conflict_text": gettext_lazy("{who} saved this row at {time} while you were typing: paid {paid}, deposit {savings_in}, "
+                           "withdrawal {savings_out}. Your amounts are still in the boxes."),
+    "keep_mine": gettext_lazy("Keep my amounts"),
+    "use_theirs": gettext_lazy("Use the saved amounts"),
+    "closed": gettext_lazy("This sheet was posted meanwhile: your amounts for this row were not saved. Reload the sheet."),
+    "offline_post": gettext_lazy("Posting needs a connection. Your rows are kept on this device; post when the connection is back."),
+    "no_match": gettext_lazy("No household of this sheet has that name."),
+}
+
+
+def _sheet_page(request, sheets):
+    """Newest collection day first, a page at a time: this month's sheets are at the top of the first page."""
+    sheets = sheets.annotate(**SHEET_TOTALS).order_by("-collection_on", "group__code", "-pk")
+    return Paginator(sheets, SHEETS_PER_PAGE).get_page(request.GET.get("page"))
+
+
 @login_required
 @require_GET
 def collection_sheet_list(request):
     groups = groups_for(request.user).order_by("code")
-    sheets = collection_sheets_for(request.user).annotate(**SHEET_TOTALS)
+    sheets = collection_sheets_for(request.user)
     group = None
     if request.GET.get("group"):
         if not request.GET["group"].isdigit():
@@ -76,7 +117,8 @@ def collection_sheet_list(request):
         request,
         "loans/collection_sheet_list.html",
         {
-            "sheets": sheets[:200],
+            "page": _sheet_page(request, sheets),
+            "query": urlencode({"group": group.pk}) if group else "",
             "groups": groups,
             "group": group,
             "group_totals": group_totals(group) if group else None,
@@ -106,7 +148,7 @@ def collection_sheet_create_view(request):
         request,
         "loans/collection_sheet_list.html",
         {
-            "sheets": collection_sheets_for(request.user).annotate(**SHEET_TOTALS)[:200],
+            "page": _sheet_page(request, collection_sheets_for(request.user)),
             "groups": groups.order_by("code"),
             "form": form,
             "can_post": True,
@@ -125,8 +167,13 @@ def collection_sheet_detail(request, pk):
     return _render_sheet(request, sheet, lines, form, can_post)
 
 
-def _render_sheet(request, sheet, lines, form, can_post, status=200):
+def _render_sheet(request, sheet, lines, form, can_post, status=200, refusal=None):
     shown = sheet_rows(lines)
+    rows = form.rows() if form else None
+    unentered = refusal.lines if isinstance(refusal, UnenteredRows) else None
+    conflicts = refusal.conflicts if isinstance(refusal, RowProblems) else {}
+    for line in lines:
+        line.conflict = conflicts.get(line.pk)
     return render(
         request,
         "loans/collection_sheet_detail.html",
@@ -134,14 +181,30 @@ def _render_sheet(request, sheet, lines, form, can_post, status=200):
             "sheet": sheet,
             "lines": lines,
             "sheet_rows": shown,
-            "rows": form.rows() if form else None,
+            "rows": rows,
             "form": form,
+            "row_errors": _row_errors(rows) if form is not None and form.errors else [],
+            "sheet_words": SHEET_WORDS if form is not None else None,
+            "unentered": unentered,
+            "unentered_arrears": refusal.arrears if unentered else None,
+            "unentered_count": sum(1 for line in lines if not line.is_entered and not line.corrects_id),
             "totals": sheet_row_totals(shown),
             "group_totals": group_totals(sheet.group),
             "can_post": can_post,
+            "can_ask": may(request.user, "reversal.request"),
         },
         status=status,
     )
+
+
+def _row_errors(rows):
+    """[(household name, field, message)] for the summary at the top: one link per refused amount."""
+    return [
+        (line.household.head_name, field, error)
+        for line, *fields, _version in rows
+        for field in fields
+        for error in field.errors
+    ]
 
 
 @require_POST
@@ -157,17 +220,84 @@ def collection_sheet_fill(request, pk):
     if not form.is_valid():
         messages.error(request, _("Some amounts are not valid; they are marked below. Nothing was saved."))
         return _render_sheet(request, sheet, lines, form, True, status=400)
+    posting = request.POST.get("action") == "post"
     try:
-        if request.POST.get("action") == "post":
+        if posting:
             # The amounts go in with the posting, under its lock: a colleague's save cannot slip in between.
-            collection_sheet_post(sheet=sheet, entries=form.entries(), actor=request.user)
+            nothing_paid = request.POST.get("nothing_paid")
+            collection_sheet_post(sheet=sheet, entries=form.entries(), actor=request.user,
+                                  nothing_paid=int(nothing_paid) if (nothing_paid or "").isdigit() else None)
             messages.success(request, _("The sheet is posted. Balances are updated."))
         else:
             collection_sheet_save(sheet=sheet, entries=form.entries(), actor=request.user)
             messages.success(request, _("Amounts saved. The sheet is not posted yet."))
+    except (RowProblems, UnenteredRows) as refusal:
+        # What was typed stays in its boxes; the rows that were stored are stored.
+        if isinstance(refusal, RowProblems):
+            form.add_row_problems(refusal)
+            messages.error(request, refusal.summary)
+        lines = _sheet_lines(sheet)
+        form.lines = lines
+        return _render_sheet(request, sheet, lines, form, True, status=400, refusal=refusal)
     except DomainError as error:
         messages.error(request, error.message)
-    return redirect("loans:collection_sheet_detail", pk=sheet.pk)
+    # Back to the row the officer was on (the page's script sends it), not to the top of a long sheet.
+    anchor = request.POST.get("at", "")
+    return redirect(reverse("loans:collection_sheet_detail", args=[sheet.pk])
+                    + (f"#{anchor}" if anchor.startswith("line-") and anchor[5:].isdigit() else ""))
+
+
+def _entry_payload(line):
+    values = (line.amount_paid, line.savings_in, line.savings_out) if line.is_entered else (None, None, None)
+    return {
+        "version": line.version,
+        "entered": line.is_entered,
+        "values": dict(zip(CollectionEntryForm.COLUMNS, (None if v is None else int(v) for v in values),
+                           strict=True)),
+        "by": (line.entered_by.get_full_name() or line.entered_by.username) if line.entered_by_id else "",
+        "at": localtime(line.entered_at).strftime("%H:%M %d/%m/%Y") if line.entered_at else "",
+    }
+
+
+@require_POST
+@allowed("collection.save")
+def collection_line_entry(request, pk, line_pk):
+    """One row's draft, saved when the officer leaves it (JSON for the page's script), or marked "paid nothing"
+    from the posting's list (a plain form, back to the sheet)."""
+    sheet = get_object_or_404(collection_sheets_for(request.user), pk=pk)
+    line = get_object_or_404(sheet.lines.select_related("sheet"), pk=line_pk)
+    as_json = "application/json" in request.headers.get("Accept", "")
+    form = RowEntryForm(request.POST)
+    state, status, payload = "saved", 200, {}
+    if not form.is_valid():
+        state, status = "refused", 400
+        payload["errors"] = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+    else:
+        try:
+            line = collection_line_save(line=line, entry=form.entry(), actor=request.user)
+        except RowProblems as refusal:
+            if refusal.conflicts:
+                state, status = "conflict", 409
+                line = CollectionLine.objects.select_related("entered_by").get(pk=line.pk)
+                payload["theirs"] = _entry_payload(line)
+            else:
+                state, status = "refused", 400
+                payload["errors"] = {
+                    field: [message for column, message in refusal.row_errors[line.pk] if column == field]
+                    for field in {column for column, _message in refusal.row_errors[line.pk]}
+                }
+        except DomainError as error:
+            state, status = "closed", 409
+            payload["message"] = error.message
+        else:
+            payload.update(_entry_payload(line))
+    if as_json:
+        return JsonResponse({"state": state, **payload}, status=status)
+    if state == "saved":
+        messages.success(request, _("%(name)s: saved.") % {"name": line.household.head_name})
+    else:
+        messages.error(request, payload.get("message") or _("%(name)s: not saved.") % {"name": line.household.head_name})
+    return redirect(reverse("loans:collection_sheet_detail", args=[sheet.pk]) + f"#line-{line.pk}")
 
 
 @require_POST

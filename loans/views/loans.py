@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from loans.calendar import WorkingCalendar
 from loans.forms.changes import LoanChangeDecisionForm
-from loans.models import CollectionSheet, Loan, LoanApplication, LoanChange, Posting
+from loans.models import CollectionSheet, Loan, LoanChange, Posting
 from loans.selectors.collection import reversal_requests_for
 from loans.selectors.loans import loans_for
 from loans.selectors.statements import statement_entries
@@ -101,6 +101,5 @@ def loan_detail(request, pk):
         "decision_form": LoanChangeDecisionForm(),
         "schedule_total": sum(i.principal for i in instalments),
         "application": loan.application,
-        "statuses": LoanApplication.Status.choices,
     }
     return render(request, "loans/loan_detail.html", context)

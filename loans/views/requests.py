@@ -17,7 +17,7 @@ from loans.selectors.requests import application_search, applications_for, loan_
 from loans.services import requests as requests_services
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, WARD_WORK, has_role, personal, role_required
-from organizations.area import area_label
+from organizations.area import area_label, level_choices
 from organizations.errors import DomainError
 from organizations.forms import apply_domain_error, refuse_out_of_scope
 from organizations.policy import allowed, may
@@ -50,7 +50,7 @@ def application_list(request):
     ).order_by("created_at")
     return render(request, "loans/application_list.html", {
         "page": page, "q": query, "status": status, "program": program,
-        "statuses": Status.choices, "programs": LoanProgram.objects.all(), "query": params.urlencode(),
+        "statuses": level_choices(LoanApplication), "programs": LoanProgram.objects.all(), "query": params.urlencode(),
         "pending_lists": pending_lists, "can_change": has_role(request.user, *WARD_WORK),
     })
 
@@ -88,7 +88,7 @@ def application_print(request, pk):
 @allowed("application.create")
 def application_create(request, household_pk):
     household = get_object_or_404(households_for(request.user), pk=household_pk)
-    form = ApplicationForm(request.POST or None)
+    form = ApplicationForm(request.POST or None, household=household)
     if request.method == "POST":
         refuse_out_of_scope(form)
         if form.is_valid():
@@ -249,7 +249,7 @@ def list03_index(request):
         lists = lists.filter(status=status)
     page = Paginator(lists.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "loans/list03_index.html", {
-        "page": page, "status": status, "statuses": LoanList.Status.choices,
+        "page": page, "status": status, "statuses": level_choices(LoanList),
     })
 
 

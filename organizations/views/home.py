@@ -3,10 +3,19 @@
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from loans.reports.forms import ReportScopeForm
-from loans.reports.selectors import label_rows, overdue_ratio, portfolio_report, portfolio_totals, portfolio_trend
+from loans.reports.selectors import (
+    label_rows,
+    overdue_ratio,
+    portfolio_report,
+    portfolio_totals,
+    portfolio_trend,
+    ward_trend,
+)
+from loans.reports.tables import WardTable, query_with
 from organizations.access import DISTRICT_WORK, has_role
 from organizations.schedule import day_close_warning
 
@@ -37,6 +46,10 @@ def _trend_rows(trend):
     return rows
 
 
+#: The 12-month trend under today's wards, or each month under the wards of that month (before a merger: the old).
+TREND_WARDS = ("today", "month")
+
+
 @require_GET
 @login_required
 def home(request):
@@ -45,15 +58,31 @@ def home(request):
     on, organization, ward = form.scope()
     scope = {"user": request.user, "on": on, "organization": organization, "ward": ward,
              "today_wards": form.mapped_to_today, "moved": form.offers_today_wards}
+    trend_wards = request.GET.get("trend_wards") if request.GET.get("trend_wards") in TREND_WARDS else "today"
+    per_month = trend_wards == "month"
     by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
     totals = portfolio_totals(**scope, by_kind=by_kind)
     by_ward = label_rows(portfolio_report(by=("ward",), **scope), ("ward",))
     by_program = label_rows(portfolio_report(by=("program",), **scope), ("program",))
-    trend = portfolio_trend(user=request.user, today=on, organization=organization, ward=ward, current=by_kind)
+    # The trend's last point is the date asked for, under the wards the trend uses: today's, or that date's own.
+    # The rows above already are, unless the scope form put them under the other.
+    trend_scope = {**scope, "today_wards": not per_month}
+    same_wards = not form.offers_today_wards or form.mapped_to_today == (not per_month)
+    trend = portfolio_trend(
+        user=request.user, today=on, organization=organization, ward=ward, today_wards=not per_month,
+        per_month=per_month, current=by_kind if same_wards or not ward else None,
+    )
     trend_rows = _trend_rows(trend)
+    current_by_ward = by_ward if same_wards else portfolio_report(by=("ward",), **trend_scope)
+    wards_trend = ward_trend(user=request.user, today=on, current=current_by_ward, organization=organization,
+                             ward=ward, per_month=per_month)
+    ward_table = WardTable(by_ward, request.GET, prefix="ward", anchor="#by-ward")
+    trend_table = WardTable(wards_trend["rows"], request.GET, prefix="trend", columns=(("name", _("Ward"), False),),
+                            anchor="#trend-by-ward")
     chart_data = {
         "kinds": _chart(by_kind, lambda row: str(row["kind_name"])),
-        "wards": _chart(by_ward, lambda row: row["ward_obj"].name if row["ward_obj"] else "?"),
+        # The chart shows the table's page: 168 bars would not read.
+        "wards": _chart(ward_table.rows, lambda row: row["ward_obj"].name if row["ward_obj"] else "?"),
         "programs": _chart(by_program, lambda row: row["program_obj"].code if row["program_obj"] else "?"),
         "trend": _chart(trend_rows, lambda row: row["label"]),
     }
@@ -66,10 +95,21 @@ def home(request):
             "totals": totals,
             "by_kind": by_kind,
             "by_ward": by_ward,
+            "ward_table": ward_table,
             "by_program": by_program,
             "chart_data": chart_data,
             "trend_rows": trend_rows,
-            "query": request.GET.urlencode(),
+            "trend_wards": trend_wards,
+            "trend_links": [
+                (choice, label, f"?{query_with(request.GET, trend_wards=None if choice == 'today' else choice)}#trend")
+                for choice, label in ((
+                    "today", _("Under today's wards")), ("month", _("Under each month's wards")))
+            ],
+            "wards_trend": wards_trend,
+            "trend_table": trend_table,
+            "trend_labels": [f"{day:%m/%Y}" for day in wards_trend["days"][:-1]] + [f"{on:%d/%m/%Y}"],
+            "query": query_with(request.GET, ward_q=None, ward_sort=None, ward_page=None, trend_q=None,
+                                trend_page=None, trend_sort=None),
             # Admins and district staff answer for the day close: they are told when it is late.
             "close_warning": day_close_warning() if has_role(request.user, *DISTRICT_WORK) else None,
         },

@@ -87,3 +87,9 @@ document.addEventListener("input", (event) => {
   }
   input.setSelectionRange(position, position);
 });
+// The service worker (templates/sw.js) keeps the collection sheets an officer opens, for a dropped connection at the
+// transaction point. Pages seen signed out (the login page, after signing out) forget them.
+if ("serviceWorker" in navigator && document.body.dataset.serviceWorker) {
+  navigator.serviceWorker.register(document.body.dataset.serviceWorker).catch(() => {});
+}
+if (window.caches && "forgetPages" in document.body.dataset) caches.delete("uythac-sheets").catch(() => {});

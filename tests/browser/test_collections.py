@@ -51,7 +51,16 @@ def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_offic
         page.set_viewport_size({"width": 1366, "height": 860})
 
         page.once("dialog", lambda dialog: dialog.accept())
-        page.click("button:has-text('Ghi sổ bảng kê')")
+        page.click("[data-testid=sheet-bar] button:has-text('Ghi sổ bảng kê')")
+        # The neighbour's row was left empty: posting names her and the arrears it would create, and waits.
+        unentered = page.locator("[data-testid=unentered]")
+        unentered.wait_for()
+        assert "Lê Thị Bé" in unentered.inner_text() and "113.667 ₫" in unentered.inner_text()
+        assert page.inner_text("[data-testid=sheet-status]") == "Mới lập"
+        screenshot("collection-sheet-unentered", width=390)
+        page.set_viewport_size({"width": 1366, "height": 860})
+        unentered.locator("input[name=nothing_paid]").check()
+        unentered.locator("[data-testid=post-confirmed]").click()
         page.wait_for_selector("text=Đã ghi sổ bảng kê. Số dư đã được cập nhật.")
         assert page.inner_text("[data-testid=sheet-status]") == "Đã ghi sổ"
         posted = page.locator("tr", has_text=household_a.head_name)
