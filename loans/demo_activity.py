@@ -5,8 +5,10 @@ close, a few freezes, some interest arrears and two write-offs.
 Earlier history is kept as opening balances: the disbursement and the principal repaid at the bank's desk, and one
 interest posting per loan settling interest up to the opening day, worked out by the same interest rule over the
 month before it. Posting every month of up to five years through the services would make seed_demo take many
-minutes; the last two collection days show the whole path. Called at the end of seed_demo's DemoDistrict.build;
-it moves no principal, so the seed's outstanding balances and borrowing households stay exactly DOMAIN.md's.
+minutes; the last two collection days show the whole path. The two years before the opening day (earlier loans,
+monthly interest and savings, instalments paid late) are written set-based by loans.demo_history. Called at the end
+of seed_demo's DemoDistrict.build; it moves no principal, so the seed's outstanding balances and borrowing
+households stay exactly DOMAIN.md's.
 """
 
 from collections import defaultdict
@@ -80,7 +82,8 @@ def _post_opening_interest(opening):
     postings = []
     month_before = add_months(opening, -1)
     note = f"Số dư đầu kỳ: lãi đã thu đến {opening:%d/%m/%Y}"
-    for loan in Loan.objects.filter(disbursed_on__lt=opening).select_related("household"):
+    # Loans closed before it (loans.demo_history's earlier loans) owe nothing for that month.
+    for loan in Loan.objects.filter(disbursed_on__lt=opening).exclude(status=Loan.Status.CLOSED):
         due = loan_period_interest(loan=loan, start=max(loan.disbursed_on, month_before), end=opening,
                                    movements=movements[loan.pk], overdue_marks=[])
         if due.total > 0:

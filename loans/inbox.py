@@ -28,7 +28,7 @@ def _loan_list_rows(user):
 
 LOAN_LISTS = register(Kind(
     name="loan_list",
-    label=gettext_lazy("03/TD lists submitted to district"),
+    label=gettext_lazy("03/TD lists submitted for approval"),
     action="application.decide",
     pending=_loan_lists,
     rows=_loan_list_rows,

@@ -81,7 +81,12 @@ WITH scoped AS (
                 THEN COALESCE(x.scheduled, 0) - x.paid ELSE 0 END AS c_overdue,
            CASE WHEN x.outstanding > 0 AND s.frozen_now + x.frozen_shift > 0 THEN x.outstanding ELSE 0 END AS c_frozen,
            CASE WHEN x.posted > 0 THEN s.arrears_now + x.arrears_shift ELSE 0 END AS c_arrears
-    FROM running x JOIN scoped s ON s.id = x.loan_id
+    -- The loan table itself, not the `scoped` CTE (the running rows are the scoped loans' already): SQLite joins a CTE
+    -- without an index, which costs loans × events.
+    FROM running x JOIN (
+        SELECT id, group_id, program_id, household_id, interest_arrears AS arrears_now,
+               CASE WHEN status = 'frozen' THEN 1 ELSE 0 END AS frozen_now FROM {loan}
+    ) s ON s.id = x.loan_id
 ), changes AS (
     SELECT group_id, program_id, household_id, day, d_lent, d_collected,
            c_loans - LAG(c_loans, 1, 0) OVER prior AS d_loans,

@@ -14,7 +14,7 @@ from organizations.errors import DomainError
 #: đồng, dates as ISO) and is read in the viewer's language; what an officer types stays free text in `note`.
 STATUS_NOTES = {
     "group_approved": _("Approved at the group meeting of %(date)s: %(amount)s"),
-    "submitted": _("Submitted to district"),
+    # "submitted" says nothing the status label ("Submitted to <the level above>") does not: no note.
     "approved": _("Approved %(amount)s"),
     "disbursed": _("Loan %(number)s, %(amount)s"),
     "sheet_posted": _("13/TD %(group)s %(date)s"),

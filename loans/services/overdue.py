@@ -13,14 +13,15 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Case, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loans.calendar import WorkingCalendar
 from loans.interest import StatusHistory
-from loans.ledger.balances import ZERO, net_amount, refresh_loan_balances, with_derived_balances
+from loans.ledger.balances import ZERO, net_amount, refresh_loan_balances
 from loans.ledger.snapshots import snapshots_close_months
 from loans.models import DayClose, Loan, LoanProgram, LoanStatusChange, Posting, RepaymentInstalment
 
@@ -95,16 +96,18 @@ def missed_instalments(on, *, loans=None, calendar=None):
         .annotate(total=Sum(net_amount(PostingKind.PRINCIPAL)))
         .values("total")
     )
-    candidates = RepaymentInstalment.objects.filter(due_on__lt=on, overdue_since__isnull=True).annotate(
-        scheduled_through=Subquery(scheduled_through), repaid=Coalesce(Subquery(repaid), ZERO)
-    )
+    candidates = RepaymentInstalment.objects.filter(due_on__lt=on, overdue_since__isnull=True)
     if loans is not None:
         candidates = candidates.filter(loan__in=loans)
     last_closed = DayClose.objects.filter(on__lt=on).order_by("-on").values_list("on", flat=True).first()
     if last_closed is not None:
         # Recent instalments are judged as of their due date; older ones were judged by an earlier run and are looked
-        # at again only if something since uncovered them.
-        candidates = candidates.filter(Q(due_on__gte=last_closed - LOOKBACK) | Q(scheduled_through__gt=F("repaid")))
+        # at again only if something since uncovered them (found in one set-based pass, not one lookup per row).
+        cutoff = last_closed - LOOKBACK
+        candidates = candidates.filter(Q(due_on__gte=cutoff) | Q(pk__in=_uncovered_before(cutoff, on)))
+    candidates = candidates.annotate(
+        scheduled_through=Subquery(scheduled_through), repaid=Coalesce(Subquery(repaid), ZERO)
+    )
     rows = list(
         candidates.order_by("loan__number", "seq").values(
             "pk", "loan_id", "loan__number", "loan__household__head_name", "seq", "due_on", "principal",
@@ -131,6 +134,80 @@ def missed_instalments(on, *, loans=None, calendar=None):
     return missed
 
 
+def _sql(statement, params):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+#: Principal repaid and disbursed by each loan's postings, less reversals of them, in one grouped pass over the
+#: postings; `until` may add a condition on the date. Its parameters: _net_principal_params().
+_NET_PRINCIPAL = """
+    SELECT p.loan_id,
+           SUM(CASE WHEN p.kind = %s THEN p.amount WHEN p.kind = %s AND o.kind = %s THEN -p.amount ELSE 0 END) AS paid,
+           SUM(CASE WHEN p.kind = %s THEN p.amount WHEN p.kind = %s AND o.kind = %s THEN -p.amount ELSE 0 END)
+               AS disbursed
+    FROM loans_posting p LEFT JOIN loans_posting o ON o.id = p.reverses_id
+    WHERE p.loan_id IS NOT NULL AND p.kind IN (%s, %s, %s) {until}
+    GROUP BY p.loan_id
+"""
+
+
+def _net_principal_params():
+    principal, reversal, disbursement = PostingKind.PRINCIPAL, PostingKind.REVERSAL, PostingKind.DISBURSEMENT
+    return [principal, reversal, principal, disbursement, reversal, disbursement, principal, reversal, disbursement]
+
+
+def _uncovered_before(cutoff, on):
+    """Unmarked instalments due before `cutoff` whose schedule up to them is more than the loan repaid by `on`, as a
+    subquery of their ids.
+
+    The same test as `missed_instalments` makes on each row (scheduled through the instalment > repaid), for every
+    instalment at once: a running sum over the schedule and one grouped pass over the repayments.
+    """
+    return RawSQL(
+        f"""WITH repaid AS ({_NET_PRINCIPAL.format(until='AND p."on" <= %s')}),
+                 schedule AS (
+                     SELECT i.id, i.loan_id, i.due_on, i.overdue_since,
+                            SUM(i.principal) OVER (PARTITION BY i.loan_id ORDER BY i.seq) AS through
+                     FROM loans_repaymentinstalment i
+                 )
+            SELECT s.id FROM schedule s LEFT JOIN repaid r ON r.loan_id = s.loan_id
+            WHERE s.overdue_since IS NULL AND s.due_on < %s AND s.through > COALESCE(r.paid, 0)""",
+        [*_net_principal_params(), on, cutoff],
+    )
+
+
+def stale_loan_ids():
+    """Ids of loans whose cached outstanding or overdue principal differs from the ledger: what
+    `with_derived_balances` derives per loan, for every loan at once in grouped passes over postings and instalments."""
+    return _sql(
+        f"""WITH ledger AS ({_NET_PRINCIPAL.format(until='')}),
+                 last_marked AS (
+                     SELECT loan_id, MAX(seq) AS seq FROM loans_repaymentinstalment
+                     WHERE overdue_since IS NOT NULL GROUP BY loan_id
+                 ),
+                 overdue_scheduled AS (
+                     SELECT i.loan_id, SUM(i.principal) AS scheduled
+                     FROM loans_repaymentinstalment i JOIN last_marked m ON m.loan_id = i.loan_id AND i.seq <= m.seq
+                     GROUP BY i.loan_id
+                 ),
+                 derived AS (
+                     SELECT l.id, l.principal_outstanding, l.overdue_principal,
+                            COALESCE(g.disbursed, 0) - COALESCE(g.paid, 0) AS outstanding,
+                            COALESCE(s.scheduled, 0) - COALESCE(g.paid, 0) AS overdue
+                     FROM loans_loan l
+                     LEFT JOIN ledger g ON g.loan_id = l.id
+                     LEFT JOIN overdue_scheduled s ON s.loan_id = l.id
+                 )
+            SELECT id FROM derived
+            WHERE principal_outstanding <> outstanding
+               OR overdue_principal <> CASE WHEN overdue > 0 THEN overdue ELSE 0 END
+            ORDER BY id""",
+        _net_principal_params(),
+    )
+
+
 def overdue_close_day(*, on):
     """Mark every instalment overdue by `on` with the day it became overdue, bring cached balances and the past-date
     snapshots in line from that day, and record the day as closed. Returns (marked rows, refreshed loan ids).
@@ -147,10 +224,7 @@ def overdue_close_day(*, on):
             RepaymentInstalment.objects.filter(pk__in=[pk for pks in by_day.values() for pk in pks]).update(
                 overdue_since=Case(*(When(pk__in=pks, then=Value(since)) for since, pks in by_day.items()))
             )
-        stale = with_derived_balances(Loan.objects.all()).filter(
-            ~Q(principal_outstanding=F("derived_outstanding")) | ~Q(overdue_principal=F("derived_overdue"))
-        )
-        stale_ids = list(stale.values_list("pk", flat=True))
+        stale_ids = stale_loan_ids()
         refresh_loan_balances(stale_ids, since=min(by_day, default=on))
         snapshots_close_months(max(on, timezone.localdate()))
         for program in LoanProgram.objects.filter(rates__effective_from__lte=on).distinct():

@@ -1,5 +1,6 @@
 """Build the demo district (Quận 12) so that per-organization totals equal DOMAIN.md's seed figures exactly."""
 
+import argparse
 import random
 from datetime import date, timedelta
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 from borrowers.models import Household, fold_name
 from loans.demo import seed_capital
 from loans.demo_activity import MISSED_SHARE, missed_window, run_demo_activity
+from loans.demo_history import build_history, refresh_history_trend
 from loans.ledger.balances import refresh_balances
 from loans.ledger.snapshots import snapshots_rebuild
 from loans.ledger.summaries import refresh_portfolio_summary
@@ -175,8 +177,13 @@ class Command(BaseCommand):
             help='Codes of the wards formed on 01/07/2025, e.g. "Thới An=026773,An Phú Đông=026779" (the default '
                  "reuses the code of the old ward of the same name).",
         )
+        parser.add_argument(
+            "--history", action=argparse.BooleanOptionalAction, default=None,
+            help="Add the two years before the opening balances (loans/demo_history.py); default: the DEMO_HISTORY "
+                 "setting, on unless set (the tests turn it off).",
+        )
 
-    def handle(self, *args, force=False, seed=12, new_ward_codes="", **options):
+    def handle(self, *args, force=False, seed=12, new_ward_codes="", history=None, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo creates demo users with a known password; it refuses to run when DEBUG is off. Use --force to run it anyway."
@@ -186,15 +193,20 @@ class Command(BaseCommand):
             return
         with transaction.atomic(), audit_context(source="command: seed_demo"):
             codes = dict(part.split("=", 1) for part in new_ward_codes.split(",") if "=" in part)
-            DemoDistrict(random.Random(seed), timezone.localdate(), self.stdout, new_codes=codes).build()
+            if history is None:
+                history = getattr(settings, "DEMO_HISTORY", True)
+            DemoDistrict(random.Random(seed), timezone.localdate(), self.stdout, new_codes=codes, history=history).build()
             refresh_portfolio_summary()
+            if history:
+                refresh_history_trend(timezone.localdate())
             first = Posting.objects.aggregate(first=Min("on"))["first"] or timezone.localdate()
             snapshots_rebuild(since=first)
         self.stdout.write(self.style.SUCCESS("Demo district Quận 12 is ready."))
 
 
 class DemoDistrict:
-    def __init__(self, rng, today, out, new_codes=None):
+    def __init__(self, rng, today, out, new_codes=None, history=False):
+        self.history = history
         self.new_codes = {name.strip(): code.strip() for name, code in (new_codes or {}).items()}
         self.rng = rng
         self.today = today
@@ -230,6 +242,8 @@ class DemoDistrict:
         for kind, (outstanding, households) in SEED_FIGURES.items():
             self.build_organization(kind, outstanding, households)
             self.out.write(f"  {ORG_NAMES[kind][0]}: {households} households, {outstanding:,} VND")
+        if self.history:
+            build_history(self)  # in the 11 wards, before the merger
         self.build_users()
         self.merge_wards()
         seed_capital(self)
