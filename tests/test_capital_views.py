@@ -64,7 +64,8 @@ def test_queue_lists_submitted_lists_by_ward(client_for, district_staff, loan_li
                                              django_assert_max_num_queries):
     submitted_loan_list(group=group_b, submitted_by=ward_officer_b, amounts=(10_000_000,))
     client = client_for(district_staff)
-    with django_assert_max_num_queries(12):  # 8, the working-day calendar (bank's deadline), 3 the menu's inbox count
+    with django_assert_max_num_queries(13):  # 8, the working-day calendar (bank's deadline), 3 the menu's inbox count,
+        # 1 the level's name in the status labels
         response = client.get(reverse("loans:approval_queue"))
     content = response.content.decode()
     assert response.status_code == 200
@@ -222,7 +223,7 @@ def test_disbursement_day_records_several_loans(client_for, district_staff, appr
     first, second = approved
     client = client_for(district_staff)
     url = reverse("loans:disbursement_day")
-    with django_assert_max_num_queries(13):  # +3 for the menu's inbox count
+    with django_assert_max_num_queries(14):  # +3 for the menu's inbox count, +1 for the level's name in labels
         page = client.get(url)
     assert first.household.head_name in page.content.decode()
     response = client.post(url, disbursement_post([(first, "7900000000000101", "30.000.000"),
@@ -270,7 +271,7 @@ def test_loan_detail_shows_schedule_and_history(client_for, district_staff, appr
     url = reverse("loans:loan_detail", args=[loan.pk])
     client = client_for(ward_officer_a)
     # The page also shows changes, reversal requests, 06/TD checks and status history.
-    with django_assert_max_num_queries(22):  # +3 for the menu's inbox count
+    with django_assert_max_num_queries(23):  # +3 for the menu's inbox count, +1 for the level's name in labels
         response = client.get(url)
     assert response.status_code == 200
     assert response.context["schedule_total"] == 30_000_000 and len(response.context["instalments"]) == 12

@@ -83,7 +83,7 @@ def test_the_name_search_ignores_accents_and_keeps_the_other_parameters(province
     assert '<input type="hidden" name="ward_sort" value="-outstanding">' in html
     assert '<input type="hidden" name="trend_wards" value="month">' in html
     nothing = client.get(reverse("organizations:home"), {"ward_q": "zzz"})
-    assert nothing.context["ward_table"].rows == [] and "No ward of that name" in nothing.content.decode()
+    assert nothing.context["ward_table"].rows == [] and "Không có phường nào có tên như vậy" in nothing.content.decode()
 
 
 def test_the_report_links_do_not_carry_the_tables_parameters(province, client):
