@@ -64,15 +64,21 @@ def exclusive(name):
 def pointed_at(settings_dict, alias=DEFAULT_DB_ALIAS):
     """Point `alias` at another database for a while; the test database's own connection is kept aside (closing an
     in-memory SQLite connection would destroy its database)."""
+    from django.contrib.contenttypes.models import ContentType
+
     original = connections[alias]
     replacement = connections.create_connection(alias)
     replacement.settings_dict = settings_dict
     connections[alias] = replacement
+    # The content-type cache is kept per alias, not per database: an id cached from the other database (a type a
+    # test created there) would not exist here, and the audit trail's rows would point at nothing.
+    ContentType.objects.clear_cache()
     try:
         yield replacement
     finally:
         replacement.close()
         connections[alias] = original
+        ContentType.objects.clear_cache()
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------------------------
