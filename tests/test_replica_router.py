@@ -151,6 +151,9 @@ class TestOnPostgreSQL:
         test_name = connections["default"].settings_dict["NAME"]
         copy = f"{test_name}_replica"
         connections.close_all()  # CREATE DATABASE … TEMPLATE needs the source without connections
+        # A live server thread of an earlier browser test in this process may still hold one: end it.
+        databases._pg(connections["default"], "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", [test_name])
         databases.pg_clone(connections["default"], source=test_name, target=copy)
         original = connections[REPLICA].settings_dict
         connections[REPLICA].close()

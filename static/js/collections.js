@@ -357,8 +357,22 @@
         sync.textContent = words.offline_post;
         return;
       }
+      // A row still on its way holds the sheet for a moment: post once it has arrived, or the posting would find
+      // the sheet busy with the officer's own save.
+      if (sending.size && !form.dataset.waited) {
+        stay();
+        const began = Date.now();
+        const retry = () => {
+          if (sending.size && Date.now() - began < 15000) { setTimeout(retry, 100); return; }
+          form.dataset.waited = "1";
+          form.requestSubmit(button);
+        };
+        retry();
+        return;
+      }
       if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) {
         stay();
+        delete form.dataset.waited;
         return;
       }
       // The form carries every row's amounts and versions: the rows waiting go in with the posting itself.

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_officer_fills_and_posts_a_collection_sheet(page, screenshot, ward_officer_a, district_staff, group_a,
                                                     household_a):
+    """The whole collection day in one browser walk (prepare, fill, the posting's question, post, print, a reversal
+    asked and approved): about 20 s, most of it page loads."""
     traveller = time_machine.travel("2026-06-20 09:00 +0700", tick=True)
     traveller.start()
     try:
