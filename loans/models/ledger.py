@@ -97,7 +97,13 @@ class Posting(models.Model):
                 condition=Q(restores__isnull=True) | ~Q(kind="reversal"), name="posting_restore_is_not_a_reversal"
             ),
         ]
-        indexes = [models.Index(fields=["loan", "kind"]), models.Index(fields=["on", "kind"])]
+        indexes = [
+            models.Index(fields=["loan", "kind"]),
+            models.Index(fields=["on", "kind"]),
+            # The day close looks up the reversals booked since the last close (a reversal keeps its original's value
+            # date, so only the booking time tells).
+            models.Index(fields=["created_at"], name="posting_reversal_booked", condition=Q(kind="reversal")),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount} {self.on:%d/%m/%Y}"

@@ -146,6 +146,8 @@ class LoanStatusChange(StatusChange):
     class Meta(StatusChange.Meta):
         verbose_name = _("loan status change")
         verbose_name_plural = _("loan status changes")
+        # The day close looks up the changes booked since the last close.
+        indexes = [models.Index(fields=["at"], name="loan_status_change_at")]
 
     def __str__(self):
         return f"{self.loan_id}: {self.from_status} → {self.to_status}"
@@ -162,6 +164,10 @@ class RepaymentInstalment(models.Model):
     due_on = models.DateField(_("due date"))
     principal = MoneyField(_("principal due"))
     overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
+    # The day close that found it not overdue after its due date (see loans/services/overdue.py). Later closes look at
+    # it again only when a reversal or a status change of its loan is booked, or when its due date moves to that day
+    # or later.
+    judged_through = models.DateField(_("judged through"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("repayment instalment")
@@ -171,7 +177,16 @@ class RepaymentInstalment(models.Model):
             models.UniqueConstraint(fields=["loan", "seq"], name="instalment_seq_unique_per_loan"),
             models.CheckConstraint(condition=Q(principal__gt=0), name="instalment_principal_positive"),
         ]
-        indexes = [models.Index(fields=["due_on", "overdue_since"])]
+        indexes = [
+            models.Index(fields=["due_on", "overdue_since"]),
+            # What the day close has still to judge: a small slice of the table, however many loans there are.
+            models.Index(
+                fields=["due_on"],
+                name="instalment_unjudged",
+                condition=Q(overdue_since__isnull=True)
+                & (Q(judged_through__isnull=True) | Q(judged_through__lte=F("due_on"))),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.loan_id} #{self.seq} {self.due_on:%d/%m/%Y}"
