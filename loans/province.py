@@ -7,7 +7,8 @@ table; nothing goes through Python row by row. The data follow the rules the app
   repayments;
 - one loan in twenty missed its latest instalment. As the day close would have, the instalment is overdue from the day
   after its working due date if that day was closed; the day close of `closed` (recorded) has run, so an instalment
-  whose working due date is `closed` itself is still unmarked, for the next `close_day` to find;
+  whose working due date is `closed` itself is still unmarked, for the next `close_day` to find; every other
+  instalment whose working due date is before `closed` is recorded as judged by that close;
 - savings balances are their deposits; interest arrears are their arrears entries; a frozen loan has its status
   change.
 So `check_ledger` passes on what this builds. The summaries the dashboard reads are refreshed the way the commands
@@ -331,10 +332,16 @@ def _fill_loans(province, first, last):
         params,
     )
     sql(
-        """INSERT INTO loans_repaymentinstalment (seq, due_on, principal, overdue_since, loan_id)
-           SELECT s, (p.disbursed_on + make_interval(months => s * p.frequency))::date, p.share,
-                  CASE WHEN p.marked AND s = p.due THEN p.last_effective + 1 END, p.i
-           FROM province_loan p, generate_series(1, p.count) AS s""",
+        """INSERT INTO loans_repaymentinstalment (seq, due_on, principal, overdue_since, judged_through, loan_id)
+           SELECT s, d.due_on, p.share, CASE WHEN p.marked AND s = p.due THEN p.last_effective + 1 END,
+                  CASE WHEN NOT (p.missed AND s = p.due) AND COALESCE(e.effective, d.due_on) < %(closed)s
+                       THEN %(closed)s::date END,
+                  p.i
+           FROM province_loan p
+           CROSS JOIN generate_series(1, p.count) AS s
+           CROSS JOIN LATERAL (SELECT (p.disbursed_on + make_interval(months => s * p.frequency))::date AS due_on) d
+           LEFT JOIN province_due e ON e.day = d.due_on""",
+        params,
     )
     sql(
         """INSERT INTO loans_posting (kind, amount, "on", note, created_at, household_id, loan_id)
@@ -359,8 +366,9 @@ def _fill_loans(province, first, last):
     )
     sql(
         """INSERT INTO loans_loanstatuschange (loan_id, from_status, to_status, "on", at, note, note_code, note_params)
-           SELECT p.i, 'active', 'frozen', GREATEST(p.disbursed_on, %(today)s::date - 45), now(), '', '', '{}'
-           FROM province_loan p WHERE p.frozen""",
+           SELECT p.i, 'active', 'frozen', f.day, f.day + time '09:00', '', '', '{}'
+           FROM province_loan p CROSS JOIN LATERAL (SELECT GREATEST(p.disbursed_on, %(today)s::date - 45) AS day) f
+           WHERE p.frozen""",
         params,
     )
     sql("DROP TABLE province_loan")

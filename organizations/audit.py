@@ -26,6 +26,9 @@ NOT_AUDITED = {
     "PortfolioMonthEnd",
     "PortfolioDayChange",
     "SnapshotCoverage",
+    # Per-group totals rewritten from the cached balances on every refresh (loans/ledger/summaries.py).
+    "GroupProgramBalance",
+    "GroupBalance",
     # The record of background jobs is operational history of its own (organizations/jobs.py).
     "JobRun",
     "ScheduledJob",

@@ -98,6 +98,42 @@ def refresh_loan_balances(loan_ids, since=None):
     refresh_balances(loan_ids=loan_ids, since=since)
 
 
+def refresh_overdue_balances(loan_ids, since):
+    """After a day close marked instalments of these loans: their overdue principal, their groups' overdue totals,
+    and the groups' snapshots from `since`. Marking changes nothing else, so nothing else is rewritten: the cost
+    follows the loans marked, not the size of their groups' ledgers. Batches of 500 loans (SQLite's parameters)."""
+    from loans.ledger.snapshots import refresh_snapshots  # snapshots build on these balances: imported here
+    from loans.models import GroupProgramBalance
+
+    loan_ids = list(loan_ids)
+    derived = with_derived_balances(Loan.objects.filter(pk=OuterRef("pk")))
+    if Loan.objects.filter(pk__in=loan_ids[:500]).exclude(
+        principal_outstanding=Subquery(derived.values("derived_outstanding")[:1])
+    ).exists():
+        # A cached outstanding out of line with the ledger (a posting not refreshed): rewrite everything of theirs.
+        refresh_balances(loan_ids=loan_ids, since=since)
+        return
+    pairs = set()
+    for start in range(0, len(loan_ids), 500):
+        loans = Loan.objects.filter(pk__in=loan_ids[start:start + 500])
+        loans.update(overdue_principal=Subquery(derived.values("derived_overdue")[:1]))
+        pairs.update(loans.values_list("group_id", "program_id"))
+    groups = sorted({group for group, _program in pairs})
+    overdue = (
+        Loan.objects.filter(group=OuterRef("group"), program=OuterRef("program"))
+        .filter(Q(principal_outstanding__gt=0) | Q(interest_arrears__gt=0))
+        .order_by()
+        .values("group")
+        .annotate(total=Sum("overdue_principal"))
+        .values("total")
+    )
+    for start in range(0, len(groups), 500):
+        GroupProgramBalance.objects.filter(group__in=groups[start:start + 500]).update(
+            overdue=Coalesce(Subquery(overdue), ZERO)
+        )
+    refresh_snapshots(groups, since=since)
+
+
 def refresh_household_savings(household_ids, since=None):
     refresh_balances(household_ids=household_ids, since=since)
 

@@ -14,26 +14,25 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Case, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, F, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loans.calendar import WorkingCalendar
 from loans.interest import StatusHistory
-from loans.ledger.balances import ZERO, net_amount, refresh_loan_balances
+from loans.ledger.balances import ZERO, net_amount, refresh_overdue_balances
 from loans.ledger.snapshots import snapshots_close_months
 from loans.models import DayClose, Loan, LoanProgram, LoanStatusChange, Posting, RepaymentInstalment
 
 PostingKind = Posting.Kind
 ONE_DAY = timedelta(days=1)
-#: Instalments due this long before the last closed day were judged by that run already (a due date moves at most
-#: about ten days past a long Tết); older ones are looked at again only if still not covered.
-LOOKBACK = timedelta(days=40)
+#: Loans and instalments judged row by row are read and stamped in batches of this many (SQLite's limit on
+#: parameters): one batch on any ordinary day.
+BATCH = 500
 
 
 def _principal_movements(loans):
-    """{loan id: sorted [(day, signed principal repaid)]} for the loans of the queryset `loans` (one query)."""
+    """{loan id: sorted [(day, signed principal repaid)]} for the loans `loans` (ids or a queryset; one query)."""
     rows = (
         Posting.objects.filter(loan__in=loans)
         .filter(Q(kind=PostingKind.PRINCIPAL) | Q(kind=PostingKind.REVERSAL, reverses__kind=PostingKind.PRINCIPAL))
@@ -48,7 +47,7 @@ def _principal_movements(loans):
 
 
 def loan_status_histories(loans):
-    """{loan id: StatusHistory} for the loans of the queryset `loans` (two queries)."""
+    """{loan id: StatusHistory} for the loans `loans` (ids or a queryset; two queries)."""
     changes = defaultdict(list)
     for loan_id, day, old, new in (
         LoanStatusChange.objects.filter(loan__in=loans).order_by("at", "pk").values_list(
@@ -77,11 +76,123 @@ def overdue_start(*, effective_due, scheduled_through, repayments, history, unti
     return None
 
 
+def _day_closed_before(on):
+    return DayClose.objects.filter(on__lt=on).order_by("-on").values_list("on", "ran_at").first()
+
+
+def _booked_event_loans(moment):
+    """Ids of loans with a reversal or a status change booked since `moment` (None: ever): what can make an instalment
+    judged earlier overdue after all (a reversal takes back a repayment; a frozen loan becomes active again)."""
+    reversed_loans = Posting.objects.filter(kind=PostingKind.REVERSAL, loan__isnull=False)
+    changed_loans = LoanStatusChange.objects.all()
+    if moment is not None:
+        reversed_loans, changed_loans = reversed_loans.filter(created_at__gte=moment), changed_loans.filter(at__gte=moment)
+    return sorted(
+        reversed_loans.order_by().values_list("loan_id", flat=True).union(
+            changed_loans.order_by().values_list("loan_id", flat=True)
+        )
+    )
+
+
+def _sql(statement, params):
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _batches(items):
+    return (items[start:start + BATCH] for start in range(0, len(items), BATCH))
+
+
+#: Instalments the day close has still to judge (the `instalment_unjudged` index holds exactly these): not marked, and
+#: either never judged or moved to a due date on or after the close that judged them.
+UNJUDGED = Q(overdue_since__isnull=True) & (Q(judged_through__isnull=True) | Q(judged_through__lte=F("due_on")))
+
+#: For each unjudged instalment due before `on` whose working due date has passed: whether it is settled for good,
+#: i.e. the loan had repaid the schedule up to it by the end of its working due date, and no reversal of a repayment
+#: is dated after that day. Such an instalment can become overdue only through a reversal booked later, which the
+#: next close sees. Index lookups per row (the loan's schedule and postings), none over the whole ledger.
+_JUDGEABLE = """
+    WITH moved(day, effective) AS (VALUES {moved}),
+    candidate AS (
+        SELECT i.id, i.loan_id, i.seq, COALESCE(m.effective, i.due_on) AS effective
+        FROM loans_repaymentinstalment i LEFT JOIN moved m ON m.day = i.due_on
+        WHERE i.overdue_since IS NULL AND (i.judged_through IS NULL OR i.judged_through <= i.due_on)
+          AND i.due_on < %s {scope}
+    )
+    SELECT c.id, (
+        (SELECT SUM(s.principal) FROM loans_repaymentinstalment s WHERE s.loan_id = c.loan_id AND s.seq <= c.seq)
+        <= COALESCE((
+            SELECT SUM(CASE WHEN p.kind = %s THEN p.amount ELSE -p.amount END)
+            FROM loans_posting p LEFT JOIN loans_posting o ON o.id = p.reverses_id
+            WHERE p.loan_id = c.loan_id AND p."on" <= c.effective AND (p.kind = %s OR (p.kind = %s AND o.kind = %s))
+        ), 0)
+        AND NOT EXISTS (
+            SELECT 1 FROM loans_posting p JOIN loans_posting o ON o.id = p.reverses_id
+            WHERE p.loan_id = c.loan_id AND p.kind = %s AND o.kind = %s AND p."on" > c.effective
+        )
+    ) AS settled
+    FROM candidate c WHERE c.effective < %s
+"""
+
+
+def _judgeable(on, loans):
+    """(sql, params) of `_JUDGEABLE` for the unjudged instalments due before `on` (of the loans of the queryset
+    `loans`, when given); None when there are none."""
+    unjudged = RepaymentInstalment.objects.filter(UNJUDGED, due_on__lt=on)
+    if loans is not None:
+        unjudged = unjudged.filter(loan__in=loans)
+    first_due = unjudged.aggregate(first=Min("due_on"))["first"]
+    if first_due is None:
+        return None
+    calendar = WorkingCalendar.for_span(first_due, on)
+    moved = [(day, calendar.on_or_after(day)) for day in _days(first_due, on) if not calendar.is_working_day(day)]
+    moved.append((on, on))  # VALUES needs a row; no instalment due before `on` matches it
+    adapt = connection.ops.adapt_datefield_value
+    scope, scope_params = "", []
+    if loans is not None:
+        loans_sql, scope_params = loans.values("pk").query.sql_with_params()
+        scope = f"AND i.loan_id IN ({loans_sql})"
+    principal, reversal = PostingKind.PRINCIPAL, PostingKind.REVERSAL
+    return (
+        _JUDGEABLE.format(moved=", ".join(["(%s, %s)"] * len(moved)), scope=scope),
+        [*(adapt(day) for pair in moved for day in pair), adapt(on), *scope_params,
+         principal, principal, reversal, principal, reversal, principal, adapt(on)],
+    )
+
+
+def _days(first, until):
+    return (first + timedelta(days=n) for n in range((until - first).days))
+
+
 def missed_instalments(on, *, loans=None, calendar=None):
     """[(instalment row, overdue since)] of instalments not yet marked that are overdue by `on` (inclusive).
 
     `loans` narrows the search (a queryset of loans); the number of queries does not depend on how many there are.
     """
+    return judge_instalments(on, loans=loans, calendar=calendar)[0]
+
+
+def judge_instalments(on, *, loans=None, calendar=None):
+    """(missed, judged): the instalments overdue by `on` as in `missed_instalments`, and the ids of those found not
+    overdue once their working due date had passed, which a close records as judged.
+
+    Only what a close has still to judge is read: instalments not judged yet (those that fell due since the last close,
+    or came with an import), and the instalments of loans with a reversal or a status change booked since the last
+    close. Most are settled in SQL (repaid in time, nothing taken back since); the rest, the few missed, are judged
+    row by row.
+    """
+    ids = set()
+    judgeable = _judgeable(on, loans)
+    if judgeable is not None:
+        ids.update(_sql(f"SELECT id FROM ({judgeable[0]}) j WHERE NOT j.settled", judgeable[1]))
+    last_closed = _day_closed_before(on)
+    unmarked = RepaymentInstalment.objects.filter(due_on__lt=on, overdue_since__isnull=True)
+    if loans is not None:
+        unmarked = unmarked.filter(loan__in=loans)
+    # A day's margin for what was booked while the last close ran.
+    for batch in _batches(_booked_event_loans(None if last_closed is None else last_closed[1] - ONE_DAY)):
+        ids.update(unmarked.filter(loan__in=batch).values_list("pk", flat=True))
     scheduled_through = (
         RepaymentInstalment.objects.filter(loan=OuterRef("loan"), seq__lte=OuterRef("seq"))
         .order_by()
@@ -96,116 +207,50 @@ def missed_instalments(on, *, loans=None, calendar=None):
         .annotate(total=Sum(net_amount(PostingKind.PRINCIPAL)))
         .values("total")
     )
-    candidates = RepaymentInstalment.objects.filter(due_on__lt=on, overdue_since__isnull=True)
-    if loans is not None:
-        candidates = candidates.filter(loan__in=loans)
-    last_closed = DayClose.objects.filter(on__lt=on).order_by("-on").values_list("on", flat=True).first()
-    if last_closed is not None:
-        # Recent instalments are judged as of their due date; older ones were judged by an earlier run and are looked
-        # at again only if something since uncovered them (found in one set-based pass, not one lookup per row).
-        cutoff = last_closed - LOOKBACK
-        candidates = candidates.filter(Q(due_on__gte=cutoff) | Q(pk__in=_uncovered_before(cutoff, on)))
-    candidates = candidates.annotate(
-        scheduled_through=Subquery(scheduled_through), repaid=Coalesce(Subquery(repaid), ZERO)
-    )
-    rows = list(
-        candidates.order_by("loan__number", "seq").values(
-            "pk", "loan_id", "loan__number", "loan__household__head_name", "seq", "due_on", "principal",
-            "scheduled_through", "repaid",
-        )
-    )
+    rows = []
+    for batch in _batches(sorted(ids)):
+        rows += unmarked.filter(pk__in=batch).annotate(
+            scheduled_through=Subquery(scheduled_through), repaid=Coalesce(Subquery(repaid), ZERO)
+        ).values("pk", "loan_id", "loan__number", "loan__household__head_name", "seq", "due_on", "principal",
+                 "scheduled_through", "repaid")
+    rows.sort(key=lambda row: (row["loan__number"], row["seq"]))
     if calendar is None:
         first_due = min((row["due_on"] for row in rows), default=on)
         calendar = WorkingCalendar.for_span(first_due, on)
-    loan_ids = RepaymentInstalment.objects.filter(pk__in=[row["pk"] for row in rows]).values("loan_id")
-    movements = _principal_movements(loan_ids)
-    histories = loan_status_histories(loan_ids)
-    missed = []
+    movements, histories = {}, {}
+    for batch in _batches(sorted({row["loan_id"] for row in rows})):
+        movements.update(_principal_movements(batch))
+        histories.update(loan_status_histories(batch))
+    missed, judged = [], []
     for row in rows:
         row["effective_due_on"] = effective = calendar.on_or_after(row["due_on"])
         if effective >= on:
             continue
         since = overdue_start(
-            effective_due=effective, scheduled_through=row["scheduled_through"], repayments=movements[row["loan_id"]],
+            effective_due=effective, scheduled_through=row["scheduled_through"],
+            repayments=movements.get(row["loan_id"], []),
             history=histories[row["loan_id"]], until=on,
         )
-        if since is not None:
+        if since is None:
+            judged.append(row["pk"])
+        else:
             missed.append((row, since))
-    return missed
+    return missed, judged
 
 
-def _sql(statement, params):
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return [row[0] for row in cursor.fetchall()]
-
-
-#: Principal repaid and disbursed by each loan's postings, less reversals of them, in one grouped pass over the
-#: postings; `until` may add a condition on the date. Its parameters: _net_principal_params().
-_NET_PRINCIPAL = """
-    SELECT p.loan_id,
-           SUM(CASE WHEN p.kind = %s THEN p.amount WHEN p.kind = %s AND o.kind = %s THEN -p.amount ELSE 0 END) AS paid,
-           SUM(CASE WHEN p.kind = %s THEN p.amount WHEN p.kind = %s AND o.kind = %s THEN -p.amount ELSE 0 END)
-               AS disbursed
-    FROM loans_posting p LEFT JOIN loans_posting o ON o.id = p.reverses_id
-    WHERE p.loan_id IS NOT NULL AND p.kind IN (%s, %s, %s) {until}
-    GROUP BY p.loan_id
-"""
-
-
-def _net_principal_params():
-    principal, reversal, disbursement = PostingKind.PRINCIPAL, PostingKind.REVERSAL, PostingKind.DISBURSEMENT
-    return [principal, reversal, principal, disbursement, reversal, disbursement, principal, reversal, disbursement]
-
-
-def _uncovered_before(cutoff, on):
-    """Unmarked instalments due before `cutoff` whose schedule up to them is more than the loan repaid by `on`, as a
-    subquery of their ids.
-
-    The same test as `missed_instalments` makes on each row (scheduled through the instalment > repaid), for every
-    instalment at once: a running sum over the schedule and one grouped pass over the repayments.
-    """
-    return RawSQL(
-        f"""WITH repaid AS ({_NET_PRINCIPAL.format(until='AND p."on" <= %s')}),
-                 schedule AS (
-                     SELECT i.id, i.loan_id, i.due_on, i.overdue_since,
-                            SUM(i.principal) OVER (PARTITION BY i.loan_id ORDER BY i.seq) AS through
-                     FROM loans_repaymentinstalment i
-                 )
-            SELECT s.id FROM schedule s LEFT JOIN repaid r ON r.loan_id = s.loan_id
-            WHERE s.overdue_since IS NULL AND s.due_on < %s AND s.through > COALESCE(r.paid, 0)""",
-        [*_net_principal_params(), on, cutoff],
-    )
-
-
-def stale_loan_ids():
-    """Ids of loans whose cached outstanding or overdue principal differs from the ledger: what
-    `with_derived_balances` derives per loan, for every loan at once in grouped passes over postings and instalments."""
-    return _sql(
-        f"""WITH ledger AS ({_NET_PRINCIPAL.format(until='')}),
-                 last_marked AS (
-                     SELECT loan_id, MAX(seq) AS seq FROM loans_repaymentinstalment
-                     WHERE overdue_since IS NOT NULL GROUP BY loan_id
-                 ),
-                 overdue_scheduled AS (
-                     SELECT i.loan_id, SUM(i.principal) AS scheduled
-                     FROM loans_repaymentinstalment i JOIN last_marked m ON m.loan_id = i.loan_id AND i.seq <= m.seq
-                     GROUP BY i.loan_id
-                 ),
-                 derived AS (
-                     SELECT l.id, l.principal_outstanding, l.overdue_principal,
-                            COALESCE(g.disbursed, 0) - COALESCE(g.paid, 0) AS outstanding,
-                            COALESCE(s.scheduled, 0) - COALESCE(g.paid, 0) AS overdue
-                     FROM loans_loan l
-                     LEFT JOIN ledger g ON g.loan_id = l.id
-                     LEFT JOIN overdue_scheduled s ON s.loan_id = l.id
-                 )
-            SELECT id FROM derived
-            WHERE principal_outstanding <> outstanding
-               OR overdue_principal <> CASE WHEN overdue > 0 THEN overdue ELSE 0 END
-            ORDER BY id""",
-        _net_principal_params(),
-    )
+def _record_judged(on, loans, judged):
+    """Stamp `judged_through` = `on` on the instalments judged not overdue: the settled ones in one statement, the
+    ones judged row by row in batches (a few: they owe, but their loan was not active)."""
+    judgeable = _judgeable(on, loans)
+    if judgeable is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE loans_repaymentinstalment SET judged_through = %s
+                    WHERE id IN (SELECT id FROM ({judgeable[0]}) j WHERE j.settled)""",
+                [connection.ops.adapt_datefield_value(on), *judgeable[1]],
+            )
+    for batch in _batches(judged):
+        RepaymentInstalment.objects.filter(pk__in=batch).update(judged_through=on)
 
 
 def overdue_close_day(*, on):
@@ -215,7 +260,12 @@ def overdue_close_day(*, on):
     A fixed number of statements whatever the number of loans; a second run for the same day finds nothing.
     """
     with transaction.atomic():
-        missed = missed_instalments(on)
+        if connection.vendor == "postgresql":
+            # Its statements read a few rows through indexes, but the planner cannot tell how few from the partial
+            # index; compiling them (JIT) would cost seconds.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        missed, judged = judge_instalments(on)
         by_day = defaultdict(list)
         for row, since in missed:
             row["overdue_since"] = since
@@ -224,10 +274,11 @@ def overdue_close_day(*, on):
             RepaymentInstalment.objects.filter(pk__in=[pk for pks in by_day.values() for pk in pks]).update(
                 overdue_since=Case(*(When(pk__in=pks, then=Value(since)) for since, pks in by_day.items()))
             )
-        stale_ids = stale_loan_ids()
-        refresh_loan_balances(stale_ids, since=min(by_day, default=on))
+        _record_judged(on, None, judged)
+        marked_loans = sorted({row["loan_id"] for row, _since in missed})
+        refresh_overdue_balances(marked_loans, since=min(by_day, default=on))
         snapshots_close_months(max(on, timezone.localdate()))
         for program in LoanProgram.objects.filter(rates__effective_from__lte=on).distinct():
             program.sync_current_rate(on)
         DayClose.objects.update_or_create(on=on, defaults={"ran_at": timezone.now(), "instalments_marked": len(missed)})
-    return [row for row, _since in missed], stale_ids
+    return [row for row, _since in missed], marked_loans
