@@ -13,7 +13,8 @@ Then it times, on the same data:
     of every loan's row, rolled back);
   - `overdue_close_day` for today (the service `close_day` and the scheduled job run), inside a transaction that is
     rolled back, so that each repeat closes the same day on the same data;
-and prints the ratio, then runs `check_ledger` once after a close that is kept.
+and prints the ratio; then the same for a close a week later (the closes in between missed: the catch-up), and
+runs `check_ledger` once after a close that is kept.
 
     --loans 100000 --repeat 1       a quick run
     --reuse                         keep the province already built by an earlier run (its build time is not printed)
@@ -120,9 +121,14 @@ def main():
     close = timed(lambda: close_rolled_back(today, result), args.repeat)
     print(f"overdue_close_day for {today:%d/%m/%Y} (rolled back): {close:.2f} s; "
           f"{len(result['marked']):,} instalments became overdue, {len(result['refreshed']):,} loan balances refreshed")
+    catch_up = today + timedelta(days=7)
+    late = timed(lambda: close_rolled_back(catch_up, result), 1)
+    print(f"overdue_close_day for {catch_up:%d/%m/%Y}, a week of closes missed (rolled back): {late:.2f} s; "
+          f"{len(result['marked']):,} instalments became overdue")
     update = timed(update_rolled_back, 1)
     print(f"one UPDATE of every loan's row (rolled back): {update:.2f} s")
     print(f"\nclose_day / SELECT pass: {close / select:.1f}×   (target ≤ 3×)")
+    print(f"a week's catch-up / SELECT pass: {late / select:.1f}×")
     print(f"close_day / UPDATE pass: {close / update:.1f}×")
 
     started = time.perf_counter()

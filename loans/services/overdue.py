@@ -14,7 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -94,12 +94,6 @@ def _booked_event_loans(moment):
     )
 
 
-def _sql(statement, params):
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return [row[0] for row in cursor.fetchall()]
-
-
 def _batches(items):
     return (items[start:start + BATCH] for start in range(0, len(items), BATCH))
 
@@ -142,7 +136,7 @@ def _judgeable(on, loans):
     unjudged = RepaymentInstalment.objects.filter(UNJUDGED, due_on__lt=on)
     if loans is not None:
         unjudged = unjudged.filter(loan__in=loans)
-    first_due = unjudged.aggregate(first=Min("due_on"))["first"]
+    first_due = unjudged.order_by("due_on").values_list("due_on", flat=True).first()
     if first_due is None:
         return None
     calendar = WorkingCalendar.for_span(first_due, on)
@@ -175,17 +169,20 @@ def missed_instalments(on, *, loans=None, calendar=None):
 
 def judge_instalments(on, *, loans=None, calendar=None):
     """(missed, judged): the instalments overdue by `on` as in `missed_instalments`, and the ids of those found not
-    overdue once their working due date had passed, which a close records as judged.
+    overdue once their working due date had passed, which a close records as judged (a list as long as what fell due).
 
     Only what a close has still to judge is read: instalments not judged yet (those that fell due since the last close,
     or came with an import), and the instalments of loans with a reversal or a status change booked since the last
     close. Most are settled in SQL (repaid in time, nothing taken back since); the rest, the few missed, are judged
     row by row.
     """
-    ids = set()
+    ids, settled = set(), []
     judgeable = _judgeable(on, loans)
     if judgeable is not None:
-        ids.update(_sql(f"SELECT id FROM ({judgeable[0]}) j WHERE NOT j.settled", judgeable[1]))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, settled FROM ({judgeable[0]}) j", judgeable[1])
+            for pk, is_settled in cursor.fetchall():
+                (settled.append if is_settled else ids.add)(pk)
     last_closed = _day_closed_before(on)
     unmarked = RepaymentInstalment.objects.filter(due_on__lt=on, overdue_since__isnull=True)
     if loans is not None:
@@ -235,20 +232,18 @@ def judge_instalments(on, *, loans=None, calendar=None):
             judged.append(row["pk"])
         else:
             missed.append((row, since))
-    return missed, judged
+    return missed, settled + judged
 
 
-def _record_judged(on, loans, judged):
-    """Stamp `judged_through` = `on` on the instalments judged not overdue: the settled ones in one statement, the
-    ones judged row by row in batches (a few: they owe, but their loan was not active)."""
-    judgeable = _judgeable(on, loans)
-    if judgeable is not None:
+def _record_judged(on, judged):
+    """Stamp `judged_through` = `on` on the instalments judged not overdue: one statement on PostgreSQL (an array of
+    ids, read through the primary key), batches of 500 on SQLite."""
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""UPDATE loans_repaymentinstalment SET judged_through = %s
-                    WHERE id IN (SELECT id FROM ({judgeable[0]}) j WHERE j.settled)""",
-                [connection.ops.adapt_datefield_value(on), *judgeable[1]],
+                "UPDATE loans_repaymentinstalment SET judged_through = %s WHERE id = ANY(%s)", [on, list(judged)]
             )
+        return
     for batch in _batches(judged):
         RepaymentInstalment.objects.filter(pk__in=batch).update(judged_through=on)
 
@@ -274,7 +269,7 @@ def overdue_close_day(*, on):
             RepaymentInstalment.objects.filter(pk__in=[pk for pks in by_day.values() for pk in pks]).update(
                 overdue_since=Case(*(When(pk__in=pks, then=Value(since)) for since, pks in by_day.items()))
             )
-        _record_judged(on, None, judged)
+        _record_judged(on, judged)
         marked_loans = sorted({row["loan_id"] for row, _since in missed})
         refresh_overdue_balances(marked_loans, since=min(by_day, default=on))
         snapshots_close_months(max(on, timezone.localdate()))
