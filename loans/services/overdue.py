@@ -102,10 +102,12 @@ def _batches(items):
 #: either never judged or moved to a due date on or after the close that judged them.
 UNJUDGED = Q(overdue_since__isnull=True) & (Q(judged_through__isnull=True) | Q(judged_through__lte=F("due_on")))
 
-#: For each unjudged instalment due before `on` whose working due date has passed: whether it is settled for good,
-#: i.e. the loan had repaid the schedule up to it by the end of its working due date, and no reversal of a repayment
-#: is dated after that day. Such an instalment can become overdue only through a reversal booked later, which the
-#: next close sees. Index lookups per row (the loan's schedule and postings), none over the whole ledger.
+#: For each unjudged instalment due before `on` whose working due date has passed: whether the loan had repaid the
+#: schedule up to it by the end of that day (`covered`), whether a reversal of a repayment is dated after that day
+#: (`reopened`), and whether the loan is active and never changed status (`plain`). Covered and not reopened: settled
+#: for good (only a reversal booked later, which the next close sees, can change that). Not covered on a plain loan:
+#: overdue from the day after. Index lookups per row (the loan's schedule, postings and status changes), none over the
+#: whole ledger.
 _JUDGEABLE = """
     WITH moved(day, effective) AS (VALUES {moved}),
     candidate AS (
@@ -114,18 +116,19 @@ _JUDGEABLE = """
         WHERE i.overdue_since IS NULL AND (i.judged_through IS NULL OR i.judged_through <= i.due_on)
           AND i.due_on < %s {scope}
     )
-    SELECT c.id, (
+    SELECT c.id,
         (SELECT SUM(s.principal) FROM loans_repaymentinstalment s WHERE s.loan_id = c.loan_id AND s.seq <= c.seq)
         <= COALESCE((
             SELECT SUM(CASE WHEN p.kind = %s THEN p.amount ELSE -p.amount END)
             FROM loans_posting p LEFT JOIN loans_posting o ON o.id = p.reverses_id
             WHERE p.loan_id = c.loan_id AND p."on" <= c.effective AND (p.kind = %s OR (p.kind = %s AND o.kind = %s))
-        ), 0)
-        AND NOT EXISTS (
+        ), 0) AS covered,
+        EXISTS (
             SELECT 1 FROM loans_posting p JOIN loans_posting o ON o.id = p.reverses_id
             WHERE p.loan_id = c.loan_id AND p.kind = %s AND o.kind = %s AND p."on" > c.effective
-        )
-    ) AS settled
+        ) AS reopened,
+        EXISTS (SELECT 1 FROM loans_loan l WHERE l.id = c.loan_id AND l.status = %s)
+        AND NOT EXISTS (SELECT 1 FROM loans_loanstatuschange h WHERE h.loan_id = c.loan_id) AS plain
     FROM candidate c WHERE c.effective < %s
 """
 
@@ -151,7 +154,7 @@ def _judgeable(on, loans):
     return (
         _JUDGEABLE.format(moved=", ".join(["(%s, %s)"] * len(moved)), scope=scope),
         [*(adapt(day) for pair in moved for day in pair), adapt(on), *scope_params,
-         principal, principal, reversal, principal, reversal, principal, adapt(on)],
+         principal, principal, reversal, principal, reversal, principal, Loan.Status.ACTIVE, adapt(on)],
     )
 
 
@@ -173,16 +176,22 @@ def judge_instalments(on, *, loans=None, calendar=None):
 
     Only what a close has still to judge is read: instalments not judged yet (those that fell due since the last close,
     or came with an import), and the instalments of loans with a reversal or a status change booked since the last
-    close. Most are settled in SQL (repaid in time, nothing taken back since); the rest, the few missed, are judged
-    row by row.
+    close. Most are settled in SQL (repaid in time, nothing taken back since), and a missed instalment of a loan
+    that never changed status is overdue from the day after its working due date; only the rest (reversals, freezes)
+    are judged row by row from the loan's repayments and status history.
     """
-    ids, settled = set(), []
+    ids, settled, plain = set(), [], set()
     judgeable = _judgeable(on, loans)
     if judgeable is not None:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id, settled FROM ({judgeable[0]}) j", judgeable[1])
-            for pk, is_settled in cursor.fetchall():
-                (settled.append if is_settled else ids.add)(pk)
+            cursor.execute(judgeable[0], judgeable[1])
+            for pk, covered, reopened, is_plain in cursor.fetchall():
+                if covered and not reopened:
+                    settled.append(pk)
+                else:
+                    ids.add(pk)
+                    if not covered and is_plain:
+                        plain.add(pk)
     last_closed = _day_closed_before(on)
     unmarked = RepaymentInstalment.objects.filter(due_on__lt=on, overdue_since__isnull=True)
     if loans is not None:
@@ -215,13 +224,16 @@ def judge_instalments(on, *, loans=None, calendar=None):
         first_due = min((row["due_on"] for row in rows), default=on)
         calendar = WorkingCalendar.for_span(first_due, on)
     movements, histories = {}, {}
-    for batch in _batches(sorted({row["loan_id"] for row in rows})):
+    for batch in _batches(sorted({row["loan_id"] for row in rows if row["pk"] not in plain})):
         movements.update(_principal_movements(batch))
         histories.update(loan_status_histories(batch))
     missed, judged = [], []
     for row in rows:
         row["effective_due_on"] = effective = calendar.on_or_after(row["due_on"])
         if effective >= on:
+            continue
+        if row["pk"] in plain:  # not covered at the end of its working due date, on a loan active all along
+            missed.append((row, effective + ONE_DAY))
             continue
         since = overdue_start(
             effective_due=effective, scheduled_through=row["scheduled_through"],
