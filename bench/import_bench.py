@@ -5,14 +5,18 @@
     DEBUG=1 .venv/bin/python bench/import_bench.py [ROWS] --read-only     (reading only; any database)
 
 Generates a loan-balance .xlsx of ROWS rows (default 100,000) in the bank's layout, then times:
+  - building the bench's database (migrations, wards and organizations, removing earlier runs);
   - reading the file alone (and reading + cleaning every cell), with calamine and with the hand-written regex reader
     it replaced (taken from git history, commit OLD_READER_COMMIT), in the same run, and checks both give the same
     rows;
-  - the import end to end: upload, check (preview), confirm, apply; the same code as the page and the command;
-  - a PostgreSQL COPY of the same rows into a bare table: the floor;
+  - the import end to end (upload, check (preview), confirm, apply; the same code as the page and the command), twice:
+    without report snapshots, then with them built (`rebuild_snapshots`), each followed by `check_ledger`;
+  - the rows each import wrote per table (PostgreSQL's statistics), and the computed floor: the read time plus those
+    rows at the COPY rate measured, table by table, into copies of the real tables WITH their indexes, constraints and
+    defaults (CREATE TABLE ... (LIKE ... INCLUDING ALL): no foreign keys), committed;
   - a default django-import-export ModelResource import of the first 5,000 rows: what most projects ship.
-It prints rows per second for each, the ratios, and the peak memory of the process. The bench's own rows are removed
-before each run, so it can be repeated on the same database.
+It prints each import's ratio to its floor and to the plain ModelResource (rows per second), and the peak memory of
+the process. The bench's own rows are removed before each import, so it can be repeated on the same database.
 """
 
 import importlib.util
@@ -285,6 +289,69 @@ def compare_readers(content, name):
     return new_sheet, new_read, new_clean
 
 
+def clear_snapshots():
+    """No report snapshots: an import then refreshes only the per-group summaries."""
+    from loans.models import PortfolioDayChange, PortfolioMonthEnd, SnapshotCoverage
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        tables = [m._meta.db_table for m in (PortfolioMonthEnd, PortfolioDayChange, SnapshotCoverage)]
+        cursor.execute("TRUNCATE " + ", ".join(tables))
+
+
+def inserted_rows():
+    """{table: rows inserted so far} from PostgreSQL's statistics (flushed first, so they include this session's)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT 1")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT relname, n_tup_ins FROM pg_stat_user_tables")
+        return dict(cursor.fetchall())
+
+
+def rows_written(before, after):
+    written = {table: after[table] - before.get(table, 0) for table in after}
+    return {table: rows for table, rows in sorted(written.items(), key=lambda item: -item[1]) if rows > 0}
+
+
+def copy_rates(wanted):
+    """COPY rate into a copy of each real table WITH its indexes, constraints and defaults (no foreign keys): the
+    table's own newest rows (up to `wanted` of them) are COPYed out, then timed while COPYed into the copy in one
+    transaction, committed. Returns {table: (rows copied, seconds)}."""
+    rates = {}
+    for table, rows in wanted.items():
+        quoted = connection.ops.quote_name(table)
+        copy = connection.ops.quote_name(f"floor_{table}"[:63])
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {copy}")
+            cursor.execute(f"CREATE TABLE {copy} (LIKE {quoted} INCLUDING ALL)")
+            cursor.execute(
+                "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 "
+                "AND NOT a.attisdropped ORDER BY a.attnum",
+                [table],
+            )
+            columns = [connection.ops.quote_name(c) for (c,) in cursor.fetchall()]
+            order = "ORDER BY id DESC " if "id" in [c.strip('"') for c in columns] else ""
+            out = io.StringIO()
+            cursor.cursor.copy_expert(
+                f"COPY (SELECT {', '.join(columns)} FROM {quoted} {order}LIMIT {int(rows)}) TO STDOUT", out
+            )
+            copied = out.getvalue().count("\n")
+            out.seek(0)
+        if copied:
+            start = time.perf_counter()
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.cursor.copy_expert(f"COPY {copy} ({', '.join(columns)}) FROM STDIN", out)
+            rates[table] = (copied, time.perf_counter() - start)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {copy}")
+    return rates
+
+
+def floor_seconds(written, rates):
+    """Seconds to COPY `written` rows per table at the rates measured."""
+    return sum(rows * rates[table][1] / rates[table][0] for table, rows in written.items() if table in rates)
+
+
 def main():
     if READ_ONLY:
         path = Path("/tmp") / BENCH_FILE
@@ -297,17 +364,20 @@ def main():
         return
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database: the benchmark measures PostgreSQL.")
+    from datetime import date
+
     from loans.bankfiles.importing import import_confirm, import_upload, run_job
+    from loans.ledger.snapshots import snapshots_rebuild
     from loans.models import ImportBatch
 
-    user = prepare_database()
+    print("Timings:")
+    user, build_seconds = timed("building the bench's database", prepare_database)
     path = Path("/tmp") / BENCH_FILE
     print(f"Generating {ROWS:,} loan-balance rows ...", flush=True)
     write_xlsx(path, bench_rows(ROWS))
     content = path.read_bytes()
     print(f"  {path} {len(content) / 1024 / 1024:.1f} MB", flush=True)
 
-    print("Timings:")
     sheet, read_seconds, clean_seconds = compare_readers(content, path.name)
     assert not sheet.errors, sheet.errors[:5]
     data = [row for _, row in sheet.rows]
@@ -322,42 +392,51 @@ def main():
         assert batch.status == ImportBatch.Status.DONE, batch.errors[:5]
         return batch
 
-    batch, e2e_seconds = timed("import end to end (upload, check, apply)", end_to_end)
-    print(f"    written: {batch.summary['written']}")
+    runs = {}
+    for snapshots in (False, True):
+        remove_previous_runs()
+        clear_snapshots()
+        if snapshots:
+            timed("report snapshots built (rebuild_snapshots)", lambda: snapshots_rebuild(since=date(2024, 1, 1)))
+        label = "with snapshots" if snapshots else "without snapshots"
+        before = inserted_rows()
+        batch, seconds = timed(f"import end to end, {label}", end_to_end)
+        written = rows_written(before, inserted_rows())
+        print(f"    written: {batch.summary['written']}")
+        checks = io.StringIO()
+        timed("check_ledger after the import", lambda out=checks: call_command("check_ledger", stdout=out))
+        runs[label] = (seconds, written, checks.getvalue().strip())
 
-    def copy_floor():
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("CREATE TEMP TABLE bench_copy (" + ", ".join(f"c{i} text" for i in range(19)) + ")")
-            buffer = io.StringIO()
-            for row in data:
-                buffer.write("\t".join(str(v) for v in row.values()))
-                buffer.write("\n")
-            buffer.seek(0)
-            cursor.cursor.copy_expert("COPY bench_copy FROM STDIN", buffer)
-            cursor.execute("DROP TABLE bench_copy")
-
-    _, copy_seconds = timed("PostgreSQL COPY of the same rows (floor)", copy_floor)
-
+    wanted = {}
+    for _seconds, written, _checks in runs.values():
+        for table, rows in written.items():
+            wanted[table] = max(wanted.get(table, 0), rows)
+    rates, copy_seconds = timed("COPY into indexed copies of the real tables", lambda: copy_rates(wanted))
     plain_seconds = plain_resource(data[:PLAIN_ROWS])
-    checks = io.StringIO()
-    _, check_seconds = timed("check_ledger after the import", lambda: call_command("check_ledger", stdout=checks))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    e2e = ROWS / e2e_seconds
     plain = PLAIN_ROWS / plain_seconds
-    copy = ROWS / copy_seconds
-    print("\nRows per second:")
-    print(f"  read alone                  {ROWS / read_seconds:>12,.0f}")
-    print(f"  read + clean                {ROWS / clean_seconds:>12,.0f}")
-    print(f"  import end to end           {e2e:>12,.0f}   (target >= 5,000)")
-    print(f"  PostgreSQL COPY (floor)     {copy:>12,.0f}")
-    print(f"  plain ModelResource         {plain:>12,.0f}   ({PLAIN_ROWS:,} rows)")
-    print("Ratios:")
-    print(f"  end to end / plain resource {e2e / plain:>12.1f}x  (target >= 10x)")
-    print(f"  COPY floor / end to end     {copy / e2e:>12.1f}x")
+    copied = sum(rows for rows, _seconds in rates.values())
+    copy_time = sum(seconds for _rows, seconds in rates.values())
+    print(f"\nBuilding the bench's database took {build_seconds:.1f} s.")
+    print(f"COPY into indexed copies of the real tables (no foreign keys): {copied / copy_time:,.0f} rows/s overall")
+    for table, (rows, seconds) in sorted(rates.items(), key=lambda item: -item[1][0]):
+        print(f"  {table:<36} {rows / seconds:>10,.0f} rows/s")
+    for label, (seconds, written, checks) in runs.items():
+        total = sum(written.values())
+        floor = read_seconds + floor_seconds(written, rates)
+        print(f"\nImport {label}: {ROWS:,} bank rows in {seconds:.2f} s, {ROWS / seconds:,.0f} rows/s")
+        print(f"  rows written per table ({total:,} in all, {total / ROWS:.2f} per bank row):")
+        for table, rows in written.items():
+            print(f"    {table:<36} {rows:>10,}")
+        print(f"  computed floor: read {read_seconds:.2f} s + {total:,} rows at the COPY rates = {floor:.2f} s")
+        print(f"  {seconds / floor:.2f}× the floor (target <= 1.5× with snapshots)")
+        print(f"  {ROWS / seconds / plain:.1f}× a plain ModelResource (target >= 40×)")
+        print(f"  check_ledger: {checks}")
+    print(f"\nplain ModelResource: {plain:,.0f} rows/s ({PLAIN_ROWS:,} rows)")
+    print(f"read alone {ROWS / read_seconds:,.0f} rows/s; read + clean {ROWS / clean_seconds:,.0f} rows/s")
     print(f"Peak memory: {peak_mb:,.0f} MB (target < 1,024 MB)")
     print(f"Load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(checks.getvalue().strip())
 
 
 def plain_resource(rows):

@@ -9,8 +9,10 @@ per loan; 5 % of loans have an overdue instalment, 1 % were frozen 45 days ago, 
 collection 30 days ago. Then the summaries are refreshed the way the commands do it (the snapshots for past dates are
 rebuilt from the ledger once, as `rebuild_snapshots` does, and one backdated repayment is posted and refreshed as a
 collection sheet does), and each page is fetched through Django's test client as the Front supervisor, for today and
-for two past dates. At the small size the past-date totals are also derived from the postings and compared (at the
-large size too with --verify, which takes minutes).
+for two past dates. Each size prints how long building it took, the full snapshot rebuild (from the first posting)
+and one group's snapshot refresh from a recent day, and runs `check_ledger` on what was built. At the small size the
+past-date totals are also derived from the postings and compared (at the large size too with --verify, which takes
+minutes).
 
     --small 2000 --large 20000 --repeat 1     a quick run
     --province                                each size built as a 168-ward province by seed_province's set-based
@@ -41,7 +43,7 @@ from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from loans.ledger.balances import refresh_loan_balances  # noqa: E402
-from loans.ledger.snapshots import snapshots_rebuild  # noqa: E402
+from loans.ledger.snapshots import refresh_snapshots, snapshots_rebuild  # noqa: E402
 from loans.ledger.summaries import refresh_group_balances, refresh_monthly_balances  # noqa: E402
 from loans.models import Loan, PortfolioDayChange, PortfolioMonthEnd, Posting  # noqa: E402
 from loans.province import Province, build_province  # noqa: E402
@@ -212,13 +214,25 @@ def timed(function, *args, **kwargs):
 
 def refresh(today, since):
     """The summary refreshes, each timed: today's group summaries, the 12 month ends of the trend, the snapshots
-    rebuilt from the ledger, and a repayment backdated to `since` refreshed as a collection sheet refreshes it."""
+    rebuilt from the ledger (in full, from the first posting, as `rebuild_snapshots` does by default), one group's
+    snapshots refreshed from a recent day (as a change to that group refreshes them), and a repayment backdated to
+    `since` refreshed as a collection sheet refreshes it."""
+    first_posting = Posting.objects.order_by("on").values_list("on", flat=True).first()
     times = {
         # Once snapshots exist (the second size), this also refreshes every group's snapshots, as an import does.
         "refresh_group_balances": timed(refresh_group_balances),
         "refresh_monthly_balances": timed(refresh_monthly_balances, today),
-        "rebuild_snapshots from 01/01": timed(snapshots_rebuild, since=date_of_year_start(today)),
+        "rebuild_snapshots (in full)": timed(snapshots_rebuild, since=first_posting),
     }
+    print(f"  snapshots rebuilt from the first posting, {first_posting:%d/%m/%Y}")
+    group = SavingsGroup.objects.order_by("pk").values_list("pk", flat=True)[1]
+    recent = today - datetime.timedelta(days=10)
+    times["one group's snapshots refreshed"] = statistics.median(
+        timed(refresh_snapshots, [group], since=recent) for _ in range(5)
+    )
+    # The province's groups grow with its size (about 15 loans each at 10,000 loans, 43 at a million).
+    print(f"  one group's snapshots refreshed from {recent:%d/%m/%Y}: group {group}, "
+          f"{Loan.objects.filter(group_id=group).count()} loans")
     loan = Loan.objects.filter(principal_outstanding__gt=0, disbursed_on__lt=since).order_by("pk").first()
     Posting.objects.create(kind="principal", household_id=loan.household_id, loan=loan, amount=1000, on=since)
     times["backdated posting refresh"] = timed(refresh_loan_balances, [loan.pk], since=since)
@@ -282,6 +296,26 @@ def past_totals(user, today, verify):
               f"{'identical' if same else 'DIFFERENT: ' + str({n: ledger[n] for n in TOTALS})}")
 
 
+def check_ledger():
+    """Run `check_ledger` on what was built; returns (seconds, passed)."""
+    from io import StringIO
+
+    from django.core.management.base import CommandError
+
+    output = StringIO()
+    started = time.perf_counter()
+    try:
+        call_command("check_ledger", stdout=output)
+        passed = True
+    except CommandError as error:
+        output.write(str(error))
+        passed = False
+    took = time.perf_counter() - started
+    if not passed:
+        print("  check_ledger FAILED:\n" + "\n".join(output.getvalue().splitlines()[-20:]))
+    return took, passed
+
+
 def time_page(client, url, repeat):
     times = []
     for _ in range(repeat):
@@ -322,6 +356,8 @@ def main():
         client.force_login(user)
     results = {}
     builds = {}
+    refreshes = {}
+    checks = {}
     filled = 0
     for size in (args.small, args.large):
         started = time.perf_counter()
@@ -338,7 +374,10 @@ def main():
         fill_time = builds[size] = time.perf_counter() - started
         times = refresh(today, past_dates(today)[1])
         analyze()
-        print(f"\n{size:,} loans: filled in {fill_time:.1f} s; " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
+        refreshes[size] = times
+        checks[size] = check_ledger()
+        print(f"\n{size:,} loans: filled in {fill_time:.1f} s; " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
+        print(f"  check_ledger {'passed' if checks[size][1] else 'FAILED'} in {checks[size][0]:.1f} s")
         print(
             f"  snapshots: {PortfolioMonthEnd.objects.count():,} month-end rows, "
             f"{PortfolioDayChange.objects.count():,} daily-change rows"
@@ -352,6 +391,14 @@ def main():
     print(f"\nbuilt: {args.small:,} loans in {builds[args.small]:.1f} s, {args.large:,} loans in "
           f"{builds[args.large]:.1f} s ({builds[args.large] / 60:.1f} min)"
           + (" with the province builder" if args.province else " (grown from the small size)"))
+    for size in (args.small, args.large):
+        print(f"check_ledger at {size:,} loans: {'passed' if checks[size][1] else 'FAILED'} in {checks[size][0]:.1f} s")
+    print(f"\n{'refresh':<48} {args.small:>10,} {args.large:>10,}   ratio  (s)")
+    for name in refreshes[args.small]:
+        small, large = refreshes[args.small][name], refreshes[args.large].get(name)
+        if large is None:
+            continue
+        print(f"{name:<48} {small:>10.3f} {large:>10.3f} {large / small:>7.1f}")
     print(f"\n{'page':<48} {args.small:>10,} {args.large:>10,}   ratio  (median of {args.repeat}, ms)")
     print("(pages 'on dd/mm/yyyy' are past dates read from the snapshots; the others are today)")
     for name, times in results.items():

@@ -322,40 +322,77 @@ def import_apply(*, batch, progress=None):
         _fail(batch, plan.errors, plan.error_count)
         return plan
     tracker.phase(_("Writing to the ledger"), done=0, total=plan.data_rows)
-    with transaction.atomic():
-        # Held until the commit: while it is held, the job is known to be alive (see `import_recover_stale`).
-        if ImportBatch.objects.select_for_update().get(pk=batch.pk).status != ImportBatch.Status.RUNNING:
-            raise DomainError(_("This import was stopped; nothing was changed."))
-        if ImportBatch.objects.filter(sha256=batch.sha256, status=ImportBatch.Status.DONE).exists():
-            raise DomainError(_("This file was already imported; nothing was changed."))
-        if connection.vendor == "postgresql":
-            # Check foreign keys as rows arrive rather than queueing a million deferred checks for the commit;
-            # every row points only at rows written before it in this transaction.
-            with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        with audit_context(actor=batch.confirmed_by or batch.created_by, import_batch=batch, source=f"import {batch.pk}"):
-            written = plan.apply(tracker)
-        if connection.vendor == "postgresql" and plan.data_rows >= ANALYZE_AFTER_ROWS:
-            # The summaries below plan their joins on table statistics; after a large import those are far off.
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in ANALYZED_TABLES)}")
-        # The dashboard and reports read per-group and month-end summaries; an import changes both, for the groups
-        # of the loans and households it posted to, from the earliest day it posted on.
-        posted = Posting.objects.filter(import_batch=batch)
-        touched = set(Loan.objects.filter(pk__in=posted.values("loan")).values_list("group", flat=True))
-        touched |= set(
-            GroupMembership.objects.filter(household__in=posted.values("household")).values_list("group", flat=True)
-        )
-        refresh_portfolio_summary(group_ids=list(touched), since=posted.aggregate(first=Min("on"))["first"])
-        ImportBatch.objects.filter(pk=batch.pk).update(
-            status=ImportBatch.Status.DONE,
-            summary={**plan.summary(), "written": written},
-            phase=_("Imported"),
-            progress_done=plan.data_rows,
-            progress_total=plan.data_rows,
-            finished_at=timezone.now(),
-        )
+    try:
+        with transaction.atomic():
+            _write(batch, plan, tracker)
+    except _ReferenceGone:
+        # A row the file points at went away after the check: nothing was written; each row says which.
+        plan.errors = sorted(plan.sheet.errors, key=lambda e: e["row"] if isinstance(e["row"], int) else 0)
+        _fail(batch, plan.errors, plan.sheet.error_count)
     return plan
+
+
+class _ReferenceGone(Exception):
+    """Rolls the import back when `hold_references` finds that a row the file points at is gone."""
+
+
+def _unchecked_writes_allowed():
+    """Whether this connection may switch off PostgreSQL's per-row foreign-key triggers for its transaction (only a
+    superuser may set session_replication_role)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('is_superuser') = 'on'")
+        return cursor.fetchone()[0]
+
+
+def _write(batch, plan, tracker):
+    # Held until the commit: while it is held, the job is known to be alive (see `import_recover_stale`).
+    if ImportBatch.objects.select_for_update().get(pk=batch.pk).status != ImportBatch.Status.RUNNING:
+        raise DomainError(_("This import was stopped; nothing was changed."))
+    if ImportBatch.objects.filter(sha256=batch.sha256, status=ImportBatch.Status.DONE).exists():
+        raise DomainError(_("This file was already imported; nothing was changed."))
+    # Every reference the file's rows carry was checked set-based (one query per kind of row they point at); this
+    # locks those rows against deletion until the commit (FOR KEY SHARE, as a foreign-key check would) and refuses,
+    # row by row, a reference that went away since. Every other reference points at a row written below, in this
+    # transaction, from those. So on PostgreSQL the per-row foreign-key triggers are switched off for the writes;
+    # the constraints stay in the schema for every other writer.
+    if not plan.hold_references():
+        raise _ReferenceGone
+    unchecked = plan.holds_references and _unchecked_writes_allowed()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if unchecked:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+            else:
+                # Check foreign keys as rows arrive rather than queueing a million deferred checks for the commit;
+                # every row points only at rows written before it in this transaction.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with audit_context(actor=batch.confirmed_by or batch.created_by, import_batch=batch, source=f"import {batch.pk}"):
+        written = plan.apply(tracker)
+    if connection.vendor == "postgresql" and plan.data_rows >= ANALYZE_AFTER_ROWS:
+        # The summaries below plan their joins on table statistics; after a large import those are far off.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in ANALYZED_TABLES)}")
+    # The dashboard and reports read per-group and month-end summaries; an import changes both, for the groups
+    # of the loans and households it posted to, from the earliest day it posted on.
+    posted = Posting.objects.filter(import_batch=batch)
+    touched = set(Loan.objects.filter(pk__in=posted.values("loan")).values_list("group", flat=True))
+    touched |= set(
+        GroupMembership.objects.filter(household__in=posted.values("household")).values_list("group", flat=True)
+    )
+    refresh_portfolio_summary(group_ids=list(touched), since=posted.aggregate(first=Min("on"))["first"])
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.DONE,
+        summary={**plan.summary(), "written": written},
+        phase=_("Imported"),
+        progress_done=plan.data_rows,
+        progress_total=plan.data_rows,
+        finished_at=timezone.now(),
+    )
+    if unchecked:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = origin")
 
 
 # The last file read and cleaned by this process. The file never changes (its SHA-256 is its identity), so the

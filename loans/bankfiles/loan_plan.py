@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from loans.bankfiles.plans import (
     _create_groups,
     _months_between,
     appoint_leaders,
+    hold_rows,
 )
 from loans.models import (
     BankGroupGrade,
@@ -29,7 +31,8 @@ from loans.models import (
     RepaymentInstalment,
 )
 from organizations.audit import audit_bulk
-from organizations.models import GroupMembership, SavingsGroup
+from organizations.errors import DomainError
+from organizations.models import GroupMembership, Organization, SavingsGroup, Ward
 
 Figure = ReconciliationItem.Figure
 Kind = Posting.Kind
@@ -41,8 +44,14 @@ MAX_IDENTITY_WARNINGS = 20
 
 
 class LoanPlan(BasePlan):
+    holds_references = True
+
     def summary(self):
-        return {**super().summary(), "warnings": self.identity_warnings()}
+        # The apply step keeps what its check step found about the same file (its SHA-256 is its identity).
+        warnings = (self.batch.summary or {}).get("warnings")
+        if warnings is None:
+            warnings = self.identity_warnings()
+        return {**super().summary(), "warnings": warnings}
 
     def identity_warnings(self):
         """A citizen ID that breaks the rule (borrowers/identity.py) is the bank's data: a warning in the preview,
@@ -222,6 +231,47 @@ class LoanPlan(BasePlan):
                     )
             else:
                 self.unchanged += 1
+
+    def hold_references(self):
+        """Lock the existing rows the file's rows point at (wards, programs, groups and their branches, households,
+        loans, the confirming user) with one query per table; a row gone since the check refuses its file rows."""
+        actor = self.batch.confirmed_by or self.batch.created_by
+        if not hold_rows(get_user_model(), [actor.pk]):
+            raise DomainError(_("The user who confirmed this import no longer exists; nothing was changed."))
+        rows = self.sheet.rows
+        existing_groups = {
+            row["group_code"]: self.groups[row["group_code"]] for _n, row in rows if row["group_code"] in self.groups
+        }
+        wards = hold_rows(Ward, [ward.pk for ward in self.wards.values()])
+        programs = hold_rows(LoanProgram, [program.pk for program in self.programs.values()])
+        groups = hold_rows(SavingsGroup, [group.pk for group in existing_groups.values()])
+        branches = hold_rows(Organization, [group.branch_id for group in existing_groups.values()])
+        households = hold_rows(Household, [household.pk for household in self.households.values()])
+        loans = hold_rows(Loan, [loan.pk for loan in self.loans.values()])
+        for number, row in rows:
+            if self.wards[row["ward_code"]].pk not in wards:
+                self.error(number, "ward_code", row["ward_code"], _("no ward has this code"))
+            if self.programs[row["program_code"]].pk not in programs:
+                self.error(number, "program_code", row["program_code"], _("no loan program has this code"))
+            group = existing_groups.get(row["group_code"])
+            if group is not None and (group.pk not in groups or group.branch_id not in branches):
+                self.error(
+                    number, "group_code", row["group_code"], _("this group was removed after the file was checked")
+                )
+            household = self.households.get(row["customer_code"])
+            if household is not None and household.pk not in households:
+                self.error(
+                    number,
+                    "customer_code",
+                    row["customer_code"],
+                    _("this customer's household was removed after the file was checked"),
+                )
+            loan = self.loans.get(row["loan_number"])
+            if loan is not None and loan.pk not in loans:
+                self.error(
+                    number, "loan_number", row["loan_number"], _("this loan was removed after the file was checked")
+                )
+        return not self.sheet.errors
 
     def apply(self, tracker):
         batch, actor, now = self.batch, self.batch.confirmed_by or self.batch.created_by, timezone.now()
@@ -424,29 +474,34 @@ LOAN_COLUMNS = [
 # instalment already missed (the ledger's derived overdue then equals the bank's figure), the repaid principal
 # counting against it first. Plain SQL that PostgreSQL and SQLite both run.
 OPENING_SQL = [
+    # The schedule: one instalment at maturity, or, with overdue principal, the missed part due on the earlier of the
+    # file's day and maturity (already overdue from then), and the rest at maturity.
     """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since)
-       SELECT id, 1, maturity_on, amount, NULL FROM {loan}
-       WHERE import_batch_id = %(batch)s AND overdue_principal = 0""",
-    """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since)
-       SELECT id, 1, CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END,
-              amount - principal_outstanding + overdue_principal,
-              CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END
-       FROM {loan} WHERE import_batch_id = %(batch)s AND overdue_principal > 0""",
-    """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since)
-       SELECT id, 2, maturity_on, principal_outstanding - overdue_principal, NULL FROM {loan}
-       WHERE import_batch_id = %(batch)s AND overdue_principal > 0 AND principal_outstanding > overdue_principal""",
+       SELECT loan_id, seq, due_on, principal, overdue_since FROM (
+           SELECT id AS loan_id, 1 AS seq, maturity_on AS due_on, amount AS principal, NULL AS overdue_since
+           FROM {loan} WHERE import_batch_id = %(batch)s AND overdue_principal = 0
+           UNION ALL
+           SELECT id, 1, CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END,
+                  amount - principal_outstanding + overdue_principal,
+                  CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END
+           FROM {loan} WHERE import_batch_id = %(batch)s AND overdue_principal > 0
+           UNION ALL
+           SELECT id, 2, maturity_on, principal_outstanding - overdue_principal, NULL FROM {loan}
+           WHERE import_batch_id = %(batch)s AND overdue_principal > 0 AND principal_outstanding > overdue_principal
+       ) schedule ORDER BY loan_id, seq""",
     # The opening savings of each new household, the disbursement of each new loan, and what it has repaid.
     """INSERT INTO {posting} ({posting_columns})
-       SELECT %(savings_in)s, id, NULL, savings_balance, %(today)s, NULL, NULL, %(note)s, %(actor)s, %(batch)s, %(now)s
-       FROM {household} WHERE import_batch_id = %(batch)s AND savings_balance > 0 ORDER BY id""",
-    """INSERT INTO {posting} ({posting_columns})
-       SELECT %(disbursement)s, household_id, id, amount, disbursed_on, NULL, NULL, %(note)s, %(actor)s, %(batch)s,
-              %(now)s
-       FROM {loan} WHERE import_batch_id = %(batch)s ORDER BY id""",
-    """INSERT INTO {posting} ({posting_columns})
-       SELECT %(principal)s, household_id, id, amount - principal_outstanding, %(today)s, NULL, NULL, %(repaid_note)s,
-              %(actor)s, %(batch)s, %(now)s
-       FROM {loan} WHERE import_batch_id = %(batch)s AND principal_outstanding < amount ORDER BY id""",
+       SELECT kind, household_id, loan_id, amount, day, NULL, NULL, note, %(actor)s, %(batch)s, %(now)s FROM (
+           SELECT 0 AS part, id AS row_id, %(savings_in)s AS kind, id AS household_id, NULL AS loan_id,
+                  savings_balance AS amount, %(today)s AS day, %(note)s AS note
+           FROM {household} WHERE import_batch_id = %(batch)s AND savings_balance > 0
+           UNION ALL
+           SELECT 1, id, %(disbursement)s, household_id, id, amount, disbursed_on, %(note)s
+           FROM {loan} WHERE import_batch_id = %(batch)s
+           UNION ALL
+           SELECT 2, id, %(principal)s, household_id, id, amount - principal_outstanding, %(today)s, %(repaid_note)s
+           FROM {loan} WHERE import_batch_id = %(batch)s AND principal_outstanding < amount
+       ) entries ORDER BY part, row_id""",
 ]
 
 

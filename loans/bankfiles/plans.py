@@ -1,5 +1,6 @@
 """What every import plan shares: BasePlan, and creating the branches and groups a file names."""
 
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -45,6 +46,15 @@ class BasePlan:
             )
         return ward
 
+    #: Whether `hold_references` covers every reference the plan's writes carry (then PostgreSQL may skip its per-row
+    #: foreign-key triggers for them).
+    holds_references = False
+
+    def hold_references(self):
+        """Lock the existing rows the plan's writes point at until the commit; False (with an error on each row
+        concerned) when one of them is gone since the check."""
+        return True
+
     @property
     def data_rows(self):
         return self.sheet.data_rows
@@ -87,6 +97,27 @@ class BasePlan:
             "samples": self.sheet.samples,
             "notes": [str(note) for note in self.notes],
         }
+
+
+def hold_rows(model, ids):
+    """The ids of `ids` whose rows still exist, each locked against deletion (and against a change of its key) until
+    the transaction ends, as a foreign-key check locks the row it checks; one query, whatever the number of ids."""
+    ids = sorted(set(ids))
+    if not ids:
+        return set()
+    table = connection.ops.quote_name(model._meta.db_table)
+    found = set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids])  # noqa: S608
+            return {row[0] for row in cursor.fetchall()}
+        # SQLite: the import's transaction holds the database's write lock; chunks keep under its variable limit.
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", part)  # noqa: S608
+            found.update(row[0] for row in cursor.fetchall())
+    return found
 
 
 def wards_by_code():

@@ -309,8 +309,14 @@ def monthly_portfolio(ends):
     return result
 
 
-def refresh_monthly_balances(today, count=12):
-    """Rewrite the month-end outstanding and overdue per ward branch for the last `count` months, from postings."""
+#: Month ends kept per ward branch: the 12-month trend of today and of any date in the past year, so a past date's
+#: trend reads these few rows per branch rather than every group's month-end snapshots.
+MONTHLY_BALANCE_MONTHS = 24
+
+
+def refresh_monthly_balances(today, count=MONTHLY_BALANCE_MONTHS):
+    """Rewrite the month-end outstanding and overdue per ward branch for the last `count` months, from postings
+    (one pass over them, whatever `count`)."""
     rows = [
         MonthlyBalance(month_end=month_end, branch_id=branch, outstanding=outstanding, overdue=overdue)
         for (month_end, branch), (outstanding, overdue) in sorted(monthly_portfolio(month_ends(today, count)).items())

@@ -1,6 +1,6 @@
 """Dashboard and report figures: portfolio rows by kind, ward, branch, program and group, as of any date."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import BigIntegerField, Case, Count, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
@@ -20,6 +20,7 @@ from loans.models import (
     PortfolioMonthEnd,
     Posting,
 )
+from loans.selectors.loans import CORRECTIONS_LISTED, postings_for
 from organizations.models import GroupMembership, SavingsGroup
 from organizations.selectors.history import branch_on, moved_after, ward_filter_on
 from organizations.selectors.scope import branch_scope
@@ -330,11 +331,15 @@ ADDITIVE = (*AMOUNTS, "savings", "loans", "households", *FLOWS, *GRADES, "groups
 
 
 @report_reads()
-def portfolio_totals(*, user, on, organization=None, ward=None, by_kind=None, today_wards=False, moved=None):
-    """The totals row. From cached balances and snapshots every figure adds up across organizations (households are
-    counted per group), so rows already fetched by organization can be summed instead of querying again."""
-    if by_kind is not None and (uses_cached_balances(on) or snapshot_month_end(on)):
-        total = {"key": (), **{name: sum(row[name] for row in by_kind) for name in ADDITIVE}}
+def portfolio_totals(
+    *, user, on, organization=None, ward=None, by_kind=None, rows=None, today_wards=False, moved=None
+):
+    """The totals row. From cached balances and snapshots every figure adds up across organizations, wards, branches
+    and groups (households are counted per group), so rows already fetched by one of those (`by_kind`, or `rows` of
+    any breakdown but the program) can be summed instead of reading every group's figures again."""
+    rows = by_kind if rows is None else rows
+    if rows is not None and (uses_cached_balances(on) or snapshot_month_end(on)):
+        total = {"key": (), **{name: sum(row[name] for row in rows) for name in ADDITIVE}}
         total["overdue_ratio"] = overdue_ratio(total["overdue"], total["outstanding"])
         return total
     return portfolio_report(
@@ -588,3 +593,31 @@ def group_households(*, group, on):
         }
         for household in households
     ]
+
+
+def corrections_booked_after(user, on):
+    """Reversals, reversals undone and correction rows dated on or before `on` but booked after it: what changed the
+    figures of `on` after that day. -> (count, the first CORRECTIONS_LISTED, newest booking first).
+
+    Each kind of correction is found through its own index (reversals by booking time, restores and corrected rows
+    by their link), never by scanning the postings booked since `on`: a past date's page costs what its corrections
+    do, whatever the size of the ledger.
+    """
+    from loans.models import CollectionLine
+
+    after = timezone.make_aware(datetime.combine(on + timedelta(days=1), time.min))
+    booked = {"on__lte": on, "created_at__gte": after}
+    corrected_lines = CollectionLine.objects.filter(corrects__isnull=False).values("pk")
+    found = Posting.objects.order_by().filter(**booked).values("pk")
+    ids = found.filter(kind=Posting.Kind.REVERSAL).union(
+        found.filter(restores__isnull=False), found.filter(collection_lines__in=corrected_lines)
+    )
+    postings = postings_for(user).filter(pk__in=[row["pk"] for row in ids])
+    listed = list(
+        postings.select_related("reverses", "request__requested_by", "created_by").order_by("-created_at", "-pk")[
+            : CORRECTIONS_LISTED + 1
+        ]
+    )
+    # The count is asked for only when the list overflows.
+    count = len(listed) if len(listed) <= CORRECTIONS_LISTED else postings.count()
+    return count, listed[:CORRECTIONS_LISTED]

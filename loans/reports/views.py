@@ -13,8 +13,13 @@ from django.views.decorators.http import require_GET
 
 from loans.money import format_vnd
 from loans.reports.forms import ReportScopeForm
-from loans.reports.selectors import group_households, label_rows, portfolio_report, portfolio_totals
-from loans.selectors.loans import corrections_booked_after
+from loans.reports.selectors import (
+    corrections_booked_after,
+    group_households,
+    label_rows,
+    portfolio_report,
+    portfolio_totals,
+)
 from loans.xlsx import xlsx_response
 from organizations.access import ALL_ROLES, profile_of, role_required
 from organizations.selectors.history import wards_on
@@ -139,7 +144,8 @@ def report(request, layout):
     scope = {"user": request.user, "on": on, "organization": organization, "ward": ward,
              "today_wards": form.mapped_to_today, "moved": form.offers_today_wards}
     rows = label_rows(portfolio_report(by=spec["by"], **scope), spec["by"])
-    total = portfolio_totals(**scope)
+    # Households are counted per program in a program's row: only other breakdowns add up to the totals.
+    total = portfolio_totals(**scope, rows=None if "program" in spec["by"] else rows)
     columns = spec["columns"]
     text_columns = sum(1 for _name, _label, kind in columns if kind == "text")
     if request.GET.get("format") == "xlsx":
@@ -268,7 +274,7 @@ def report_ward(request, pk):
              "today_wards": form.mapped_to_today, "moved": form.offers_today_wards}
     by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
     groups = label_rows(portfolio_report(by=("group",), **scope), ("group",))
-    total = portfolio_totals(**scope)
+    total = portfolio_totals(**scope, by_kind=by_kind)
     # Supervision of the ward: its latest inspections, those of the branches merged into it included.
     inspections = inspections_of_ward(inspections_for(request.user), ward).select_related("inspected_group__branch")
     return render(
