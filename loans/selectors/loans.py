@@ -1,9 +1,7 @@
 """Scoped reads of loans and postings, and the portfolio by organization from the ledger."""
 
-from datetime import datetime, time, timedelta
 
-from django.db.models import Count, F, Q, Sum
-from django.utils import timezone
+from django.db.models import Count, F, Sum
 
 from loans.ledger.balances import with_derived_balances
 from loans.models import Loan, Posting
@@ -22,24 +20,6 @@ def postings_for(user):
 
 #: How many later corrections a past report names; the count is always exact.
 CORRECTIONS_LISTED = 20
-
-
-def corrections_booked_after(user, on):
-    """Reversals, reversals undone and correction rows dated on or before `on` but booked after it: what changed the
-    figures of `on` after that day. -> (count, the first CORRECTIONS_LISTED, newest booking first)."""
-    after = timezone.make_aware(datetime.combine(on + timedelta(days=1), time.min))
-    postings = postings_for(user).filter(
-        Q(kind=Posting.Kind.REVERSAL) | Q(restores__isnull=False) | Q(collection_lines__corrects__isnull=False),
-        on__lte=on, created_at__gte=after,
-    ).distinct()
-    listed = list(
-        postings.select_related("reverses", "request__requested_by", "created_by").order_by("-created_at", "-pk")[
-            : CORRECTIONS_LISTED + 1
-        ]
-    )
-    # One query in the usual case (none, or a few); the count is asked for only when the list overflows.
-    count = len(listed) if len(listed) <= CORRECTIONS_LISTED else postings.count()
-    return count, listed[:CORRECTIONS_LISTED]
 
 
 def portfolio_by_organization(*, on=None, loans=None):
