@@ -1,6 +1,5 @@
 """Scoped reads of loans and postings, and the portfolio by organization from the ledger."""
 
-
 from django.db.models import Count, F, Sum
 
 from loans.ledger.balances import with_derived_balances
