@@ -114,7 +114,7 @@ def disbursement_data(first_row, second_row, **rows):
     data = {"on": "07/12/2026"}
     for application, values in ((first_row, rows.get("first", {})), (second_row, rows.get("second", {}))):
         pk = application.pk
-        data.update({f"pick_{pk}": "on", f"loan_number_{pk}": f"79000000000000{pk:02d}", f"amount_{pk}":
+        data.update({f"pick_{pk}": "on", f"loan_number_{pk}": f"79{pk:014d}", f"amount_{pk}":
                      str(int(application.amount_approved)), f"term_{pk}": "36", f"frequency_{pk}": "3"})
         data.update({f"{name}_{pk}": value for name, value in values.items()})
     return data
@@ -152,10 +152,10 @@ def test_the_disbursement_day_reports_every_row_at_once(client_for, district_sta
 def test_a_loan_number_typed_twice_is_marked_on_the_second_row(client_for, district_staff, approved):
     first, second = approved
     client = english(client_for(district_staff))
-    data = disbursement_data(first, second, second={"loan_number": f"79000000000000{first.pk:02d}"})
+    data = disbursement_data(first, second, second={"loan_number": f"79{first.pk:014d}"})
     entries = summary(client.post(reverse("loans:disbursement_day"), data).content.decode())
     assert entries == [(f"id_loan_number_{second.pk}",
-                        f"{second.household.head_name}: Loan number 79000000000000{first.pk:02d} is entered twice.")]
+                        f"{second.household.head_name}: Loan number 79{first.pk:014d} is entered twice.")]
     assert not Loan.objects.exists()
     data = disbursement_data(first, second)
     assert client.post(reverse("loans:disbursement_day"), data).status_code == 302
