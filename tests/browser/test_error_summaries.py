@@ -49,7 +49,8 @@ def summary_links(page):
     summary = page.locator("[data-error-summary]")
     summary.wait_for()
     assert summary.get_attribute("role") == "alert"
-    assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")  # read first
+    # Read first: the page's script focuses it once it has run, which on a loaded machine comes after it shows.
+    page.wait_for_function("document.activeElement && document.activeElement.hasAttribute('data-error-summary')")
     return summary.locator("a")
 
 
