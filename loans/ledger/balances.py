@@ -106,16 +106,20 @@ def refresh_overdue_balances(loan_ids, since):
     from loans.models import GroupProgramBalance
 
     loan_ids = list(loan_ids)
+    batches = [loan_ids[start:start + 500] for start in range(0, len(loan_ids), 500)]
     derived = with_derived_balances(Loan.objects.filter(pk=OuterRef("pk")))
-    if Loan.objects.filter(pk__in=loan_ids[:500]).exclude(
-        principal_outstanding=Subquery(derived.values("derived_outstanding")[:1])
-    ).exists():
+    if any(
+        Loan.objects.filter(pk__in=batch)
+        .exclude(principal_outstanding=Subquery(derived.values("derived_outstanding")[:1]))
+        .exists()
+        for batch in batches
+    ):
         # A cached outstanding out of line with the ledger (a posting not refreshed): rewrite everything of theirs.
         refresh_balances(loan_ids=loan_ids, since=since)
         return
     pairs = set()
-    for start in range(0, len(loan_ids), 500):
-        loans = Loan.objects.filter(pk__in=loan_ids[start:start + 500])
+    for batch in batches:
+        loans = Loan.objects.filter(pk__in=batch)
         loans.update(overdue_principal=Subquery(derived.values("derived_overdue")[:1]))
         pairs.update(loans.values_list("group_id", "program_id"))
     groups = sorted({group for group, _program in pairs})

@@ -112,9 +112,7 @@ _JUDGEABLE = """
     WITH moved(day, effective) AS (VALUES {moved}),
     candidate AS (
         SELECT i.id, i.loan_id, i.seq, COALESCE(m.effective, i.due_on) AS effective
-        FROM loans_repaymentinstalment i LEFT JOIN moved m ON m.day = i.due_on
-        WHERE i.overdue_since IS NULL AND (i.judged_through IS NULL OR i.judged_through <= i.due_on)
-          AND i.due_on < %s {scope}
+        FROM ({unjudged}) i LEFT JOIN moved m ON m.day = i.due_on
     )
     SELECT c.id,
         (SELECT SUM(s.principal) FROM loans_repaymentinstalment s WHERE s.loan_id = c.loan_id AND s.seq <= c.seq)
@@ -134,7 +132,7 @@ _JUDGEABLE = """
 
 
 def _judgeable(on, loans):
-    """(sql, params) of `_JUDGEABLE` for the unjudged instalments due before `on` (of the loans of the queryset
+    """(sql, params) of `_JUDGEABLE` for the UNJUDGED instalments due before `on` (of the loans of the queryset
     `loans`, when given); None when there are none."""
     unjudged = RepaymentInstalment.objects.filter(UNJUDGED, due_on__lt=on)
     if loans is not None:
@@ -146,14 +144,11 @@ def _judgeable(on, loans):
     moved = [(day, calendar.on_or_after(day)) for day in _days(first_due, on) if not calendar.is_working_day(day)]
     moved.append((on, on))  # VALUES needs a row; no instalment due before `on` matches it
     adapt = connection.ops.adapt_datefield_value
-    scope, scope_params = "", []
-    if loans is not None:
-        loans_sql, scope_params = loans.values("pk").query.sql_with_params()
-        scope = f"AND i.loan_id IN ({loans_sql})"
+    unjudged_sql, unjudged_params = unjudged.order_by().values("id", "loan_id", "seq", "due_on").query.sql_with_params()
     principal, reversal = PostingKind.PRINCIPAL, PostingKind.REVERSAL
     return (
-        _JUDGEABLE.format(moved=", ".join(["(%s, %s)"] * len(moved)), scope=scope),
-        [*(adapt(day) for pair in moved for day in pair), adapt(on), *scope_params,
+        _JUDGEABLE.format(moved=", ".join(["(%s, %s)"] * len(moved)), unjudged=unjudged_sql),
+        [*(adapt(day) for pair in moved for day in pair), *unjudged_params,
          principal, principal, reversal, principal, reversal, principal, Loan.Status.ACTIVE, adapt(on)],
     )
 
@@ -264,7 +259,8 @@ def overdue_close_day(*, on):
     """Mark every instalment overdue by `on` with the day it became overdue, bring cached balances and the past-date
     snapshots in line from that day, and record the day as closed. Returns (marked rows, refreshed loan ids).
 
-    A fixed number of statements whatever the number of loans; a second run for the same day finds nothing.
+    A fixed number of statements whatever the number of loans, and one more per 500 instalments judged row by row;
+    a second run for the same day finds nothing.
     """
     with transaction.atomic():
         if connection.vendor == "postgresql":
