@@ -21,7 +21,16 @@ from django.utils import timezone
 from loans.demo_activity import collection_days
 from loans.interest import DAY_DIVISOR
 from loans.ledger.summaries import refresh_monthly_balances
-from loans.models import Loan, LoanProgram, LoanStatusChange, Posting, RepaymentInstalment, add_months, schedule_rows
+from loans.models import (
+    Loan,
+    LoanProgram,
+    LoanStatusChange,
+    Posting,
+    RepaymentInstalment,
+    add_months,
+    schedule_instalments,
+    schedule_rows,
+)
 from loans.money import round_vnd
 from organizations.audit import audit_bulk
 from organizations.models import GroupMembership, SavingsGroup
@@ -199,10 +208,13 @@ def _late_instalments(rng, days, earlier):
     # The earlier loans' schedules, with their overdue marks.
     RepaymentInstalment.objects.bulk_create(
         [
-            RepaymentInstalment(loan_id=loan_pk, seq=seq, due_on=due_on, principal=principal,
-                                overdue_since=due_on + timedelta(days=1) if paid_on != due_on else None)
+            instalment
             for loan_pk, rows in repaid.items()
-            for seq, due_on, principal, paid_on in rows
+            for instalment in schedule_instalments(
+                Loan(pk=loan_pk),
+                [(seq, due_on, principal, due_on + timedelta(days=1) if paid_on != due_on else None)
+                 for seq, due_on, principal, paid_on in rows],
+            )
         ],
         batch_size=BATCH,
     )

@@ -6,9 +6,9 @@ table; nothing goes through Python row by row. The data follow the rules the app
 - a loan's principal is repaid on each due date before today; its cached outstanding is its disbursement less those
   repayments;
 - one loan in twenty missed its latest instalment. As the day close would have, the instalment is overdue from the day
-  after its working due date if that day was closed; the day close of `closed` (recorded) has run, so an instalment
-  whose working due date is `closed` itself is still unmarked, for the next `close_day` to find; every other
-  instalment whose working due date is before `closed` is recorded as judged by that close;
+  after its working due date if that day was closed; the day closes of `closed` and the day before are recorded
+  as run, having seen every instalment, so an instalment whose working due date is `closed` itself is still
+  unmarked, for the next `close_day` to find;
 - savings balances are their deposits; interest arrears are their arrears entries; a frozen loan has its status
   change.
 So `check_ledger` passes on what this builds. The summaries the dashboard reads are refreshed the way the commands
@@ -332,15 +332,11 @@ def _fill_loans(province, first, last):
         params,
     )
     sql(
-        """INSERT INTO loans_repaymentinstalment (seq, due_on, principal, overdue_since, judged_through, loan_id)
-           SELECT s, d.due_on, p.share, CASE WHEN p.marked AND s = p.due THEN p.last_effective + 1 END,
-                  CASE WHEN NOT (p.missed AND s = p.due) AND COALESCE(e.effective, d.due_on) < %(closed)s
-                       THEN %(closed)s::date END,
-                  p.i
+        """INSERT INTO loans_repaymentinstalment (seq, due_on, principal, overdue_since, scheduled_through, loan_id)
+           SELECT s, (p.disbursed_on + make_interval(months => s * p.frequency))::date, p.share,
+                  CASE WHEN p.marked AND s = p.due THEN p.last_effective + 1 END, s * p.share, p.i
            FROM province_loan p
-           CROSS JOIN generate_series(1, p.count) AS s
-           CROSS JOIN LATERAL (SELECT (p.disbursed_on + make_interval(months => s * p.frequency))::date AS due_on) d
-           LEFT JOIN province_due e ON e.day = d.due_on""",
+           CROSS JOIN generate_series(1, p.count) AS s""",
         params,
     )
     sql(
@@ -399,4 +395,6 @@ def _demo_logins(province):
 def _day_closed(province):
     """The day before today was closed: the next `close_day` closes today only."""
     missed = scalar("SELECT count(*) FROM loans_repaymentinstalment WHERE overdue_since IS NOT NULL")
-    DayClose.objects.update_or_create(on=province.closed, defaults={"instalments_marked": missed})
+    seen = scalar("SELECT max(id) FROM loans_repaymentinstalment")
+    for on, marked in ((province.closed - timedelta(days=1), 0), (province.closed, missed)):
+        DayClose.objects.update_or_create(on=on, defaults={"instalments_marked": marked, "instalments_seen": seen})

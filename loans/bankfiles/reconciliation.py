@@ -8,7 +8,15 @@ from borrowers.models import Household
 from loans.bankfiles.plans import _money
 from loans.ledger.arrears import record_arrears_changes
 from loans.ledger.balances import refresh_household_savings, refresh_loan_balances
-from loans.models import ImportBatch, InterestArrearsEntry, Loan, Posting, ReconciliationItem, RepaymentInstalment
+from loans.models import (
+    ImportBatch,
+    InterestArrearsEntry,
+    Loan,
+    Posting,
+    ReconciliationItem,
+    RepaymentInstalment,
+    schedule_instalments,
+)
 from organizations.errors import DomainError
 from organizations.policy import authorize
 
@@ -161,8 +169,5 @@ def _accept_overdue(loan, bank, today):
         covered += principal
     loan.instalments.all().delete()  # the schedule is not money; the postings stay untouched
     RepaymentInstalment.objects.bulk_create(
-        [
-            RepaymentInstalment(loan=loan, seq=seq, due_on=due_on, principal=principal, overdue_since=since)
-            for seq, (due_on, principal, since) in enumerate(rows, start=1)
-        ]
+        schedule_instalments(loan, [(seq, *row) for seq, row in enumerate(rows, start=1)])
     )

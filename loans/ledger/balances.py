@@ -1,6 +1,8 @@
 """Loan and household balances derived from postings and the schedule, the cached balances they rewrite, and
 the check that the two agree."""
 
+from collections import defaultdict
+
 from django.db.models import Case, DecimalField, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
@@ -99,43 +101,51 @@ def refresh_loan_balances(loan_ids, since=None):
 
 
 def refresh_overdue_balances(loan_ids, since):
-    """After a day close marked instalments of these loans: their overdue principal, their groups' overdue totals,
-    and the groups' snapshots from `since`. Marking changes nothing else, so nothing else is rewritten: the cost
-    follows the loans marked, not the size of their groups' ledgers. Batches of 500 loans (SQLite's parameters)."""
+    """After a day close marked instalments of these loans: their overdue principal from their postings and schedule,
+    the change added to their groups' overdue totals, and the groups' snapshots from `since`. Marking changes nothing
+    else, so nothing else is rewritten: the cost follows the loans marked, not the size of their groups. A loan whose
+    cached outstanding was out of line with its postings (one not refreshed) has it rewritten too, and its groups'
+    totals are rebuilt. Batches of 500 loans (SQLite's parameters)."""
     from loans.ledger.snapshots import refresh_snapshots  # snapshots build on these balances: imported here
+    from loans.ledger.summaries import refresh_group_balances
     from loans.models import GroupProgramBalance
 
-    loan_ids = list(loan_ids)
-    batches = [loan_ids[start:start + 500] for start in range(0, len(loan_ids), 500)]
-    derived = with_derived_balances(Loan.objects.filter(pk=OuterRef("pk")))
-    if any(
-        Loan.objects.filter(pk__in=batch)
-        .exclude(principal_outstanding=Subquery(derived.values("derived_outstanding")[:1]))
-        .exists()
-        for batch in batches
-    ):
-        # A cached outstanding out of line with the ledger (a posting not refreshed): rewrite everything of theirs.
-        refresh_balances(loan_ids=loan_ids, since=since)
-        return
-    pairs = set()
-    for batch in batches:
+    last_marked = RepaymentInstalment.objects.filter(loan=OuterRef("pk"), overdue_since__isnull=False).order_by("-seq")
+    scheduled = Coalesce(Subquery(last_marked.values("scheduled_through")[:1]), _overdue_scheduled())
+    paid = _posting_sum(Kind.PRINCIPAL, "loan")
+    changes, groups, stale = defaultdict(int), set(), set()
+    for batch in _in_batches(sorted(loan_ids)):
         loans = Loan.objects.filter(pk__in=batch)
-        loans.update(overdue_principal=Subquery(derived.values("derived_overdue")[:1]))
-        pairs.update(loans.values_list("group_id", "program_id"))
-    groups = sorted({group for group, _program in pairs})
-    overdue = (
-        Loan.objects.filter(group=OuterRef("group"), program=OuterRef("program"))
-        .filter(Q(principal_outstanding__gt=0) | Q(interest_arrears__gt=0))
-        .order_by()
-        .values("group")
-        .annotate(total=Sum("overdue_principal"))
-        .values("total")
-    )
-    for start in range(0, len(groups), 500):
-        GroupProgramBalance.objects.filter(group__in=groups[start:start + 500]).update(
-            overdue=Coalesce(Subquery(overdue), ZERO)
+        before = {row[0]: row[1:] for row in loans.values_list(
+            "pk", "group_id", "program_id", "principal_outstanding", "overdue_principal")}
+        loans.update(
+            principal_outstanding=_posting_sum(Kind.DISBURSEMENT, "loan") - paid,
+            overdue_principal=Greatest(scheduled - paid, ZERO),
         )
-    refresh_snapshots(groups, since=since)
+        for pk, outstanding, overdue in loans.values_list("pk", "principal_outstanding", "overdue_principal"):
+            group, program, old_outstanding, old_overdue = before[pk]
+            groups.add(group)
+            changes[group, program] += int(overdue) - int(old_overdue)
+            if outstanding != old_outstanding:
+                stale.add(group)
+    changes = {pair: change for pair, change in changes.items() if change and pair[0] not in stale}
+    for batch in _in_batches(sorted(changes)):
+        rows = GroupProgramBalance.objects.filter(
+            group__in={group for group, _program in batch}, program__in={program for _group, program in batch}
+        ).values_list("pk", "group_id", "program_id")
+        rows = [(pk, changes[group, program]) for pk, group, program in rows if (group, program) in changes]
+        if rows:
+            GroupProgramBalance.objects.filter(pk__in=[pk for pk, _change in rows]).update(
+                overdue=F("overdue")
+                + Case(*(When(pk=pk, then=Value(change)) for pk, change in rows), output_field=ZERO.output_field)
+            )
+    if stale:
+        refresh_group_balances(sorted(stale), since=since)
+    refresh_snapshots(sorted(groups - stale), since=since)
+
+
+def _in_batches(items, size=500):
+    return [items[start:start + size] for start in range(0, len(items), size)]
 
 
 def refresh_household_savings(household_ids, since=None):

@@ -35,6 +35,7 @@ from loans.models.loans import (
     RepaymentInstalment,
     add_months,
     loan_number_validator,
+    schedule_instalments,
     schedule_rows,
 )
 from loans.models.overdue import DayClose
@@ -57,6 +58,7 @@ __all__ = [
     "loan_number_validator",
     "add_months",
     "schedule_rows",
+    "schedule_instalments",
     "Loan",
     "LoanStatusChange",
     "RepaymentInstalment",

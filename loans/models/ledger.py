@@ -98,7 +98,8 @@ class Posting(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["loan", "kind"]),
+            # With the day and amount, what the day close sums of a loan's repayments is read from the index alone.
+            models.Index(fields=["loan", "kind"], include=["on", "amount"], name="posting_loan_kind"),
             models.Index(fields=["on", "kind"]),
             # The day close looks up the reversals booked since the last close (a reversal keeps its original's value
             # date, so only the booking time tells).

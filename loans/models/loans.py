@@ -130,10 +130,9 @@ class Loan(StatusPipeline):
 
     def build_schedule(self):
         """Equal principal instalments in whole đồng; the last one absorbs the rounding."""
-        return [
-            RepaymentInstalment(loan=self, seq=seq, due_on=due_on, principal=principal)
-            for seq, due_on, principal in schedule_rows(self.amount, self.disbursed_on, self.term_months, self.frequency)
-        ]
+        return schedule_instalments(
+            self, schedule_rows(self.amount, self.disbursed_on, self.term_months, self.frequency)
+        )
 
     @property
     def overdue_rate_monthly(self):
@@ -164,10 +163,10 @@ class RepaymentInstalment(models.Model):
     due_on = models.DateField(_("due date"))
     principal = MoneyField(_("principal due"))
     overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
-    # The day close that found it not overdue after its due date (see loans/services/overdue.py). Later closes look at
-    # it again only when a reversal or a status change of its loan is booked, or when its due date moves to that day
-    # or later.
-    judged_through = models.DateField(_("judged through"), null=True, blank=True)
+    # The principal scheduled up to and including this instalment (repayments settle the earliest first), so that the
+    # day close reads it with the instalment instead of summing the schedule. Empty where a schedule was written
+    # without it; the close sums the schedule then.
+    scheduled_through = MoneyField(_("principal scheduled through"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("repayment instalment")
@@ -179,14 +178,29 @@ class RepaymentInstalment(models.Model):
         ]
         indexes = [
             models.Index(fields=["due_on", "overdue_since"]),
-            # What the day close has still to judge: a small slice of the table, however many loans there are.
+            # What the day close reads of the instalments that fell due since the last close, without their rows.
             models.Index(
                 fields=["due_on"],
-                name="instalment_unjudged",
-                condition=Q(overdue_since__isnull=True)
-                & (Q(judged_through__isnull=True) | Q(judged_through__lte=F("due_on"))),
+                include=["id", "loan", "seq", "scheduled_through"],
+                name="instalment_open",
+                condition=Q(overdue_since__isnull=True),
             ),
         ]
 
     def __str__(self):
         return f"{self.loan_id} #{self.seq} {self.due_on:%d/%m/%Y}"
+
+
+def schedule_instalments(loan, rows):
+    """Unsaved instalments of `loan` from (seq, due date, principal[, overdue since]) rows in seq order, each with the
+    principal scheduled through it."""
+    instalments, through = [], 0
+    for seq, due_on, principal, *since in rows:
+        through += int(principal)
+        instalments.append(
+            RepaymentInstalment(
+                loan=loan, seq=seq, due_on=due_on, principal=principal, scheduled_through=through,
+                overdue_since=since[0] if since else None,
+            )
+        )
+    return instalments

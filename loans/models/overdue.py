@@ -12,6 +12,9 @@ class DayClose(models.Model):
     on = models.DateField(_("business day closed"), unique=True)
     ran_at = models.DateTimeField(_("ran at"), default=timezone.now)
     instalments_marked = models.PositiveIntegerField(_("instalments that became overdue"), default=0)
+    # The newest instalment when the run began. The close after next reads every instalment written since, whatever
+    # its due date (imported, rescheduled): a run's margin for instalments still being written while this one ran.
+    instalments_seen = models.BigIntegerField(_("newest instalment seen"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("day close")

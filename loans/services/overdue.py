@@ -14,13 +14,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Case, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Exists, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loans.calendar import WorkingCalendar
 from loans.interest import StatusHistory
-from loans.ledger.balances import ZERO, net_amount, refresh_overdue_balances
+from loans.ledger.balances import refresh_overdue_balances
 from loans.ledger.snapshots import snapshots_close_months
 from loans.models import DayClose, Loan, LoanProgram, LoanStatusChange, Posting, RepaymentInstalment
 
@@ -76,8 +76,9 @@ def overdue_start(*, effective_due, scheduled_through, repayments, history, unti
     return None
 
 
-def _day_closed_before(on):
-    return DayClose.objects.filter(on__lt=on).order_by("-on").values_list("on", "ran_at").first()
+def _closes_before(on):
+    """The last two day closes before `on`, newest first: [(day, ran at, newest instalment seen)]."""
+    return list(DayClose.objects.filter(on__lt=on).order_by("-on").values_list("on", "ran_at", "instalments_seen")[:2])
 
 
 def _booked_event_loans(moment):
@@ -98,58 +99,69 @@ def _batches(items):
     return (items[start:start + BATCH] for start in range(0, len(items), BATCH))
 
 
-#: Instalments the day close has still to judge (the `instalment_unjudged` index holds exactly these): not marked, and
-#: either never judged or moved to a due date on or after the close that judged them.
-UNJUDGED = Q(overdue_since__isnull=True) & (Q(judged_through__isnull=True) | Q(judged_through__lte=F("due_on")))
+def _to_judge(on, closes, calendar):
+    """[(queryset, first due date or None)]: the unmarked instalments due before `on` that a close for `on` has still
+    to judge (together all of them when no day was closed before), each with the earliest due date it can hold when
+    that is known without reading it:
+    - those whose working due date came since the last close: due on or after the first day whose working due date
+      is that close's day;
+    - those written since the close before it saw the newest instalment (a loan imported or a schedule rewritten with
+      due dates already past); a run's margin for instalments still being written while the last close ran.
+    What the last close judged is not read again: it settled each instalment for good, unless a reversal or a status
+    change booked since reopens it (`missed_instalments` reads those loans too)."""
+    unmarked = RepaymentInstalment.objects.filter(overdue_since__isnull=True, due_on__lt=on)
+    if not closes:
+        return [(unmarked, None)]
+    first = closes[0][0]
+    while not calendar.is_working_day(first - ONE_DAY):
+        first -= ONE_DAY
+    seen = closes[-1][2]
+    written = unmarked.filter(due_on__lt=first)
+    return [(unmarked.filter(due_on__gte=first), first), (written if seen is None else written.filter(pk__gt=seen), None)]
 
-#: For each unjudged instalment due before `on` whose working due date has passed: whether the loan had repaid the
-#: schedule up to it by the end of that day (`covered`), whether a reversal of a repayment is dated after that day
-#: (`reopened`), and whether the loan is active and never changed status (`plain`). Covered and not reopened: settled
-#: for good (only a reversal booked later, which the next close sees, can change that). Not covered on a plain loan:
-#: overdue from the day after. Index lookups per row (the loan's schedule, postings and status changes), none over the
-#: whole ledger.
+
+#: For each instalment to judge whose working due date has passed: the principal scheduled up to it, the principal the
+#: loan had repaid by the end of that day, and whether the loan has any reversal (judged row by row then). Covered on a loan with no reversal: settled for good
+#: (only a reversal booked later, which a later close sees, can change that). The instalments come through an index
+#: that holds what is read of them, the principal repaid through one index lookup each, the reversals' loans once.
 _JUDGEABLE = """
     WITH moved(day, effective) AS (VALUES {moved}),
     candidate AS (
-        SELECT i.id, i.loan_id, i.seq, COALESCE(m.effective, i.due_on) AS effective
-        FROM ({unjudged}) i LEFT JOIN moved m ON m.day = i.due_on
+        SELECT i.id, i.loan_id, i.seq, i.scheduled_through, COALESCE(m.effective, i.due_on) AS effective
+        FROM ({to_judge}) i LEFT JOIN moved m ON m.day = i.due_on
     )
     SELECT c.id,
-        (SELECT SUM(s.principal) FROM loans_repaymentinstalment s WHERE s.loan_id = c.loan_id AND s.seq <= c.seq)
-        <= COALESCE((
-            SELECT SUM(CASE WHEN p.kind = %s THEN p.amount ELSE -p.amount END)
-            FROM loans_posting p LEFT JOIN loans_posting o ON o.id = p.reverses_id
-            WHERE p.loan_id = c.loan_id AND p."on" <= c.effective AND (p.kind = %s OR (p.kind = %s AND o.kind = %s))
-        ), 0) AS covered,
-        EXISTS (
-            SELECT 1 FROM loans_posting p JOIN loans_posting o ON o.id = p.reverses_id
-            WHERE p.loan_id = c.loan_id AND p.kind = %s AND o.kind = %s AND p."on" > c.effective
-        ) AS reopened,
-        EXISTS (SELECT 1 FROM loans_loan l WHERE l.id = c.loan_id AND l.status = %s)
-        AND NOT EXISTS (SELECT 1 FROM loans_loanstatuschange h WHERE h.loan_id = c.loan_id) AS plain
-    FROM candidate c WHERE c.effective < %s
+        COALESCE(c.scheduled_through, (
+            SELECT SUM(s.principal) FROM loans_repaymentinstalment s WHERE s.loan_id = c.loan_id AND s.seq <= c.seq
+        )),
+        COALESCE((
+            SELECT SUM(p.amount) FROM loans_posting p
+            WHERE p.loan_id = c.loan_id AND p.kind = %s AND p."on" <= c.effective
+        ), 0),
+        c.loan_id IN (SELECT r.loan_id FROM loans_posting r WHERE r.kind = %s AND r.loan_id IS NOT NULL)
+    FROM candidate c
+    WHERE c.effective < %s
 """
 
 
-def _judgeable(on, loans):
-    """(sql, params) of `_JUDGEABLE` for the UNJUDGED instalments due before `on` (of the loans of the queryset
-    `loans`, when given); None when there are none."""
-    unjudged = RepaymentInstalment.objects.filter(UNJUDGED, due_on__lt=on)
-    if loans is not None:
-        unjudged = unjudged.filter(loan__in=loans)
-    first_due = unjudged.order_by("due_on").values_list("due_on", flat=True).first()
-    if first_due is None:
-        return None
-    calendar = WorkingCalendar.for_span(first_due, on)
+def _judgeable(on, to_judge, calendar):
+    """(sql, params) of `_JUDGEABLE` for the instalments of `to_judge` (as `_to_judge` gives them)."""
+    parts = [queryset.order_by().values("id", "loan_id", "seq", "scheduled_through", "due_on").query.sql_with_params()
+             for queryset, _first in to_judge]
+    first_due = min(
+        (first if first is not None else queryset.order_by("due_on").values_list("due_on", flat=True).first() or on
+         for queryset, first in to_judge),
+        default=on,
+    )
     moved = [(day, calendar.on_or_after(day)) for day in _days(first_due, on) if not calendar.is_working_day(day)]
     moved.append((on, on))  # VALUES needs a row; no instalment due before `on` matches it
     adapt = connection.ops.adapt_datefield_value
-    unjudged_sql, unjudged_params = unjudged.order_by().values("id", "loan_id", "seq", "due_on").query.sql_with_params()
     principal, reversal = PostingKind.PRINCIPAL, PostingKind.REVERSAL
+    union = " UNION ALL ".join(f"SELECT * FROM ({sql}) AS part{n}" for n, (sql, _params) in enumerate(parts))
     return (
-        _JUDGEABLE.format(moved=", ".join(["(%s, %s)"] * len(moved)), unjudged=unjudged_sql),
-        [*(adapt(day) for pair in moved for day in pair), *unjudged_params,
-         principal, principal, reversal, principal, reversal, principal, Loan.Status.ACTIVE, adapt(on)],
+        _JUDGEABLE.format(moved=", ".join(["(%s, %s)"] * len(moved)), to_judge=union),
+        [*(adapt(day) for pair in moved for day in pair), *(param for _sql, params in parts for param in params),
+         principal, reversal, adapt(on)],
     )
 
 
@@ -158,41 +170,34 @@ def _days(first, until):
 
 
 def missed_instalments(on, *, loans=None, calendar=None):
-    """[(instalment row, overdue since)] of instalments not yet marked that are overdue by `on` (inclusive).
+    """[(instalment row, overdue since)] of instalments not yet marked that are overdue by `on` (inclusive), of the
+    loans of the queryset `loans` when given. The number of queries does not depend on how many there are.
 
-    `loans` narrows the search (a queryset of loans); the number of queries does not depend on how many there are.
+    Only what a close for `on` has still to judge is read (`_to_judge`), and the instalments of loans with a reversal
+    or a status change booked since the last close.
+
+    Most are settled in SQL (repaid in time, nothing taken back since), and a missed instalment of a loan that never
+    changed status is overdue from the day after its working due date; only the rest (reversals, freezes) are judged
+    row by row from the loan's repayments and status history.
     """
-    return judge_instalments(on, loans=loans, calendar=calendar)[0]
-
-
-def judge_instalments(on, *, loans=None, calendar=None):
-    """(missed, judged): the instalments overdue by `on` as in `missed_instalments`, and the ids of those found not
-    overdue once their working due date had passed, which a close records as judged (a list as long as what fell due).
-
-    Only what a close has still to judge is read: instalments not judged yet (those that fell due since the last close,
-    or came with an import), and the instalments of loans with a reversal or a status change booked since the last
-    close. Most are settled in SQL (repaid in time, nothing taken back since), and a missed instalment of a loan
-    that never changed status is overdue from the day after its working due date; only the rest (reversals, freezes)
-    are judged row by row from the loan's repayments and status history.
-    """
-    ids, settled, plain = set(), [], set()
-    judgeable = _judgeable(on, loans)
-    if judgeable is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(judgeable[0], judgeable[1])
-            for pk, covered, reopened, is_plain in cursor.fetchall():
-                if covered and not reopened:
-                    settled.append(pk)
-                else:
-                    ids.add(pk)
-                    if not covered and is_plain:
-                        plain.add(pk)
-    last_closed = _day_closed_before(on)
+    closes = _closes_before(on)
+    if calendar is None:
+        calendar = WorkingCalendar.for_span(on - timedelta(days=31), on)  # earlier years are read if needed
+    to_judge = _to_judge(on, closes, calendar)
     unmarked = RepaymentInstalment.objects.filter(due_on__lt=on, overdue_since__isnull=True)
     if loans is not None:
+        to_judge = [(queryset.filter(loan__in=loans), first) for queryset, first in to_judge]
         unmarked = unmarked.filter(loan__in=loans)
+    uncovered, ids = {}, set()  # uncovered: {id: principal repaid by the end of its working due date}
+    with connection.cursor() as cursor:
+        cursor.execute(*_judgeable(on, to_judge, calendar))
+        for pk, scheduled, repaid, reversed_ in cursor.fetchall():
+            if reversed_ or repaid < scheduled:
+                ids.add(pk)
+            if repaid < scheduled and not reversed_:
+                uncovered[pk] = repaid
     # A day's margin for what was booked while the last close ran.
-    for batch in _batches(_booked_event_loans(None if last_closed is None else last_closed[1] - ONE_DAY)):
+    for batch in _batches(_booked_event_loans(closes[0][1] - ONE_DAY if closes else None)):
         ids.update(unmarked.filter(loan__in=batch).values_list("pk", flat=True))
     scheduled_through = (
         RepaymentInstalment.objects.filter(loan=OuterRef("loan"), seq__lte=OuterRef("seq"))
@@ -201,58 +206,39 @@ def judge_instalments(on, *, loans=None, calendar=None):
         .annotate(total=Sum("principal"))
         .values("total")
     )
-    repaid = (
-        Posting.objects.filter(loan=OuterRef("loan"), on__lte=on)
-        .order_by()
-        .values("loan")
-        .annotate(total=Sum(net_amount(PostingKind.PRINCIPAL)))
-        .values("total")
-    )
+    changed = LoanStatusChange.objects.filter(loan=OuterRef("loan"))
     rows = []
     for batch in _batches(sorted(ids)):
         rows += unmarked.filter(pk__in=batch).annotate(
-            scheduled_through=Subquery(scheduled_through), repaid=Coalesce(Subquery(repaid), ZERO)
+            scheduled=Coalesce("scheduled_through", Subquery(scheduled_through)),
+            plain=Q(loan__status=Loan.Status.ACTIVE) & ~Exists(changed),
         ).values("pk", "loan_id", "loan__number", "loan__household__head_name", "seq", "due_on", "principal",
-                 "scheduled_through", "repaid")
+                 "scheduled", "plain")
     rows.sort(key=lambda row: (row["loan__number"], row["seq"]))
-    if calendar is None:
-        first_due = min((row["due_on"] for row in rows), default=on)
-        calendar = WorkingCalendar.for_span(first_due, on)
+    judged_by_rows = [row for row in rows if not (row["pk"] in uncovered and row["plain"])]
     movements, histories = {}, {}
-    for batch in _batches(sorted({row["loan_id"] for row in rows if row["pk"] not in plain})):
+    for batch in _batches(sorted({row["loan_id"] for row in judged_by_rows})):
         movements.update(_principal_movements(batch))
         histories.update(loan_status_histories(batch))
-    missed, judged = [], []
+    missed = []
     for row in rows:
+        row["scheduled_through"] = row.pop("scheduled")
         row["effective_due_on"] = effective = calendar.on_or_after(row["due_on"])
         if effective >= on:
             continue
-        if row["pk"] in plain:  # not covered at the end of its working due date, on a loan active all along
+        if row["pk"] in uncovered and row["plain"]:  # not covered at the end of its working due date, active all along
+            row["repaid"] = uncovered[row["pk"]]
             missed.append((row, effective + ONE_DAY))
             continue
+        repayments = movements.get(row["loan_id"], [])
+        row["repaid"] = sum((amount for day, amount in repayments if day <= effective), Decimal(0))
         since = overdue_start(
-            effective_due=effective, scheduled_through=row["scheduled_through"],
-            repayments=movements.get(row["loan_id"], []),
+            effective_due=effective, scheduled_through=row["scheduled_through"], repayments=repayments,
             history=histories[row["loan_id"]], until=on,
         )
-        if since is None:
-            judged.append(row["pk"])
-        else:
+        if since is not None:
             missed.append((row, since))
-    return missed, settled + judged
-
-
-def _record_judged(on, judged):
-    """Stamp `judged_through` = `on` on the instalments judged not overdue: one statement on PostgreSQL (an array of
-    ids, read through the primary key), batches of 500 on SQLite."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE loans_repaymentinstalment SET judged_through = %s WHERE id = ANY(%s)", [on, list(judged)]
-            )
-        return
-    for batch in _batches(judged):
-        RepaymentInstalment.objects.filter(pk__in=batch).update(judged_through=on)
+    return missed
 
 
 def overdue_close_day(*, on):
@@ -268,7 +254,8 @@ def overdue_close_day(*, on):
             # index; compiling them (JIT) would cost seconds.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
-        missed, judged = judge_instalments(on)
+        seen = RepaymentInstalment.objects.order_by("-pk").values_list("pk", flat=True).first()
+        missed = missed_instalments(on)
         by_day = defaultdict(list)
         for row, since in missed:
             row["overdue_since"] = since
@@ -277,11 +264,12 @@ def overdue_close_day(*, on):
             RepaymentInstalment.objects.filter(pk__in=[pk for pks in by_day.values() for pk in pks]).update(
                 overdue_since=Case(*(When(pk__in=pks, then=Value(since)) for since, pks in by_day.items()))
             )
-        _record_judged(on, judged)
         marked_loans = sorted({row["loan_id"] for row, _since in missed})
         refresh_overdue_balances(marked_loans, since=min(by_day, default=on))
         snapshots_close_months(max(on, timezone.localdate()))
         for program in LoanProgram.objects.filter(rates__effective_from__lte=on).distinct():
             program.sync_current_rate(on)
-        DayClose.objects.update_or_create(on=on, defaults={"ran_at": timezone.now(), "instalments_marked": len(missed)})
+        DayClose.objects.update_or_create(
+            on=on, defaults={"ran_at": timezone.now(), "instalments_marked": len(missed), "instalments_seen": seen}
+        )
     return [row for row, _since in missed], marked_loans
