@@ -14,7 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Case, Exists, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -241,6 +241,19 @@ def missed_instalments(on, *, loans=None, calendar=None):
     return missed
 
 
+def _mark(pks, since):
+    """Mark these instalments overdue since `since`: one statement on PostgreSQL (an array of ids, read through the
+    primary key), batches of 500 on SQLite."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE loans_repaymentinstalment SET overdue_since = %s WHERE id = ANY(%s)", [since, list(pks)]
+            )
+        return
+    for batch in _batches(pks):
+        RepaymentInstalment.objects.filter(pk__in=batch).update(overdue_since=since)
+
+
 def overdue_close_day(*, on):
     """Mark every instalment overdue by `on` with the day it became overdue, bring cached balances and the past-date
     snapshots in line from that day, and record the day as closed. Returns (marked rows, refreshed loan ids).
@@ -260,10 +273,8 @@ def overdue_close_day(*, on):
         for row, since in missed:
             row["overdue_since"] = since
             by_day[since].append(row["pk"])
-        if by_day:
-            RepaymentInstalment.objects.filter(pk__in=[pk for pks in by_day.values() for pk in pks]).update(
-                overdue_since=Case(*(When(pk__in=pks, then=Value(since)) for since, pks in by_day.items()))
-            )
+        for since, pks in sorted(by_day.items()):
+            _mark(pks, since)
         marked_loans = sorted({row["loan_id"] for row, _since in missed})
         refresh_overdue_balances(marked_loans, since=min(by_day, default=on))
         snapshots_close_months(max(on, timezone.localdate()))
