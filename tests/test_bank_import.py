@@ -179,13 +179,15 @@ def test_loan_balances_with_title_block_total_row_and_text_amounts(admin_user, b
     ]
     assert sorted(postings.filter(kind=Posting.Kind.SAVINGS_IN).values_list("amount", flat=True)) == [100_000, 250_000]
     assert batch.summary["written"]["postings"] == postings.count() == 8
-    schedule = list(third.instalments.order_by("seq").values_list("due_on", "principal", "overdue_since"))
+    schedule = list(
+        third.instalments.order_by("seq").values_list("due_on", "principal", "overdue_since", "scheduled_through")
+    )
     assert schedule == [
-        (date(2026, 11, 10), 15_000_000, date(2026, 11, 10)),
-        (date(2029, 3, 20), 35_000_000, None),
+        (date(2026, 11, 10), 15_000_000, date(2026, 11, 10), 15_000_000),
+        (date(2029, 3, 20), 35_000_000, None, 50_000_000),
     ]
-    assert list(loans["7800000000000001"].instalments.values_list("due_on", "principal")) == [
-        (date(2029, 3, 20), 50_000_000)
+    assert list(loans["7800000000000001"].instalments.values_list("due_on", "principal", "scheduled_through")) == [
+        (date(2029, 3, 20), 50_000_000, 50_000_000)
     ]
     audited = AuditEvent.objects.filter(import_batch_id=batch.pk, action="bulk_create")
     assert {event.changes["count"] for event in audited if event.content_type.model == "posting"} == {8}

@@ -476,17 +476,19 @@ LOAN_COLUMNS = [
 OPENING_SQL = [
     # The schedule: one instalment at maturity, or, with overdue principal, the missed part due on the earlier of the
     # file's day and maturity (already overdue from then), and the rest at maturity.
-    """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since)
-       SELECT loan_id, seq, due_on, principal, overdue_since FROM (
-           SELECT id AS loan_id, 1 AS seq, maturity_on AS due_on, amount AS principal, NULL AS overdue_since
+    """INSERT INTO {instalment} (loan_id, seq, due_on, principal, overdue_since, scheduled_through)
+       SELECT loan_id, seq, due_on, principal, overdue_since, scheduled_through FROM (
+           SELECT id AS loan_id, 1 AS seq, maturity_on AS due_on, amount AS principal, NULL AS overdue_since,
+                  amount AS scheduled_through
            FROM {loan} WHERE import_batch_id = %(batch)s AND overdue_principal = 0
            UNION ALL
            SELECT id, 1, CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END,
                   amount - principal_outstanding + overdue_principal,
-                  CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END
+                  CASE WHEN maturity_on < %(today)s THEN maturity_on ELSE %(today)s END,
+                  amount - principal_outstanding + overdue_principal
            FROM {loan} WHERE import_batch_id = %(batch)s AND overdue_principal > 0
            UNION ALL
-           SELECT id, 2, maturity_on, principal_outstanding - overdue_principal, NULL FROM {loan}
+           SELECT id, 2, maturity_on, principal_outstanding - overdue_principal, NULL, amount FROM {loan}
            WHERE import_batch_id = %(batch)s AND overdue_principal > 0 AND principal_outstanding > overdue_principal
        ) schedule ORDER BY loan_id, seq""",
     # The opening savings of each new household, the disbursement of each new loan, and what it has repaid.
