@@ -20,17 +20,12 @@ from django.utils import timezone
 
 from loans.calendar import WorkingCalendar
 from loans.interest import StatusHistory
-from loans.ledger.balances import refresh_overdue_balances
+from loans.ledger.balances import in_batches, refresh_overdue_balances
 from loans.ledger.snapshots import snapshots_close_months
 from loans.models import DayClose, Loan, LoanProgram, LoanStatusChange, Posting, RepaymentInstalment
 
 PostingKind = Posting.Kind
 ONE_DAY = timedelta(days=1)
-#: Loans and instalments judged row by row are read and stamped in batches of this many (SQLite's limit on
-#: parameters): one batch on any ordinary day.
-BATCH = 500
-
-
 def _principal_movements(loans):
     """{loan id: sorted [(day, signed principal repaid)]} for the loans `loans` (ids or a queryset; one query)."""
     rows = (
@@ -93,10 +88,6 @@ def _booked_event_loans(moment):
             changed_loans.order_by().values_list("loan_id", flat=True)
         )
     )
-
-
-def _batches(items):
-    return (items[start:start + BATCH] for start in range(0, len(items), BATCH))
 
 
 def _to_judge(on, closes, calendar):
@@ -197,7 +188,7 @@ def missed_instalments(on, *, loans=None, calendar=None):
             if repaid < scheduled and not reversed_:
                 uncovered[pk] = repaid
     # A day's margin for what was booked while the last close ran.
-    for batch in _batches(_booked_event_loans(closes[0][1] - ONE_DAY if closes else None)):
+    for batch in in_batches(_booked_event_loans(closes[0][1] - ONE_DAY if closes else None)):
         ids.update(unmarked.filter(loan__in=batch).values_list("pk", flat=True))
     scheduled_through = (
         RepaymentInstalment.objects.filter(loan=OuterRef("loan"), seq__lte=OuterRef("seq"))
@@ -208,7 +199,7 @@ def missed_instalments(on, *, loans=None, calendar=None):
     )
     changed = LoanStatusChange.objects.filter(loan=OuterRef("loan"))
     rows = []
-    for batch in _batches(sorted(ids)):
+    for batch in in_batches(sorted(ids)):
         rows += unmarked.filter(pk__in=batch).annotate(
             scheduled=Coalesce("scheduled_through", Subquery(scheduled_through)),
             plain=Q(loan__status=Loan.Status.ACTIVE) & ~Exists(changed),
@@ -217,7 +208,7 @@ def missed_instalments(on, *, loans=None, calendar=None):
     rows.sort(key=lambda row: (row["loan__number"], row["seq"]))
     judged_by_rows = [row for row in rows if not (row["pk"] in uncovered and row["plain"])]
     movements, histories = {}, {}
-    for batch in _batches(sorted({row["loan_id"] for row in judged_by_rows})):
+    for batch in in_batches(sorted({row["loan_id"] for row in judged_by_rows})):
         movements.update(_principal_movements(batch))
         histories.update(loan_status_histories(batch))
     missed = []
@@ -243,14 +234,14 @@ def missed_instalments(on, *, loans=None, calendar=None):
 
 def _mark(pks, since):
     """Mark these instalments overdue since `since`: one statement on PostgreSQL (an array of ids, read through the
-    primary key), batches of 500 on SQLite."""
+    primary key), batches on SQLite."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE loans_repaymentinstalment SET overdue_since = %s WHERE id = ANY(%s)", [since, list(pks)]
             )
         return
-    for batch in _batches(pks):
+    for batch in in_batches(pks):
         RepaymentInstalment.objects.filter(pk__in=batch).update(overdue_since=since)
 
 
@@ -258,7 +249,7 @@ def overdue_close_day(*, on):
     """Mark every instalment overdue by `on` with the day it became overdue, bring cached balances and the past-date
     snapshots in line from that day, and record the day as closed. Returns (marked rows, refreshed loan ids).
 
-    A fixed number of statements whatever the number of loans, and one more per 500 instalments judged row by row;
+    A fixed number of statements whatever the number of loans, and one more per batch of instalments judged row by row (`in_batches`);
     a second run for the same day finds nothing.
     """
     with transaction.atomic():
