@@ -5,8 +5,8 @@
 The database is emptied and the province built with `seed_province`'s set-based builder (loans/province.py): 168
 wards, 1,000,000 loans by default, no past-date snapshots. Its "today" is the latest working day up to today whose
 day before was a working day too, so the day close has work: the instalments that fell due the day before and were
-not paid become overdue, as on any morning. The day before is recorded as closed, as it is on an install whose close
-runs every night.
+not paid become overdue, as on any morning. The day before and the day before that are recorded as closed, as on an
+install whose close runs every night.
 
 Then it times, on the same data:
   - one SQL pass over the loans: `SELECT sum(principal_outstanding) FROM loans_loan` (and, for scale, an UPDATE

@@ -96,8 +96,9 @@ def _to_judge(on, closes, calendar):
     that is known without reading it:
     - those whose working due date came since the last close: due on or after the first day whose working due date
       is that close's day;
-    - those written since the close before it saw the newest instalment (a loan imported or a schedule rewritten with
-      due dates already past); a run's margin for instalments still being written while the last close ran.
+    - those written since the close before it (the last close, when it is the only one) saw the newest instalment: a
+      loan imported or a schedule rewritten with due dates already past; a run's margin for instalments still being
+      written while the last close ran.
     What the last close judged is not read again: it settled each instalment for good, unless a reversal or a status
     change booked since reopens it (`missed_instalments` reads those loans too)."""
     unmarked = RepaymentInstalment.objects.filter(overdue_since__isnull=True, due_on__lt=on)
