@@ -113,9 +113,10 @@ def _to_judge(on, closes, calendar):
 
 
 #: For each instalment to judge whose working due date has passed: the principal scheduled up to it, the principal the
-#: loan had repaid by the end of that day, and whether the loan has any reversal (judged row by row then). Covered on a loan with no reversal: settled for good
-#: (only a reversal booked later, which a later close sees, can change that). The instalments come through an index
-#: that holds what is read of them, the principal repaid through one index lookup each, the reversals' loans once.
+#: loan had repaid by the end of that day, and whether the loan has any reversal (its instalments are judged row by
+#: row). Covered on a loan with no reversal: settled for good (only a reversal booked later, which a later close sees,
+#: can change that). The instalments come through an index that holds what is read of them, the principal repaid
+#: through one index lookup each, the loans with a reversal once.
 _JUDGEABLE = """
     WITH moved(day, effective) AS (VALUES {moved}),
     candidate AS (
