@@ -46,7 +46,8 @@ def one_late_close(loans, on):
 
 def to_judge(on):
     closes = _closes_before(on)
-    return sorted(pk for queryset, _first in _to_judge(on, closes, WorkingCalendar.for_span(on - timedelta(days=31), on))
+    calendar = WorkingCalendar.for_span(on - timedelta(days=31), on)
+    return sorted(pk for queryset, _first in _to_judge(on, closes, calendar)
                   for pk in queryset.values_list("pk", flat=True))
 
 

@@ -109,7 +109,9 @@ def _to_judge(on, closes, calendar):
         first -= ONE_DAY
     seen = closes[-1][2]
     written = unmarked.filter(due_on__lt=first)
-    return [(unmarked.filter(due_on__gte=first), first), (written if seen is None else written.filter(pk__gt=seen), None)]
+    if seen is not None:
+        written = written.filter(pk__gt=seen)
+    return [(unmarked.filter(due_on__gte=first), first), (written, None)]
 
 
 #: For each instalment to judge whose working due date has passed: the principal scheduled up to it, the principal the
@@ -251,8 +253,8 @@ def overdue_close_day(*, on):
     """Mark every instalment overdue by `on` with the day it became overdue, bring cached balances and the past-date
     snapshots in line from that day, and record the day as closed. Returns (marked rows, refreshed loan ids).
 
-    A fixed number of statements whatever the number of loans, and one more per batch of instalments judged row by row (`in_batches`);
-    a second run for the same day finds nothing.
+    A fixed number of statements whatever the number of loans, and one more per batch of instalments judged row by
+    row (`in_batches`); a second run for the same day finds nothing.
     """
     with transaction.atomic():
         if connection.vendor == "postgresql":
