@@ -10,7 +10,8 @@ collection 30 days ago. Then the summaries are refreshed the way the commands do
 rebuilt from the ledger once, as `rebuild_snapshots` does, and one backdated repayment is posted and refreshed as a
 collection sheet does), and each page is fetched through Django's test client as the Front supervisor, for today and
 for two past dates. Each size prints how long building it took, the full snapshot rebuild (from the first posting)
-and one group's snapshot refresh from a recent day, and runs `check_ledger` on what was built. At the small size the
+and one group's snapshot refresh from a recent day (both include the per-branch sums), the snapshot rows per group
+and per ward branch, and runs `check_ledger` on what was built. At the small size the
 past-date totals are also derived from the postings and compared (at the large size too with --verify, which takes
 minutes).
 
@@ -45,7 +46,14 @@ from django.utils import timezone  # noqa: E402
 from loans.ledger.balances import refresh_loan_balances  # noqa: E402
 from loans.ledger.snapshots import refresh_snapshots, snapshots_rebuild  # noqa: E402
 from loans.ledger.summaries import refresh_group_balances, refresh_monthly_balances  # noqa: E402
-from loans.models import Loan, PortfolioDayChange, PortfolioMonthEnd, Posting  # noqa: E402
+from loans.models import (  # noqa: E402
+    BranchDayChange,
+    BranchMonthEnd,
+    Loan,
+    PortfolioDayChange,
+    PortfolioMonthEnd,
+    Posting,
+)
 from loans.province import Province, build_province  # noqa: E402
 from loans.reports import selectors as report_selectors  # noqa: E402
 from loans.reports.views import REPORTS  # noqa: E402
@@ -380,7 +388,8 @@ def main():
         print(f"  check_ledger {'passed' if checks[size][1] else 'FAILED'} in {checks[size][0]:.1f} s")
         print(
             f"  snapshots: {PortfolioMonthEnd.objects.count():,} month-end rows, "
-            f"{PortfolioDayChange.objects.count():,} daily-change rows"
+            f"{PortfolioDayChange.objects.count():,} daily-change rows; summed per ward branch (what province-wide "
+            f"pages read): {BranchMonthEnd.objects.count():,} and {BranchDayChange.objects.count():,}"
         )
         past_totals(user, today, verify=size == args.small or args.verify)
         urls = pages(client, today)

@@ -29,6 +29,11 @@ NOT_AUDITED = {
     # Per-group totals rewritten from the cached balances on every refresh (loans/ledger/summaries.py).
     "GroupProgramBalance",
     "GroupBalance",
+    # Their sums per ward branch, rewritten with them.
+    "BranchProgramBalance",
+    "BranchBalance",
+    "BranchMonthEnd",
+    "BranchDayChange",
     # The record of background jobs is operational history of its own (organizations/jobs.py).
     "JobRun",
     "ScheduledJob",

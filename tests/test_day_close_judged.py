@@ -9,7 +9,7 @@ import pytest
 
 from loans.calendar import WorkingCalendar
 from loans.ledger.summaries import refresh_group_balances
-from loans.models import DayClose, GroupProgramBalance, Loan, Posting, RepaymentInstalment
+from loans.models import BranchProgramBalance, DayClose, GroupProgramBalance, Loan, Posting, RepaymentInstalment
 from loans.services.overdue import _closes_before, _to_judge, missed_instalments, overdue_close_day
 from tests.factories import HouseholdFactory, LoanFactory
 
@@ -52,7 +52,10 @@ def to_judge(on):
 
 
 def group_overdue():
-    return sorted(GroupProgramBalance.objects.values_list("group_id", "program_id", "overdue"))
+    return (
+        sorted(GroupProgramBalance.objects.values_list("group_id", "program_id", "overdue")),
+        sorted(BranchProgramBalance.objects.values_list("branch_id", "program_id", "flows_on", "overdue")),
+    )
 
 
 def test_a_close_reads_what_fell_due_since_the_last_close_and_what_was_written_since(household_a, group_a):
@@ -92,14 +95,15 @@ def test_a_schedule_written_without_its_running_totals_is_judged_the_same(househ
     ]
 
 
-def test_the_overdue_a_close_adds_to_the_group_totals_agrees_with_a_rebuild(group_a):
+def test_the_overdue_a_close_adds_to_the_group_and_branch_totals_agrees_with_a_rebuild(group_a):
     loans = [quarterly_loan(HouseholdFactory(group=group_a)) for _ in range(3)]
     pay(loans[0], 3_000_000, date(2026, 4, 15))
     refresh_group_balances()
     for day in (date(2026, 4, 16), date(2026, 4, 17), date(2026, 7, 16)):
         overdue_close_day(on=day)
     added = group_overdue()
-    assert sum(overdue for _group, _program, overdue in added) == 3_000_000 * 2 + 6_000_000 * 2 - 3_000_000
+    assert sum(overdue for _group, _program, overdue in added[0]) == 3_000_000 * 2 + 6_000_000 * 2 - 3_000_000
+    assert sum(row[-1] for row in added[1]) == sum(overdue for _group, _program, overdue in added[0])
     refresh_group_balances()
     assert group_overdue() == added
 

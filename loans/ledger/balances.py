@@ -103,13 +103,13 @@ def refresh_loan_balances(loan_ids, since=None):
 
 def refresh_overdue_balances(loan_ids, since):
     """After a day close marked instalments of these loans: their overdue principal from their postings and schedule,
-    the change added to their groups' overdue totals, and the groups' snapshots from `since`. Marking changes nothing
+    the change added to their groups' and branches' overdue totals, and the groups' snapshots from `since`. Marking changes nothing
     else, so nothing else is rewritten: the cost follows the loans marked, not the size of their groups. A loan whose
     cached outstanding was out of line with its postings (one not refreshed) has it rewritten too, and its groups'
     totals are rebuilt. Loans in batches as `in_batches` cuts them."""
-    from loans.ledger.snapshots import refresh_snapshots  # snapshots build on these balances: imported here
+    from loans.ledger.snapshots import lock_branch_sums, refresh_snapshots  # built on these balances
     from loans.ledger.summaries import refresh_group_balances
-    from loans.models import GroupProgramBalance
+    from loans.models import BranchProgramBalance, GroupProgramBalance
 
     last_marked = RepaymentInstalment.objects.filter(loan=OuterRef("pk"), overdue_since__isnull=False).order_by("-seq")
     scheduled = Coalesce(Subquery(last_marked.values("scheduled_through")[:1]), _overdue_scheduled())
@@ -130,12 +130,23 @@ def refresh_overdue_balances(loan_ids, since):
             if outstanding != old_outstanding:
                 stale.add(group)
     changes = {pair: change for pair, change in changes.items() if change and pair[0] not in stale}
+    branch_changes = defaultdict(int)  # (branch, program, flows_on): change, as the branch rows are kept
     for batch in in_batches(sorted(changes)):
-        rows = GroupProgramBalance.objects.filter(
+        rows = [row for row in GroupProgramBalance.objects.filter(
             group__in={group for group, _program in batch}, program__in={program for _group, program in batch}
-        ).values_list("pk", "group_id", "program_id")
-        add_by_pk(GroupProgramBalance, "overdue", {
-            pk: changes[group, program] for pk, group, program in rows if (group, program) in changes
+        ).values_list("pk", "group_id", "program_id", "flows_on", "group__branch") if row[1:3] in changes]
+        add_by_pk(GroupProgramBalance, "overdue", {pk: changes[group, program] for pk, group, program, *_ in rows})
+        for _pk, group, program, flows_on, branch in rows:
+            branch_changes[branch, program, flows_on] += changes[group, program]
+    branches = sorted({branch for branch, _program, _flows_on in branch_changes})
+    # The branch rows are looked up once no other transaction may rewrite them (it would have new ids).
+    lock_branch_sums(branches)
+    for batch in in_batches(branches):
+        rows = BranchProgramBalance.objects.filter(branch__in=batch).values_list(
+            "pk", "branch_id", "program_id", "flows_on")
+        add_by_pk(BranchProgramBalance, "overdue", {
+            pk: branch_changes[branch, program, flows_on] for pk, branch, program, flows_on in rows
+            if (branch, program, flows_on) in branch_changes
         })
     if stale:
         refresh_group_balances(sorted(stale), since=since)

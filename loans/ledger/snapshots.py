@@ -7,6 +7,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from loans.models import (
+    BranchDayChange,
+    BranchMonthEnd,
     InterestArrearsEntry,
     Loan,
     LoanStatusChange,
@@ -23,6 +25,8 @@ from organizations.models import SavingsGroup
 # any covered date reads two small slices whatever the size of the ledger. Both tables are derived from postings,
 # overdue marks, status changes and arrears entries by one set-based statement (SNAPSHOT_WORK_SQL), for all groups or
 # for the groups a change touched. Rows are written in date order, so a date's rows sit together on disk.
+# BranchMonthEnd and BranchDayChange hold the same rows summed per ward branch (the groups' branch today), rewritten
+# with them for the branches of the groups touched, so that province-wide pages read a row per branch.
 
 SNAPSHOT_FIGURES = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears", "savings")
 
@@ -184,17 +188,38 @@ ORDER BY end_day
 """
 
 SNAPSHOT_ROLL_SQL = """
-INSERT INTO {month_end} (group_id, program_id, month_end, {figures}, lent_year, collected_year)
-SELECT group_id, program_id, %s, {sum_figures}, SUM(lent_year), SUM(collected_year) FROM (
-    SELECT group_id, program_id, {figures},
+INSERT INTO {month_end} ({owner}, program_id, month_end, {figures}, lent_year, collected_year)
+SELECT {owner}, program_id, %s, {sum_figures}, SUM(lent_year), SUM(collected_year) FROM (
+    SELECT {owner}, program_id, {figures},
            CASE WHEN %s THEN lent_year ELSE 0 END AS lent_year,
            CASE WHEN %s THEN collected_year ELSE 0 END AS collected_year
     FROM {month_end} WHERE month_end = %s
     UNION ALL
-    SELECT group_id, program_id, {figures}, lent, collected FROM {day_change} WHERE "on" > %s AND "on" <= %s
+    SELECT {owner}, program_id, {figures}, lent, collected FROM {day_change} WHERE "on" > %s AND "on" <= %s
 ) parts
-GROUP BY group_id, program_id
+GROUP BY {owner}, program_id
 HAVING {any_sum} OR SUM(lent_year) <> 0 OR SUM(collected_year) <> 0
+"""
+
+
+BRANCH_DAYS_SQL = """
+INSERT INTO {branch_day_change} (branch_id, program_id, "on", {figures}, lent, collected)
+SELECT g.branch_id, d.program_id, d."on", {sum_d_figures}, SUM(d.lent), SUM(d.collected)
+FROM {day_change} d JOIN {group} g ON g.id = d.group_id
+WHERE d."on" >= %s AND {branch_scope}
+GROUP BY g.branch_id, d.program_id, d."on"
+HAVING {any_d_sum} OR SUM(d.lent) <> 0 OR SUM(d.collected) <> 0
+ORDER BY d."on"
+"""
+
+BRANCH_MONTHS_SQL = """
+INSERT INTO {branch_month_end} (branch_id, program_id, month_end, {figures}, lent_year, collected_year)
+SELECT g.branch_id, m.program_id, m.month_end, {sum_m_figures}, SUM(m.lent_year), SUM(m.collected_year)
+FROM {month_end} m JOIN {group} g ON g.id = m.group_id
+WHERE m.month_end >= %s AND {branch_scope}
+GROUP BY g.branch_id, m.program_id, m.month_end
+HAVING {any_m_sum} OR SUM(m.lent_year) <> 0 OR SUM(m.collected_year) <> 0
+ORDER BY m.month_end
 """
 
 
@@ -211,12 +236,20 @@ def _tables():
         "membership": quote(Membership._meta.db_table),
         "day_change": quote(PortfolioDayChange._meta.db_table),
         "month_end": quote(PortfolioMonthEnd._meta.db_table),
+        "branch_day_change": quote(BranchDayChange._meta.db_table),
+        "branch_month_end": quote(BranchMonthEnd._meta.db_table),
+        "group": quote(SavingsGroup._meta.db_table),
         "figures": ", ".join(SNAPSHOT_FIGURES),
         "sum_figures": ", ".join(f"SUM({name}) AS {name}" for name in SNAPSHOT_FIGURES),
         "running_figures": ", ".join(f"SUM(SUM({name})) OVER so_far AS {name}" for name in SNAPSHOT_FIGURES),
         "zero_figures": ", ".join("0" for _name in SNAPSHOT_FIGURES),
         "any_figure": " OR ".join(f"{name} <> 0" for name in SNAPSHOT_FIGURES),
         "any_sum": " OR ".join(f"SUM({name}) <> 0" for name in SNAPSHOT_FIGURES),
+        **{
+            f"sum_{alias}_figures": ", ".join(f"SUM({alias}.{name})" for name in SNAPSHOT_FIGURES)
+            for alias in ("d", "m")
+        },
+        **{f"any_{alias}_sum": " OR ".join(f"SUM({alias}.{name}) <> 0" for name in SNAPSHOT_FIGURES) for alias in ("d", "m")},
     }
 
 
@@ -243,6 +276,71 @@ def _execute(statement, params=()):
     with connection.cursor() as cursor:
         cursor.execute(statement, list(params))
         return cursor.rowcount
+
+
+#: PostgreSQL advisory lock namespace of the per-branch sums: key (BRANCH_SUMS_LOCK, branch id) for one branch,
+#: (BRANCH_SUMS_LOCK, 0) shared by those and taken alone to rewrite every branch.
+BRANCH_SUMS_LOCK = 73_401
+
+
+def lock_branch_sums(branch_ids):
+    """Until the transaction ends, let no other transaction rewrite the sums of these branches (None: of any branch).
+
+    Two changes to different groups of one branch at once would each sum the other group's rows as they were before
+    it, and one branch's rows could be written twice. SQLite writes one transaction at a time: nothing to do."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if branch_ids is None:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [BRANCH_SUMS_LOCK])
+            return
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, 0)", [BRANCH_SUMS_LOCK])
+        # In one order, so that two transactions locking overlapping branches never wait for each other in a circle.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, b) FROM (SELECT DISTINCT unnest(%s::integer[]) AS b ORDER BY b) AS ids",
+            [BRANCH_SUMS_LOCK, list(branch_ids)],
+        )
+
+
+def branches_of_groups(group_ids):
+    """The ward branches (today's) of these groups, as a list; None for None (every branch)."""
+    if group_ids is None:
+        return None
+    return sorted(set(SavingsGroup.objects.filter(pk__in=group_ids).values_list("branch_id", flat=True)))
+
+
+def _write_branch_snapshots(branch_ids, *, first, since):
+    """Rewrite the branch rows of these branches (None: all) from `since` (day changes from the day after `first`)
+    as the sums of the group rows of the groups now in them. Reads only these branches' group rows from `since`."""
+    tables = _tables()
+    days = BranchDayChange.objects.filter(on__gte=max(since, first + timedelta(days=1)))
+    months = BranchMonthEnd.objects.filter(month_end__gte=since)
+    if branch_ids is None:
+        branch_scope, scope_params = "1 = 1", []
+    else:
+        if not branch_ids:
+            return
+        branch_scope, scope_params = f"g.branch_id IN ({', '.join(['%s'] * len(branch_ids))})", list(branch_ids)
+        days, months = days.filter(branch__in=branch_ids), months.filter(branch__in=branch_ids)
+    lock_branch_sums(branch_ids)
+    days.delete()
+    _execute(
+        BRANCH_DAYS_SQL.format(**tables, branch_scope=branch_scope),
+        [max(since, first + timedelta(days=1)), *scope_params],
+    )
+    months.delete()
+    _execute(BRANCH_MONTHS_SQL.format(**tables, branch_scope=branch_scope), [since, *scope_params])
+
+
+def refresh_branch_snapshots(branch_ids=None, since=None):
+    """Bring the branch rows of these branches (None: all) in line with their groups' rows from `since` on (None:
+    from the first month end): after groups change branch (a ward merger), for the branches they left and joined."""
+    first, _last = snapshot_span()
+    if first is None:
+        return
+    since = first if since is None else max(since, first)
+    with transaction.atomic():
+        _write_branch_snapshots(branch_ids, first=first, since=since)
 
 
 def _write_snapshots(group_ids, *, first, since, month_ends):
@@ -284,6 +382,7 @@ def _write_snapshots(group_ids, *, first, since, month_ends):
             previous = end
         _execute(SNAPSHOT_MONTHS_SQL.format(**tables, bounds=", ".join(rows)), params)
     _execute("DROP TABLE snapshot_work")
+    _write_branch_snapshots(branches_of_groups(group_ids), first=first, since=since)
 
 
 def refresh_snapshots(group_ids=None, since=None):
@@ -306,10 +405,14 @@ def snapshots_rebuild(*, since, until=None):
     ends = month_ends_between(first, max(first, last))
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            _execute(f"TRUNCATE {_tables()['month_end']}, {_tables()['day_change']}")
+            tables = _tables()
+            _execute(
+                f"TRUNCATE {tables['month_end']}, {tables['day_change']}, {tables['branch_month_end']}, "
+                f"{tables['branch_day_change']}"
+            )
         else:
-            PortfolioMonthEnd.objects.all().delete()
-            PortfolioDayChange.objects.all().delete()
+            for model in (PortfolioMonthEnd, PortfolioDayChange, BranchMonthEnd, BranchDayChange):
+                model.objects.all().delete()
         _write_snapshots(None, first=first, since=first, month_ends=ends)
         SnapshotCoverage.objects.all().delete()
         SnapshotCoverage.objects.create(first_month_end=first, last_month_end=ends[-1])
@@ -328,12 +431,18 @@ def snapshots_close_months(today=None):
     tables = _tables()
     added = []
     with transaction.atomic():
+        if month_end_of(last + timedelta(days=1)) < today:
+            lock_branch_sums(None)
         while (end := month_end_of(last + timedelta(days=1))) < today:
             same_year = end.year == last.year
-            _execute(
-                SNAPSHOT_ROLL_SQL.format(**tables),
-                [end, same_year, same_year, last, last, end],
-            )
+            for owner, month_table, day_table in (
+                ("group_id", tables["month_end"], tables["day_change"]),
+                ("branch_id", tables["branch_month_end"], tables["branch_day_change"]),
+            ):
+                _execute(
+                    SNAPSHOT_ROLL_SQL.format(**{**tables, "month_end": month_table, "day_change": day_table}, owner=owner),
+                    [end, same_year, same_year, last, last, end],
+                )
             added.append(end)
             last = end
         SnapshotCoverage.objects.update(last_month_end=last)

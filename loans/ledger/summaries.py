@@ -9,8 +9,16 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from loans.ledger.balances import Kind, net_amount
-from loans.ledger.snapshots import refresh_snapshots, snapshots_close_months
+from loans.ledger.snapshots import (
+    branches_of_groups,
+    lock_branch_sums,
+    refresh_branch_snapshots,
+    refresh_snapshots,
+    snapshots_close_months,
+)
 from loans.models import (
+    BranchBalance,
+    BranchProgramBalance,
     GroupBalance,
     GroupProgramBalance,
     InterestArrearsEntry,
@@ -48,9 +56,10 @@ def flow_postings(postings, on):
     ).order_by()
 
 
-def refresh_group_balances(group_ids=None, today=None, since=None):
+def refresh_group_balances(group_ids=None, today=None, since=None, snapshots=True):
     """Rewrite the per-group totals (GroupProgramBalance, GroupBalance) from the cached loan and savings balances,
-    and the groups' snapshots for past dates from `since` on (None: all of them).
+    and the groups' snapshots for past dates from `since` on (None: all of them; snapshots=False: the caller has
+    brought them in line itself, as a loan-balance import does).
 
     `group_ids` is a list or a values() queryset of group ids; None rebuilds every group. Set-based: one aggregate
     query per table, whatever the number of loans.
@@ -59,7 +68,8 @@ def refresh_group_balances(group_ids=None, today=None, since=None):
     group_pks = list(groups.values_list("pk", flat=True))
     if not group_pks:
         return
-    refresh_snapshots(None if group_ids is None else group_pks, since=since)
+    if snapshots:
+        refresh_snapshots(None if group_ids is None else group_pks, since=since)
     scope = {} if group_ids is None else {"group__in": group_pks}
     is_outstanding = Q(principal_outstanding__gt=0)
     loans = Loan.objects.filter(is_outstanding | Q(interest_arrears__gt=0), **scope).order_by()
@@ -117,6 +127,69 @@ def refresh_group_balances(group_ids=None, today=None, since=None):
             ],
             batch_size=5000,
         )
+        refresh_branch_balances(None if group_ids is None else branches_of_groups(group_pks))
+
+
+#: GroupProgramBalance figures summed into BranchProgramBalance.
+BRANCH_PROGRAM_FIGURES = (
+    "loans", "households", "outstanding", "overdue", "frozen", "interest_arrears", *FLOW_FIELDS,
+)
+
+
+def refresh_branch_balances(branch_ids=None):
+    """Rewrite the per-branch totals (BranchProgramBalance, BranchBalance) of these branches (None: all) as the sums
+    of the per-group ones of the groups now in them: two aggregate queries over those groups' rows."""
+    if branch_ids is not None and not branch_ids:
+        return
+    scope = {} if branch_ids is None else {"group__branch__in": branch_ids}
+    programs = (
+        GroupProgramBalance.objects.filter(**scope)
+        .order_by()
+        .values("program", "flows_on", branch_key=F("group__branch"))
+        .annotate(**{f"total_{name}": Sum(name) for name in BRANCH_PROGRAM_FIGURES})
+    )
+    wholes = (
+        GroupBalance.objects.filter(**scope)
+        .order_by()
+        .values(branch_key=F("group__branch"))
+        .annotate(total_households=Sum("households"), total_savings=Sum("savings"))
+    )
+    own = {} if branch_ids is None else {"branch__in": branch_ids}
+    with transaction.atomic():
+        # Before reading the group rows: each statement then sees what a concurrent change to the branch committed.
+        lock_branch_sums(branch_ids)
+        BranchProgramBalance.objects.filter(**own).delete()
+        BranchBalance.objects.filter(**own).delete()
+        BranchProgramBalance.objects.bulk_create(
+            [
+                BranchProgramBalance(
+                    branch_id=row["branch_key"],
+                    program_id=row["program"],
+                    flows_on=row["flows_on"],
+                    **{name: row[f"total_{name}"] or 0 for name in BRANCH_PROGRAM_FIGURES},
+                )
+                for row in programs
+            ],
+            batch_size=5000,
+        )
+        BranchBalance.objects.bulk_create(
+            [
+                BranchBalance(
+                    branch_id=row["branch_key"], households=row["total_households"] or 0,
+                    savings=row["total_savings"] or 0,
+                )
+                for row in wholes
+            ],
+            batch_size=5000,
+        )
+
+
+def refresh_branch_totals(branch_ids):
+    """After groups changed ward branch (a ward merger): rewrite today's totals and the snapshots of the branches
+    they left and joined from their groups' rows. The cost follows those branches, not the province."""
+    branch_ids = sorted(set(branch_ids))
+    refresh_branch_balances(branch_ids)
+    refresh_branch_snapshots(branch_ids)
 
 
 def month_ends(before, count=12):
@@ -327,12 +400,12 @@ def refresh_monthly_balances(today, count=MONTHLY_BALANCE_MONTHS):
         MonthlyBalance.objects.bulk_create(rows, batch_size=5000)
 
 
-def refresh_portfolio_summary(today=None, group_ids=None, since=None):
+def refresh_portfolio_summary(today=None, group_ids=None, since=None, snapshots=True):
     """Rebuild every summary table the dashboard and reports read. Commands that change data call this.
 
     `group_ids` and `since` narrow the per-group figures and snapshots to the groups a change touched, from the
     first day it touched (None: every group, every day)."""
     today = today or timezone.localdate()
-    refresh_group_balances(group_ids, today=today, since=since)
+    refresh_group_balances(group_ids, today=today, since=since, snapshots=snapshots)
     snapshots_close_months(today)
     refresh_monthly_balances(today)

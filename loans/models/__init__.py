@@ -19,6 +19,10 @@ from loans.models.collection import CollectionItem, CollectionLine, CollectionSh
 from loans.models.exports import PreparedExport
 from loans.models.fees import FeeReduction, FeeSchedule
 from loans.models.ledger import (
+    BranchBalance,
+    BranchDayChange,
+    BranchMonthEnd,
+    BranchProgramBalance,
     GroupBalance,
     GroupProgramBalance,
     InterestArrearsEntry,
@@ -69,6 +73,10 @@ __all__ = [
     "Posting",
     "InterestArrearsEntry",
     "GroupProgramBalance",
+    "BranchBalance",
+    "BranchDayChange",
+    "BranchMonthEnd",
+    "BranchProgramBalance",
     "GroupBalance",
     "MonthlyBalance",
     "SnapshotFigures",

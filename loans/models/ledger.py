@@ -194,6 +194,57 @@ class GroupBalance(models.Model):
         return str(self.group_id)
 
 
+class BranchProgramBalance(models.Model):
+    """`GroupProgramBalance` summed over the groups of a ward branch (their branch today) with the same program and
+    the same `flows_on`, so that province-wide pages read a row per branch. Rewritten with the group rows."""
+
+    branch = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+", verbose_name=_("ward branch")
+    )
+    program = models.ForeignKey(LoanProgram, on_delete=models.CASCADE, related_name="+", verbose_name=_("program"))
+    # Kept apart per refresh day: a page counts a row's month (year) flows only if it is the page's month (year).
+    flows_on = models.DateField(_("flows as of"), null=True, blank=True)
+    loans = models.PositiveIntegerField(_("number of loans"), default=0)
+    households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
+    outstanding = MoneyField(_("outstanding"), default=0)
+    overdue = MoneyField(_("overdue"), default=0)
+    frozen = MoneyField(_("frozen"), default=0)
+    interest_arrears = MoneyField(_("interest arrears"), default=0)
+    lent_month = MoneyField(_("lent this month"), default=0)
+    lent_year = MoneyField(_("lent this year"), default=0)
+    collected_month = MoneyField(_("collected this month"), default=0)
+    collected_year = MoneyField(_("collected this year"), default=0)
+
+    class Meta:
+        verbose_name = _("branch balance by program")
+        verbose_name_plural = _("branch balances by program")
+        indexes = [models.Index(fields=["branch", "program"])]
+
+    def __str__(self):
+        return f"{self.branch_id}/{self.program_id}"
+
+
+class BranchBalance(models.Model):
+    """`GroupBalance` summed over the groups of a ward branch (their branch today)."""
+
+    branch = models.OneToOneField(
+        "organizations.Organization",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("ward branch"),
+    )
+    households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
+    savings = MoneyField(_("savings"), default=0)
+
+    class Meta:
+        verbose_name = _("branch balance")
+        verbose_name_plural = _("branch balances")
+
+    def __str__(self):
+        return str(self.branch_id)
+
+
 class MonthlyBalance(models.Model):
     """Outstanding and overdue of one ward branch at a month's end, derived from postings, for the 12-month trend."""
 
@@ -213,18 +264,10 @@ class MonthlyBalance(models.Model):
         return f"{self.branch_id} {self.month_end:%m/%Y}"
 
 
-class SnapshotFigures(models.Model):
-    """The figures of one group under one program (program empty: the group's own row, holding its households with
-    outstanding loans across programs and its members' savings), as the ledger gives them."""
+class PortfolioFigures(models.Model):
+    """The figures of one row of the portfolio under one program (program empty: the row's own totals across
+    programs, holding its households with outstanding loans and its members' savings), as the ledger gives them."""
 
-    # Millions of rows are rewritten set-based from the ledger: no per-row foreign-key checks in the database.
-    group = models.ForeignKey(
-        "organizations.SavingsGroup",
-        on_delete=models.CASCADE,
-        db_constraint=False,
-        related_name="+",
-        verbose_name=_("group"),
-    )
     program = models.ForeignKey(
         LoanProgram,
         on_delete=models.CASCADE,
@@ -241,6 +284,37 @@ class SnapshotFigures(models.Model):
     frozen = models.DecimalField(_("frozen"), max_digits=18, decimal_places=0, default=0)
     interest_arrears = models.DecimalField(_("interest arrears"), max_digits=18, decimal_places=0, default=0)
     savings = models.DecimalField(_("savings"), max_digits=18, decimal_places=0, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class SnapshotFigures(PortfolioFigures):
+    """The figures of one group under one program (program empty: the group's own row), as the ledger gives them."""
+
+    # Millions of rows are rewritten set-based from the ledger: no per-row foreign-key checks in the database.
+    group = models.ForeignKey(
+        "organizations.SavingsGroup",
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("group"),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class BranchSnapshotFigures(PortfolioFigures):
+    """The sum of the snapshot rows of a ward branch's groups (today's branch) under one program."""
+
+    branch = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("ward branch"),
+    )
 
     class Meta:
         abstract = True
@@ -297,3 +371,36 @@ class SnapshotCoverage(models.Model):
 
     def __str__(self):
         return f"{self.first_month_end:%d/%m/%Y}–{self.last_month_end:%d/%m/%Y}"
+
+
+class BranchMonthEnd(BranchSnapshotFigures):
+    """`PortfolioMonthEnd` summed over the groups of each ward branch (their branch today), so that province-wide
+    pages for a past date read a row per branch instead of one per group. Rewritten with the group rows."""
+
+    month_end = models.DateField(_("month end"))
+    lent_year = models.DecimalField(_("lent this year"), max_digits=18, decimal_places=0, default=0)
+    collected_year = models.DecimalField(_("collected this year"), max_digits=18, decimal_places=0, default=0)
+
+    class Meta:
+        verbose_name = _("month-end branch snapshot")
+        verbose_name_plural = _("month-end branch snapshots")
+        indexes = [models.Index(fields=["month_end"]), models.Index(fields=["branch", "month_end"])]
+
+    def __str__(self):
+        return f"{self.branch_id}/{self.program_id} {self.month_end:%d/%m/%Y}"
+
+
+class BranchDayChange(BranchSnapshotFigures):
+    """`PortfolioDayChange` summed over the groups of each ward branch (their branch today)."""
+
+    on = models.DateField(_("business date"))
+    lent = models.DecimalField(_("lent"), max_digits=18, decimal_places=0, default=0)
+    collected = models.DecimalField(_("collected"), max_digits=18, decimal_places=0, default=0)
+
+    class Meta:
+        verbose_name = _("daily branch change")
+        verbose_name_plural = _("daily branch changes")
+        indexes = [models.Index(fields=["on"]), models.Index(fields=["branch", "on"])]
+
+    def __str__(self):
+        return f"{self.branch_id}/{self.program_id} {self.on:%d/%m/%Y}"

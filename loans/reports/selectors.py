@@ -12,6 +12,10 @@ from loans.ledger.balances import ZERO, net_amount, with_derived_balances
 from loans.ledger.snapshots import snapshot_span
 from loans.ledger.summaries import derived_portfolio, flow_postings, flow_sums, month_ends
 from loans.models import (
+    BranchBalance,
+    BranchDayChange,
+    BranchMonthEnd,
+    BranchProgramBalance,
     GroupBalance,
     GroupProgramBalance,
     Loan,
@@ -25,10 +29,13 @@ from organizations.models import GroupMembership, SavingsGroup
 from organizations.selectors.history import branch_on, moved_after, ward_filter_on
 from organizations.selectors.scope import branch_scope
 
-# Every dashboard and report figure comes from `portfolio_report`. For today (with no postings dated later) it reads
-# the per-group summaries kept by `refresh_loan_balances`; for another date it reads the snapshots (the last month
-# end before the date plus the day changes since), and only before the first snapshot does it derive the figures from
-# the postings. All three give the same figures in a handful of aggregate queries.
+# Every dashboard and report figure comes from `portfolio_report` (`portfolio_breakdowns` for several breakdowns read
+# at once). For today (with no postings dated later) it reads the summaries kept by `refresh_loan_balances`; for
+# another date it reads the snapshots (the last month end before the date plus the day changes since), and only
+# before the first snapshot does it derive the figures from the postings. All three give the same figures in a
+# handful of aggregate queries. Summaries and snapshots are kept per group and summed per ward branch (the groups'
+# branch today): pages read the branch sums, a few hundred rows whatever the number of loans, and the group rows
+# only by group or under the branches of a date before a merger.
 
 #: Breakdown dimensions, as paths from a model with a `group` foreign key.
 DIMENSIONS = {
@@ -50,7 +57,8 @@ def uses_cached_balances(on):
     if on != today:
         return False
     later = Posting.objects.filter(on__gt=today).values("pk")
-    return not later.union(GroupProgramBalance.objects.filter(flows_on__gt=today).values("pk")).exists()
+    # The per-branch rows keep their groups' refresh days apart: a few hundred rows to look through, not every group's.
+    return not later.union(BranchProgramBalance.objects.filter(flows_on__gt=today).values("pk")).exists()
 
 
 #: Dimensions that a ward merger changes: as of a date before it, a group counts under its branch of that date.
@@ -66,6 +74,8 @@ def _dim_values(by, prefix="", then=None):
         path = DIMENSIONS[name]
         if prefix == "groups:":
             path = "pk" if path == "group" else path.removeprefix("group__")
+        elif prefix == "branches:":  # per-branch rows: never by group, never under a past date's branches
+            path = path.removeprefix("group__")
         else:
             path = prefix + path
         if then is not None and name in MOVED_BY_MERGERS:
@@ -102,27 +112,45 @@ def _grouped(queryset, by, prefix="", then=None, **aggregates):
     return {_key(row, by): row for row in rows}
 
 
-def _amounts_cached(user, by, on, **filters):
-    scope = _filters(user, "group__branch", **filters)
-    result = _grouped(
-        GroupProgramBalance.objects.filter(scope).order_by(),
-        by,
+def _branch_level(dims, then):
+    """Whether figures by `dims` may come from the per-branch rows: not by group, and under today's branches (no
+    group moved since the date, or today's wards asked for)."""
+    return "group" not in dims and then is None
+
+
+def _source_rows(user, dims, then, filters):
+    """(scope Q, values() prefix, whether the per-branch rows answer) for figures by `dims`."""
+    if _branch_level(dims, then):
+        return _filters(user, "branch", **filters), "branches:", True
+    return _filters(user, "group__branch", **filters), "", False
+
+
+def _amounts_cached(user, dims, on, wholes=True, **filters):
+    """({key by dims: program figures}, {key by dims without program: households and savings}) from the cached
+    summaries: the per-branch ones when they answer, else the per-group ones."""
+    then = filters.get("then")
+    scope, prefix, branch_level = _source_rows(user, dims, then, filters)
+    program_rows, whole_rows = (
+        (BranchProgramBalance, BranchBalance) if branch_level else (GroupProgramBalance, GroupBalance)
+    )
+    programs = _grouped(
+        program_rows.objects.filter(scope).order_by(),
+        dims,
+        prefix,
+        then,
         loans=Sum("loans"),
         households=Sum("households"),
         **{name: Sum(name) for name in AMOUNTS},
         **_cached_flows(on),
     )
-    if "program" in by:
-        # Savings belong to households, not programs; households are counted per program.
-        return result
+    if not wholes:
+        return programs, {}
+    whole_dims = tuple(name for name in dims if name != "program")
     groups = _grouped(
-        GroupBalance.objects.filter(scope).order_by(), by, households=Sum("households"), savings=Sum("savings")
+        whole_rows.objects.filter(scope).order_by(), whole_dims, prefix, then,
+        households=Sum("households"), savings=Sum("savings"),
     )
-    for key, row in groups.items():
-        entry = result.setdefault(key, {})
-        entry["households"] = row["households"]
-        entry["savings"] = row["savings"]
-    return result
+    return programs, groups
 
 
 def snapshot_month_end(on):
@@ -136,30 +164,33 @@ def snapshot_month_end(on):
 SNAPSHOT_AMOUNTS = ("loans", "outstanding", "overdue", "frozen", "interest_arrears")
 
 
-def _snapshot_rows(queryset, by, then=None, **aggregates):
-    """{(key, whole): row}: `whole` is 1 for a group's own rows (households across programs, savings)."""
+def _snapshot_rows(queryset, by, prefix="", then=None, **aggregates):
+    """{(key, whole): row}: `whole` is 1 for a group's (branch's) own rows (households across programs, savings),
+    whose program in the key is None."""
     whole = Case(When(program__isnull=True, then=Value(1)), default=Value(0))
-    if "program" in by:
-        queryset = queryset.filter(program__isnull=False)
-    rows = queryset.values(**_dim_values(by, then=then), d_whole=whole).annotate(**aggregates)
+    rows = queryset.values(**_dim_values(by, prefix, then), d_whole=whole).annotate(**aggregates)
     return {(_key(row, by), row["d_whole"]): row for row in rows}
 
 
-def _amounts_from_snapshots(user, by, on, month_end, **filters):
-    """Figures as of `on`: the month end's rows plus the day changes after it, two aggregate queries."""
-    scope = _filters(user, "group__branch", **filters)
-    figures = (*SNAPSHOT_AMOUNTS, "households", "savings")
+def _amounts_from_snapshots(user, dims, on, month_end, **filters):
+    """Figures as of `on`: the month end's rows plus the day changes after it, two aggregate queries, split as
+    `_amounts_cached` splits them."""
     then = filters.get("then")
+    scope, prefix, branch_level = _source_rows(user, dims, then, filters)
+    month_rows, day_rows = (BranchMonthEnd, BranchDayChange) if branch_level else (PortfolioMonthEnd, PortfolioDayChange)
+    figures = (*SNAPSHOT_AMOUNTS, "households", "savings")
     base = _snapshot_rows(
-        PortfolioMonthEnd.objects.filter(scope, month_end=month_end).order_by(),
-        by,
+        month_rows.objects.filter(scope, month_end=month_end).order_by(),
+        dims,
+        prefix,
         then,
         **{name: Sum(name) for name in (*figures, "lent_year", "collected_year")},
     )
     month_start, year_start = on.replace(day=1), on.replace(month=1, day=1)
     changes = _snapshot_rows(
-        PortfolioDayChange.objects.filter(scope, on__gt=month_end, on__lte=on).order_by(),
-        by,
+        day_rows.objects.filter(scope, on__gt=month_end, on__lte=on).order_by(),
+        dims,
+        prefix,
         then,
         **{name: Sum(name) for name in figures},
         lent_month=Sum("lent", filter=Q(on__gte=month_start)),
@@ -168,20 +199,65 @@ def _amounts_from_snapshots(user, by, on, month_end, **filters):
         collected_year=Sum("collected", filter=Q(on__gte=year_start)),
     )
     same_year = month_end.year == on.year
-    result = {}
+    program_at = dims.index("program") if "program" in dims else None
+    programs, wholes = {}, {}
     for source, rows in (("base", base), ("changes", changes)):
         for (key, whole), row in rows.items():
-            entry = result.setdefault(key, {})
             if whole:
+                entry = wholes.setdefault(tuple(v for i, v in enumerate(key) if i != program_at), {})
                 names = ("households", "savings")
             else:
-                names = (*SNAPSHOT_AMOUNTS, *(("households",) if "program" in by else ()), "lent_year", "collected_year")
+                entry = programs.setdefault(key, {})
+                names = (*SNAPSHOT_AMOUNTS, "households", "lent_year", "collected_year")
                 if source == "changes":
                     names = (*names, "lent_month", "collected_month")
                 elif not same_year:
                     names = tuple(n for n in names if n not in ("lent_year", "collected_year"))
             for name in names:
                 entry[name] = entry.get(name, 0) + (row[name] or 0)
+    return programs, wholes
+
+
+def _roll_up(parts, dims, by, *, cached):
+    """{key by `by`: figures} from the (programs, wholes) split by `dims` (a superset of `by`): every figure adds
+    up, households counted per program under a program and per group (branch) otherwise. From the cached
+    summaries a key without a group's own row keeps its programs' households, as the per-group rows always did."""
+    programs, wholes = parts
+    index = [dims.index(name) for name in by]
+    result = {}
+    for key, row in programs.items():
+        entry = result.setdefault(tuple(key[i] for i in index), {})
+        for name, value in row.items():
+            if not name.startswith("d_"):
+                entry[name] = entry.get(name, 0) + (value or 0)
+    if "program" in by:
+        return result
+    whole_dims = [name for name in dims if name != "program"]
+    whole_index = [whole_dims.index(name) for name in by]
+    counted = set()
+    for key, row in wholes.items():
+        rolled = tuple(key[i] for i in whole_index)
+        entry = result.setdefault(rolled, {})
+        if rolled not in counted:
+            entry["households"] = entry["savings"] = 0
+            counted.add(rolled)
+        entry["households"] += row["households"] or 0
+        entry["savings"] += row["savings"] or 0
+    if not cached:
+        for key, entry in result.items():
+            if key not in counted:
+                entry["households"] = 0
+    return result
+
+
+def _sum_by(rows, dims, by, names):
+    """{key by `by`: {name: sum}} of {key by dims: row}."""
+    index = [dims.index(name) for name in by]
+    result = {}
+    for key, row in rows.items():
+        entry = result.setdefault(tuple(key[i] for i in index), {})
+        for name in names:
+            entry[name] = entry.get(name, 0) + (row.get(name) or 0)
     return result
 
 
@@ -271,6 +347,15 @@ def group_grade_counts(*, user, on, by=(), organization=None, ward=None, then=No
     return {_key(row, by): row for row in rows}
 
 
+def _then(on, by, ward, today_wards, moved):
+    """The date whose wards and branches figures by `by` are shown under (None: today's) and `moved` as known."""
+    if (ward or {"ward", "branch"} & set(by)) and not today_wards:
+        if moved is None:
+            moved = moved_after(on)
+        return (on if moved else None), moved
+    return None, moved
+
+
 @report_reads()
 def portfolio_report(*, user, on, by=(), organization=None, ward=None, today_wards=False, moved=None):
     """Rows of figures as of `on` within the user's scope, one per combination of the `by` dimensions.
@@ -284,23 +369,60 @@ def portfolio_report(*, user, on, by=(), organization=None, ward=None, today_war
     `moved` may pass whether groups changed branch after `on` when the caller already knows (None: ask).
     """
     by = tuple(by)
-    then = None
-    if (ward or {"ward", "branch"} & set(by)) and not today_wards:
-        if moved is None:
-            moved = moved_after(on)
-        then = on if moved else None
+    return portfolio_breakdowns(
+        user=user, on=on, bys=[by], organization=organization, ward=ward, today_wards=today_wards, moved=moved
+    )[by]
+
+
+@report_reads()
+def portfolio_breakdowns(*, user, on, bys, organization=None, ward=None, today_wards=False, moved=None):
+    """{by: rows of `portfolio_report(by=by)`} for each of `bys`, reading the figures once for all of them.
+
+    From the cached summaries and the snapshots every figure adds up, so the rows are read once by all the
+    dimensions together (under today's branches, from the per-branch rows: a few hundred rows for a province) and
+    summed into each breakdown. Before the first snapshot the figures are derived from the postings per breakdown.
+    """
+    bys = [tuple(by) for by in bys]
+    dims = tuple(name for name in DIMENSIONS if any(name in by for by in bys))
+    then, moved = _then(on, dims, ward, today_wards, moved)
     filters = {"organization": organization, "ward": ward, "then": then}
-    if uses_cached_balances(on):
-        amounts = _amounts_cached(user, by, on, **filters)
-        flows = amounts
-    elif month_end := snapshot_month_end(on):
-        amounts = _amounts_from_snapshots(user, by, on, month_end, **filters)
-        flows = amounts
+    whole_dims = tuple(name for name in dims if name != "program")
+    wholes = any("program" not in by for by in bys)
+    month_end = None
+    cached = uses_cached_balances(on)
+    if not cached:
+        month_end = snapshot_month_end(on)
+    if not cached and not month_end:
+        result = {}
+        for by in bys:
+            by_then, moved = _then(on, by, ward, today_wards, moved)
+            by_filters = {**filters, "then": by_then}
+            amounts = _amounts_from_ledger(user, by, on, **by_filters)
+            flows = _flows(user, by, on, **by_filters)
+            groups = _group_counts(user, by, **by_filters)
+            grades = group_grade_counts(user=user, on=on, by=by, **by_filters)
+            result[by] = _report_rows(by, amounts, flows, groups, grades)
+        return result
+    if cached:
+        parts = _amounts_cached(user, dims, on, wholes=wholes, **filters)
     else:
-        amounts = _amounts_from_ledger(user, by, on, **filters)
-        flows = _flows(user, by, on, **filters)
-    groups = _group_counts(user, by, **filters)
-    grades = group_grade_counts(user=user, on=on, by=by, **filters)
+        parts = _amounts_from_snapshots(user, dims, on, month_end, **filters)
+    # Groups and their grades are not split by program: counted once by the other dimensions.
+    group_counts = _group_counts(user, whole_dims, **filters) if wholes else {}
+    group_counts = {key: {"groups": count} for key, count in group_counts.items()}
+    grade_counts = group_grade_counts(user=user, on=on, by=whole_dims, **filters) if wholes else {}
+    result = {}
+    for by in bys:
+        amounts = _roll_up(parts, dims, by, cached=cached)
+        groups, grades = {}, {}
+        if "program" not in by:
+            groups = {key: row["groups"] for key, row in _sum_by(group_counts, whole_dims, by, ("groups",)).items()}
+            grades = _sum_by(grade_counts, whole_dims, by, GRADES)
+        result[by] = _report_rows(by, amounts, amounts, groups, grades)
+    return result
+
+
+def _report_rows(by, amounts, flows, groups, grades):
     keys = set(amounts) | set(flows) | set(groups)
     if not by:
         keys = {()}
@@ -386,8 +508,22 @@ def month_end_figures(*, user, ends, by, organization=None, ward=None, per_month
         missing = [end for end in ends if end not in held]
     first, last = snapshot_span() if missing else (None, None)
     covered = [end for end in missing if first is not None and first <= end <= last]
-    if covered:
-        ward_then = _ward_at_month_end() if moved else F("group__branch__ward")
+    if covered and not moved:
+        # Under today's wards the per-branch month ends answer.
+        rows = (
+            BranchMonthEnd.objects.filter(
+                _filters(user, "branch", organization=organization, ward=ward),
+                month_end__in=covered,
+                program__isnull=False,
+            )
+            .order_by()
+            .values("month_end", key=F(f"branch__{by}"))
+            .annotate(outstanding=Sum("outstanding"), overdue=Sum("overdue"))
+        )
+        for row in rows:
+            result[row["month_end"], row["key"]] = row
+    elif covered:
+        ward_then = _ward_at_month_end()
         snapshots = PortfolioMonthEnd.objects.filter(
             _filters(user, "group__branch", organization=organization),
             month_end__in=covered,

@@ -17,6 +17,7 @@ from loans.reports.selectors import (
     corrections_booked_after,
     group_households,
     label_rows,
+    portfolio_breakdowns,
     portfolio_report,
     portfolio_totals,
 )
@@ -143,9 +144,11 @@ def report(request, layout):
         ward = first.pk if first else None
     scope = {"user": request.user, "on": on, "organization": organization, "ward": ward,
              "today_wards": form.mapped_to_today, "moved": form.offers_today_wards}
-    rows = label_rows(portfolio_report(by=spec["by"], **scope), spec["by"])
-    # Households are counted per program in a program's row: only other breakdowns add up to the totals.
-    total = portfolio_totals(**scope, rows=None if "program" in spec["by"] else rows)
+    # The rows and the totals from one read of the figures (households are counted per program in a program's row,
+    # per group in the totals).
+    reports = portfolio_breakdowns(bys=[spec["by"], ()], **scope)
+    rows = label_rows(reports[spec["by"]], spec["by"])
+    total = reports[()][0]
     columns = spec["columns"]
     text_columns = sum(1 for _name, _label, kind in columns if kind == "text")
     if request.GET.get("format") == "xlsx":

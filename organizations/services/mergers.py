@@ -183,7 +183,7 @@ def wards_merge(*, sources, code, name, merged_on, actor, decision="", today=Non
     """Carry out a merger: all of it or nothing. Refused (DomainError) with every reason it cannot apply.
 
     `actor`: an admin, or SYSTEM for `manage.py merge_wards`."""
-    from loans.ledger.summaries import refresh_monthly_balances
+    from loans.ledger.summaries import refresh_branch_totals, refresh_monthly_balances
     from loans.services.capital import allocations_carry_into
 
     authorize(actor, "ward.merge")
@@ -240,6 +240,8 @@ def wards_merge(*, sources, code, name, merged_on, actor, decision="", today=Non
         for model, ids in moved.items():
             if ids:
                 audit_bulk(model, action="bulk_update", ids=ids, note=note)
-    # The 12-month trend is kept per branch: rebuilt, it shows the new ward's history as one.
+    # The 12-month trend and the per-branch totals are kept per branch today: rebuilt, they show the new ward's
+    # history as one.
     refresh_monthly_balances(today)
+    refresh_branch_totals([*moved[Organization], *Organization.objects.filter(ward=ward).values_list("pk", flat=True)])
     return merger

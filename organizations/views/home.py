@@ -10,8 +10,8 @@ from loans.reports.forms import ReportScopeForm
 from loans.reports.selectors import (
     label_rows,
     overdue_ratio,
+    portfolio_breakdowns,
     portfolio_report,
-    portfolio_totals,
     portfolio_trend,
     ward_trend,
 )
@@ -60,10 +60,12 @@ def home(request):
              "today_wards": form.mapped_to_today, "moved": form.offers_today_wards}
     trend_wards = request.GET.get("trend_wards") if request.GET.get("trend_wards") in TREND_WARDS else "today"
     per_month = trend_wards == "month"
-    by_kind = label_rows(portfolio_report(by=("kind",), **scope), ("kind",))
-    totals = portfolio_totals(**scope, by_kind=by_kind)
-    by_ward = label_rows(portfolio_report(by=("ward",), **scope), ("ward",))
-    by_program = label_rows(portfolio_report(by=("program",), **scope), ("program",))
+    # The figures are read once for the totals and the three breakdowns.
+    reports = portfolio_breakdowns(bys=[(), ("kind",), ("ward",), ("program",)], **scope)
+    totals = reports[()][0]
+    by_kind = label_rows(reports[("kind",)], ("kind",))
+    by_ward = label_rows(reports[("ward",)], ("ward",))
+    by_program = label_rows(reports[("program",)], ("program",))
     # The trend's last point is the date asked for, under the wards the trend uses: today's, or that date's own.
     # The rows above already are, unless the scope form put them under the other.
     trend_scope = {**scope, "today_wards": not per_month}
