@@ -9,7 +9,7 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Min
 from django.urls import reverse
 from django.utils import timezone
@@ -19,8 +19,10 @@ from borrowers.models import Household
 from loans.bankfiles.group_plan import GroupPlan
 from loans.bankfiles.layouts import parse_sheet
 from loans.bankfiles.loan_plan import LoanPlan
+from loans.bankfiles.plans import PlanOutdated
 from loans.bankfiles.reader import SpreadsheetError, read_rows
 from loans.bankfiles.transaction_plan import TransactionPlan
+from loans.ledger.import_snapshots import snapshots_add_import
 from loans.ledger.summaries import refresh_portfolio_summary
 from loans.models import ImportBatch, Loan, Posting, RepaymentInstalment
 from organizations.audit import audit_context
@@ -301,7 +303,7 @@ def import_check(*, batch, progress=None):
     if plan.errors:
         _fail(batch, plan.errors, plan.error_count)
         return plan
-    _remember(batch, plan.sheet)
+    _remember(batch, plan)
     ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.UPLOADED).update(
         status=ImportBatch.Status.PREVIEWED,
         summary=plan.summary(),
@@ -315,9 +317,14 @@ def import_check(*, batch, progress=None):
 
 
 def import_apply(*, batch, progress=None):
-    """Check again (the database may have moved since the preview), then write everything or nothing."""
+    """Check again (the database may have moved since the preview), then write everything or nothing.
+
+    When this process ran the check step, its plan is taken over, and its look-ups are verified under the write's
+    locks instead of being made again (see `BasePlan.reusable`); if the ledger moved, the file is checked again."""
     tracker = Progress(batch, progress)
-    plan = _plan(batch, tracker)
+    plan = _checked_plan(batch)
+    if plan is None:
+        plan = _plan(batch, tracker)
     if plan.errors:
         _fail(batch, plan.errors, plan.error_count)
         return plan
@@ -329,6 +336,13 @@ def import_apply(*, batch, progress=None):
         # A row the file points at went away after the check: nothing was written; each row says which.
         plan.errors = sorted(plan.sheet.errors, key=lambda e: e["row"] if isinstance(e["row"], int) else 0)
         _fail(batch, plan.errors, plan.sheet.error_count)
+    except (PlanOutdated, IntegrityError, connection.Database.IntegrityError):
+        if not plan.reused:
+            raise
+        # Nothing was written: check the file again against the ledger as it is now, as another process would.
+        log.info("Import %s: the ledger moved since the check; checking again", batch.pk)
+        _remember(batch, plan, sheet_only=True)
+        return import_apply(batch=batch, progress=progress)
     return plan
 
 
@@ -370,18 +384,26 @@ def _write(batch, plan, tracker):
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with audit_context(actor=batch.confirmed_by or batch.created_by, import_batch=batch, source=f"import {batch.pk}"):
         written = plan.apply(tracker)
-    if connection.vendor == "postgresql" and plan.data_rows >= ANALYZE_AFTER_ROWS:
-        # The summaries below plan their joins on table statistics; after a large import those are far off.
+    # The dashboard and reports read per-group and month-end summaries; an import changes both, for the groups
+    # of the loans and households it posted to, from the earliest day it posted on. A loans file that only adds
+    # loans of households it creates adds its own rows to the snapshots (set-based, from its own rows); anything
+    # else has the touched groups' snapshots derived from the ledger again.
+    added = batch.kind == ImportBatch.Kind.LOANS and snapshots_add_import(batch_id=batch.pk, today=plan.today)
+    if not added and connection.vendor == "postgresql" and plan.data_rows >= ANALYZE_AFTER_ROWS:
+        # Deriving snapshots from the ledger plans its joins on table statistics; after a large import those are
+        # far off. (The other summaries, and the added snapshot rows, read well without them.)
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in ANALYZED_TABLES)}")
-    # The dashboard and reports read per-group and month-end summaries; an import changes both, for the groups
-    # of the loans and households it posted to, from the earliest day it posted on.
     posted = Posting.objects.filter(import_batch=batch)
-    touched = set(Loan.objects.filter(pk__in=posted.values("loan")).values_list("group", flat=True))
-    touched |= set(
-        GroupMembership.objects.filter(household__in=posted.values("household")).values_list("group", flat=True)
+    touched = plan.touched_groups
+    if touched is None:
+        touched = set(Loan.objects.filter(pk__in=posted.values("loan")).values_list("group", flat=True))
+        touched |= set(
+            GroupMembership.objects.filter(household__in=posted.values("household")).values_list("group", flat=True)
+        )
+    refresh_portfolio_summary(
+        group_ids=list(touched), since=posted.aggregate(first=Min("on"))["first"], snapshots=not added
     )
-    refresh_portfolio_summary(group_ids=list(touched), since=posted.aggregate(first=Min("on"))["first"])
     ImportBatch.objects.filter(pk=batch.pk).update(
         status=ImportBatch.Status.DONE,
         summary={**plan.summary(), "written": written},
@@ -395,8 +417,9 @@ def _write(batch, plan, tracker):
             cursor.execute("SET LOCAL session_replication_role = origin")
 
 
-# The last file read and cleaned by this process. The file never changes (its SHA-256 is its identity), so the
-# confirm step reuses it instead of reading the sheet again; the database checks always run again.
+# The last file read, cleaned and checked by this process. The file never changes (its SHA-256 is its identity), so
+# the confirm step reuses it instead of reading the sheet again, and takes over its plan when the plan allows it
+# (its look-ups are then verified under the write's locks); otherwise the database checks run again.
 _parsed = {}
 _parsed_lock = threading.Lock()
 
@@ -404,17 +427,29 @@ _parsed_lock = threading.Lock()
 def _parse(batch, tracker):
     key = (batch.pk, batch.sha256)
     with _parsed_lock:
-        sheet = _parsed.pop(key, None)
-    if sheet is not None:
-        return sheet
+        plan, _sheet_only = _parsed.pop(key, (None, True))
+    if plan is not None:
+        return plan.sheet
     rows = read_rows(bytes(batch.content), batch.file_name)
     return parse_sheet(rows, batch.kind, progress=tracker.rows)
 
 
-def _remember(batch, sheet):
+def _remember(batch, plan, sheet_only=False):
     with _parsed_lock:
         _parsed.clear()
-        _parsed[(batch.pk, batch.sha256)] = sheet
+        _parsed[(batch.pk, batch.sha256)] = (plan, sheet_only)
+
+
+def _checked_plan(batch):
+    """The check step's plan of this batch, when this process made it, on the same day, and its kind allows it."""
+    key = (batch.pk, batch.sha256)
+    with _parsed_lock:
+        plan, sheet_only = _parsed.get(key, (None, True))
+        if plan is None or sheet_only or not plan.reusable or plan.today != timezone.localdate():
+            return None
+        del _parsed[key]
+    plan.batch, plan.reused = batch, True
+    return plan
 
 
 def _plan(batch, tracker):

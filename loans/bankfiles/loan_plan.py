@@ -15,11 +15,14 @@ from loans.bankfiles.plans import (
     ALREADY_ON_ROW,
     POSTING_COLUMNS,
     BasePlan,
+    PlanOutdated,
     _branch_lookup,
     _create_groups,
     _months_between,
     appoint_leaders,
     hold_rows,
+    same_values,
+    wards_by_code,
 )
 from loans.models import (
     BankGroupGrade,
@@ -45,6 +48,7 @@ MAX_IDENTITY_WARNINGS = 20
 
 class LoanPlan(BasePlan):
     holds_references = True
+    reusable = True
 
     def summary(self):
         # The apply step keeps what its check step found about the same file (its SHA-256 is its identity).
@@ -234,7 +238,12 @@ class LoanPlan(BasePlan):
 
     def hold_references(self):
         """Lock the existing rows the file's rows point at (wards, programs, groups and their branches, households,
-        loans, the confirming user) with one query per table; a row gone since the check refuses its file rows."""
+        loans, the confirming user) with one query per table; a row gone since the check refuses its file rows.
+
+        A plan kept from the check step (`reused`) did not look anything up again: it reads back here, under the
+        locks, the values it checked and compares them, and raises PlanOutdated when one has changed. A row that
+        took one of the file's new keys since (customer code, citizen ID, loan number, group code) stops its writes
+        on the key's unique constraint; the import then checks again too."""
         actor = self.batch.confirmed_by or self.batch.created_by
         if not hold_rows(get_user_model(), [actor.pk]):
             raise DomainError(_("The user who confirmed this import no longer exists; nothing was changed."))
@@ -242,12 +251,51 @@ class LoanPlan(BasePlan):
         existing_groups = {
             row["group_code"]: self.groups[row["group_code"]] for _n, row in rows if row["group_code"] in self.groups
         }
-        wards = hold_rows(Ward, [ward.pk for ward in self.wards.values()])
-        programs = hold_rows(LoanProgram, [program.pk for program in self.programs.values()])
-        groups = hold_rows(SavingsGroup, [group.pk for group in existing_groups.values()])
-        branches = hold_rows(Organization, [group.branch_id for group in existing_groups.values()])
-        households = hold_rows(Household, [household.pk for household in self.households.values()])
-        loans = hold_rows(Loan, [loan.pk for loan in self.loans.values()])
+        held = [
+            (Ward, {ward.pk: (ward.code,) for ward in self.wards.values()}, ("code",)),
+            (LoanProgram, {program.pk: (program.code,) for program in self.programs.values()}, ("code",)),
+            (
+                SavingsGroup,
+                {group.pk: (group.code, group.branch_id, group.leader_id) for group in existing_groups.values()},
+                ("code", "branch_id", "leader_id"),
+            ),
+            (
+                Organization,
+                {group.branch_id: (group.branch.ward_id, group.branch.kind) for group in existing_groups.values()},
+                ("ward_id", "kind"),
+            ),
+            (
+                Household,
+                {h.pk: (h.customer_code, h.citizen_id, h.savings_balance) for h in self.households.values()},
+                ("customer_code", "citizen_id", "savings_balance"),
+            ),
+            (
+                Loan,
+                {
+                    loan.pk: (
+                        loan.number,
+                        loan.household_id,
+                        loan.status,
+                        loan.principal_outstanding,
+                        loan.overdue_principal,
+                        loan.interest_arrears,
+                    )
+                    for loan in self.loans.values()
+                },
+                ("number", "household_id", "status", "principal_outstanding", "overdue_principal", "interest_arrears"),
+            ),
+        ]
+        found = [hold_rows(model, expected, columns) for model, expected, columns in held]
+        if self.reused:
+            for (_model, expected, _columns), values in zip(held, found, strict=True):
+                if any(not same_values(row, expected[pk]) for pk, row in values.items()):
+                    raise PlanOutdated
+            codes = {row["ward_code"] for _n, row in rows}
+            now_by_code = wards_by_code()
+            if any(now_by_code.get(code, (None,))[0] != self.wards[code] for code in codes):
+                raise PlanOutdated
+            self.branches = _branch_lookup()
+        wards, programs, groups, branches, households, loans = found
         for number, row in rows:
             if self.wards[row["ward_code"]].pk not in wards:
                 self.error(number, "ward_code", row["ward_code"], _("no ward has this code"))
@@ -333,6 +381,8 @@ class LoanPlan(BasePlan):
         leaders_appointed = appoint_leaders(self._leader_names())
         tracker.phase(_("Writing to the ledger"), done=len(rows) // 4)
         new_loan_rows = [row for _number, row in rows if row["loan_number"] not in self.loans]
+        # Postings go to the new loans (in their rows' groups) and the new households (in the group they joined).
+        self.touched_groups = {groups[row["group_code"]].pk for row in (*new_loan_rows, *new_rows.values())}
         loan_ids = _reserve_ids(Loan, len(new_loan_rows))
         programs, households = self.programs, self.households
         # The file gives no rate: a loan takes its program's rate in force on its disbursement date.

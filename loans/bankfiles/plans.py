@@ -1,5 +1,7 @@
 """What every import plan shares: BasePlan, and creating the branches and groups a file names."""
 
+from decimal import Decimal
+
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -50,6 +52,15 @@ class BasePlan:
     #: foreign-key triggers for them).
     holds_references = False
 
+    #: Whether the apply step may take over this plan from the check step in the same process instead of looking
+    #: everything up again (its `hold_references` then verifies what it read; see LoanPlan); and whether it did.
+    reusable = False
+    reused = False
+
+    #: The groups whose figures `apply` changed, when the plan knows them without asking the database (None: the
+    #: groups of the loans and households the batch posted to).
+    touched_groups = None
+
     def hold_references(self):
         """Lock the existing rows the plan's writes point at until the commit; False (with an error on each row
         concerned) when one of them is gone since the check."""
@@ -99,25 +110,44 @@ class BasePlan:
         }
 
 
-def hold_rows(model, ids):
+class PlanOutdated(Exception):
+    """A plan kept from the check step finds, under its locks, that a row it read has changed since: check again."""
+
+
+def same_values(found, expected):
+    """Whether values read back from the database are those a plan read (amounts compared as whole đồng)."""
+    return all(
+        int(a) == int(b) if isinstance(b, (int, Decimal)) and not isinstance(b, bool) and a is not None else a == b
+        for a, b in zip(found, expected, strict=True)
+    )
+
+
+def hold_rows(model, ids, columns=()):
     """The ids of `ids` whose rows still exist, each locked against deletion (and against a change of its key) until
-    the transaction ends, as a foreign-key check locks the row it checks; one query, whatever the number of ids."""
+    the transaction ends, as a foreign-key check locks the row it checks; one query, whatever the number of ids.
+    With `columns`: {id: (their values)} of those rows, read in the same query."""
     ids = sorted(set(ids))
     if not ids:
-        return set()
-    table = connection.ops.quote_name(model._meta.db_table)
-    found = set()
+        return {} if columns else set()
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    selected = ", ".join(["id", *(quote(column) for column in columns)])
+    found = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids])  # noqa: S608
-            return {row[0] for row in cursor.fetchall()}
-        # SQLite: the import's transaction holds the database's write lock; chunks keep under its variable limit.
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ", ".join(["%s"] * len(part))
-            cursor.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", part)  # noqa: S608
-            found.update(row[0] for row in cursor.fetchall())
-    return found
+            query = f"SELECT {selected} FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE"  # noqa: S608
+            cursor.execute(query, [ids])
+            found = cursor.fetchall()
+        else:
+            # SQLite: the import's transaction holds the database's write lock; chunks keep under its variable limit.
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(f"SELECT {selected} FROM {table} WHERE id IN ({marks})", part)  # noqa: S608
+                found += cursor.fetchall()
+    if columns:
+        return {row[0]: tuple(row[1:]) for row in found}
+    return {row[0] for row in found}
 
 
 def wards_by_code():

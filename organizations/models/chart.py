@@ -245,7 +245,10 @@ class SavingsGroup(models.Model):
 class GroupMembership(models.Model):
     """A household's time in a group; the open row (left_on empty) is its current group."""
 
-    group = models.ForeignKey(SavingsGroup, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("group"))
+    # No index of its own: the (group, left_on) index serves it.
+    group = models.ForeignKey(
+        SavingsGroup, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("group"), db_index=False
+    )
     household = models.ForeignKey(
         "borrowers.Household", on_delete=models.PROTECT, related_name="memberships", verbose_name=_("household")
     )
