@@ -123,7 +123,10 @@ class InterestArrearsEntry(models.Model):
         IMPORT = "import", _("Bank import")
         RECONCILIATION = "reconciliation", _("Reconciliation with the bank")
 
-    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="arrears_entries", verbose_name=_("loan"))
+    # No index of its own: the (loan, on) index serves it.
+    loan = models.ForeignKey(
+        Loan, on_delete=models.CASCADE, related_name="arrears_entries", verbose_name=_("loan"), db_index=False
+    )
     on = models.DateField(_("business date"))
     amount = models.DecimalField(_("change"), max_digits=18, decimal_places=0)
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
@@ -292,11 +295,13 @@ class PortfolioFigures(models.Model):
 class SnapshotFigures(PortfolioFigures):
     """The figures of one group under one program (program empty: the group's own row), as the ledger gives them."""
 
-    # Millions of rows are rewritten set-based from the ledger: no per-row foreign-key checks in the database.
+    # Millions of rows are rewritten set-based from the ledger: no per-row foreign-key checks in the database, and no
+    # index of its own (each table's (group, date) index serves it).
     group = models.ForeignKey(
         "organizations.SavingsGroup",
         on_delete=models.CASCADE,
         db_constraint=False,
+        db_index=False,
         related_name="+",
         verbose_name=_("group"),
     )
@@ -308,10 +313,12 @@ class SnapshotFigures(PortfolioFigures):
 class BranchSnapshotFigures(PortfolioFigures):
     """The sum of the snapshot rows of a ward branch's groups (today's branch) under one program."""
 
+    # Like the group rows': no foreign-key checks, and each table's (branch, date) index serves it.
     branch = models.ForeignKey(
         "organizations.Organization",
         on_delete=models.CASCADE,
         db_constraint=False,
+        db_index=False,
         related_name="+",
         verbose_name=_("ward branch"),
     )
