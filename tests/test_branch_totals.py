@@ -2,6 +2,7 @@
 BranchDayChange) always equal the sums of their groups' rows, after postings, backdated corrections, a day close, a
 month close and a ward merger; and the pages read them once, giving exactly what the group rows give."""
 
+import io
 import threading
 import time
 from collections import defaultdict
@@ -9,12 +10,15 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
+from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
 from loans.ledger.balances import refresh_loan_balances, refresh_overdue_balances
+from loans.ledger.branch_checks import branch_sum_differences
 from loans.ledger.snapshots import snapshots_close_months, snapshots_rebuild
 from loans.ledger.summaries import refresh_monthly_balances
 from loans.models import (
@@ -90,6 +94,7 @@ def assert_branch_rows_are_group_sums(only_sums=True):
         assert branch_sums == group_sums, branch_rows.__name__
         if only_sums:  # no row of zeros is kept
             assert branch_rows.objects.count() == len(branch_sums)
+    assert branch_sum_differences() == []  # what check_ledger reads
 
 
 def from_group_rows(monkeypatch, **kwargs):
@@ -135,6 +140,18 @@ def test_the_branch_rows_are_the_sums_of_the_group_rows_and_read_the_same(portfo
     assert BranchProgramBalance.objects.exists() and BranchMonthEnd.objects.exists()
     assert_branch_rows_are_group_sums()
     assert_pages_read_the_same(front_supervisor, [*PAST, TODAY], monkeypatch)
+
+
+@pytest.mark.django_db
+def test_check_ledger_finds_a_branch_row_out_of_line_with_its_groups(portfolio, branch_a):
+    assert BranchProgramBalance.objects.filter(branch=branch_a, overdue__gt=0).update(overdue=F("overdue") + 1) == 1
+    month_end = BranchMonthEnd.objects.filter(branch=branch_a, program__isnull=True).order_by("month_end").last()
+    month_end.savings += 1
+    month_end.save()
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=" 2 branch total"):
+        call_command("check_ledger", stdout=out)
+    assert "summed from its groups" in out.getvalue()
 
 
 @pytest.mark.django_db

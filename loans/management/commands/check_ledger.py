@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from loans.ledger.arrears import arrears_differences
 from loans.ledger.balances import ledger_differences
+from loans.ledger.branch_checks import branch_sum_differences
 from loans.ledger.capital_checks import capital_differences
 from loans.ledger.sources import (
     capital_without_source,
@@ -18,7 +19,8 @@ from loans.money import format_vnd
 class Command(BaseCommand):
     help = (
         "Check cached balances of every loan and household against the postings, arrears against entries, and that "
-        "every loan, posted collection line and capital movement has the postings or decision that made it; and that "
+        "every loan, posted collection line and capital movement has the postings or decision that made it; that the "
+        "per-branch totals are their groups' sums; and that "
         "capital plans, allocations and ward mergers add up to their allocations, history and requests."
     )
 
@@ -39,12 +41,16 @@ class Command(BaseCommand):
                 f"Loan {number}: interest arrears {format_vnd(cached)}, but its arrears entries add up to "
                 f"{format_vnd(entries)}"
             )
+        branches = branch_sum_differences()
+        for table, key, cached, summed in branches[:50]:
+            self.stdout.write(f"{table} {key}: {cached} in the branch row, {summed} summed from its groups")
         gaps = self.report_missing_sources()
         capital = self.report_capital()
-        if loans or households or arrears or gaps or capital:
+        if loans or households or arrears or branches or gaps or capital:
             raise CommandError(
                 f"Ledger check failed: {len(loans)} loan(s) and {len(households)} household(s) differ, "
                 f"{len(arrears)} loan(s) have more interest arrears entries than arrears, "
+                f"{len(branches)} branch total(s) differ from their groups' sums, "
                 f"{gaps} money row(s) lack the postings or decision that made them, "
                 f"{capital} capital plan(s) or allocation(s) do not add up."
             )
