@@ -15,6 +15,7 @@ from django.db import connection
 
 from borrowers.models import Household
 from loans.ledger.snapshots import (
+    DAY_CHANGES_SQL,
     SNAPSHOT_FIGURES,
     _execute,
     _tables,
@@ -95,36 +96,7 @@ WITH batch_loans AS (
     ) opening
     GROUP BY group_id
 )
-SELECT group_id, program_key, day,
-       SUM(loans) AS loans, SUM(households) AS households, SUM(outstanding) AS outstanding,
-       SUM(overdue) AS overdue, SUM(frozen) AS frozen, SUM(interest_arrears) AS interest_arrears,
-       SUM(savings) AS savings, SUM(lent) AS lent, SUM(collected) AS collected
-FROM (
-    SELECT group_id, program_id AS program_key, day, d_loans AS loans, 0 AS households, d_out AS outstanding,
-           d_overdue AS overdue, d_frozen AS frozen, d_arrears AS interest_arrears, 0 AS savings, d_lent AS lent,
-           d_collected AS collected
-    FROM changes
-    UNION ALL
-    SELECT group_id, program_id, day, 0, d_households, 0, 0, 0, 0, 0, 0, 0 FROM (
-        SELECT group_id, program_id, day,
-               borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day)
-               AS d_households
-        FROM by_program
-    ) program_households WHERE d_households <> 0
-    UNION ALL
-    SELECT group_id, 0, day, 0, d_households, 0, 0, 0, 0, 0, 0, 0 FROM (
-        SELECT group_id, day,
-               borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, household_id ORDER BY day)
-               AS d_households
-        FROM by_group
-    ) group_households WHERE d_households <> 0
-    UNION ALL
-    SELECT group_id, 0, day, 0, 0, 0, 0, 0, 0, d_savings, 0, 0 FROM savings
-) parts
-GROUP BY group_id, program_key, day
-HAVING SUM(loans) <> 0 OR SUM(households) <> 0 OR SUM(outstanding) <> 0 OR SUM(overdue) <> 0 OR SUM(frozen) <> 0
-    OR SUM(interest_arrears) <> 0 OR SUM(savings) <> 0 OR SUM(lent) <> 0 OR SUM(collected) <> 0
-"""
+""" + DAY_CHANGES_SQL
 
 #: The batch's own change to each month end it reaches: its day changes up to the month end (lending and collections:
 #: those of the month end's year), per group and program.

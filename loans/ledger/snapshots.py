@@ -30,6 +30,40 @@ from organizations.models import SavingsGroup
 
 SNAPSHOT_FIGURES = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears", "savings")
 
+#: The day changes of each group and program (program 0: the group's own row) from the parts a work statement derives
+#: before it (`changes`, `by_program`, `by_group`, `savings`); days where nothing changed are left out.
+DAY_CHANGES_SQL = """
+SELECT group_id, program_key, day,
+       SUM(loans) AS loans, SUM(households) AS households, SUM(outstanding) AS outstanding,
+       SUM(overdue) AS overdue, SUM(frozen) AS frozen, SUM(interest_arrears) AS interest_arrears,
+       SUM(savings) AS savings, SUM(lent) AS lent, SUM(collected) AS collected
+FROM (
+    SELECT group_id, program_id AS program_key, day, d_loans AS loans, 0 AS households, d_out AS outstanding,
+           d_overdue AS overdue, d_frozen AS frozen, d_arrears AS interest_arrears, 0 AS savings, d_lent AS lent,
+           d_collected AS collected
+    FROM changes
+    UNION ALL
+    SELECT group_id, program_id, day, 0, d_households, 0, 0, 0, 0, 0, 0, 0 FROM (
+        SELECT group_id, program_id, day,
+               borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day)
+               AS d_households
+        FROM by_program
+    ) program_households WHERE d_households <> 0
+    UNION ALL
+    SELECT group_id, 0, day, 0, d_households, 0, 0, 0, 0, 0, 0, 0 FROM (
+        SELECT group_id, day,
+               borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, household_id ORDER BY day)
+               AS d_households
+        FROM by_group
+    ) group_households WHERE d_households <> 0
+    UNION ALL
+    SELECT group_id, 0, day, 0, 0, 0, 0, 0, 0, d_savings, 0, 0 FROM savings
+) parts
+GROUP BY group_id, program_key, day
+HAVING SUM(loans) <> 0 OR SUM(households) <> 0 OR SUM(outstanding) <> 0 OR SUM(overdue) <> 0 OR SUM(frozen) <> 0
+    OR SUM(interest_arrears) <> 0 OR SUM(savings) <> 0 OR SUM(lent) <> 0 OR SUM(collected) <> 0
+"""
+
 SNAPSHOT_WORK_SQL = """
 CREATE TEMP TABLE snapshot_work AS
 WITH scoped AS (
@@ -125,36 +159,7 @@ WITH scoped AS (
       AND (p.kind IN ('savings_in', 'savings_out') OR r.kind IN ('savings_in', 'savings_out'))
     GROUP BY m.group_id, p."on"
 )
-SELECT group_id, program_key, day,
-       SUM(loans) AS loans, SUM(households) AS households, SUM(outstanding) AS outstanding,
-       SUM(overdue) AS overdue, SUM(frozen) AS frozen, SUM(interest_arrears) AS interest_arrears,
-       SUM(savings) AS savings, SUM(lent) AS lent, SUM(collected) AS collected
-FROM (
-    SELECT group_id, program_id AS program_key, day, d_loans AS loans, 0 AS households, d_out AS outstanding,
-           d_overdue AS overdue, d_frozen AS frozen, d_arrears AS interest_arrears, 0 AS savings, d_lent AS lent,
-           d_collected AS collected
-    FROM changes
-    UNION ALL
-    SELECT group_id, program_id, day, 0, d_households, 0, 0, 0, 0, 0, 0, 0 FROM (
-        SELECT group_id, program_id, day,
-               borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day)
-               AS d_households
-        FROM by_program
-    ) program_households WHERE d_households <> 0
-    UNION ALL
-    SELECT group_id, 0, day, 0, d_households, 0, 0, 0, 0, 0, 0, 0 FROM (
-        SELECT group_id, day,
-               borrowing - LAG(borrowing, 1, 0) OVER (PARTITION BY group_id, household_id ORDER BY day)
-               AS d_households
-        FROM by_group
-    ) group_households WHERE d_households <> 0
-    UNION ALL
-    SELECT group_id, 0, day, 0, 0, 0, 0, 0, 0, d_savings, 0, 0 FROM savings
-) parts
-GROUP BY group_id, program_key, day
-HAVING SUM(loans) <> 0 OR SUM(households) <> 0 OR SUM(outstanding) <> 0 OR SUM(overdue) <> 0 OR SUM(frozen) <> 0
-    OR SUM(interest_arrears) <> 0 OR SUM(savings) <> 0 OR SUM(lent) <> 0 OR SUM(collected) <> 0
-"""
+""" + DAY_CHANGES_SQL
 
 SNAPSHOT_DAYS_SQL = """
 INSERT INTO {day_change} (group_id, program_id, "on", {figures}, lent, collected)
