@@ -238,6 +238,10 @@ def remove_previous_runs():
             )
         cursor.execute("DELETE FROM organizations_savingsgroup WHERE code LIKE %s", ["73%"])
         cursor.execute("DELETE FROM loans_importbatch WHERE id = ANY(%s)", [ids])
+    # The rows above went without the code that keeps the per-branch totals; rebuild them from the groups' rows.
+    from loans.ledger.summaries import refresh_branch_balances
+
+    refresh_branch_balances()
 
 
 def timed(label, function):
@@ -291,10 +295,11 @@ def compare_readers(content, name):
 
 def clear_snapshots():
     """No report snapshots: an import then refreshes only the per-group summaries."""
-    from loans.models import PortfolioDayChange, PortfolioMonthEnd, SnapshotCoverage
+    from loans.models import BranchDayChange, BranchMonthEnd, PortfolioDayChange, PortfolioMonthEnd, SnapshotCoverage
 
+    snapshot_models = (PortfolioMonthEnd, PortfolioDayChange, BranchMonthEnd, BranchDayChange, SnapshotCoverage)
     with transaction.atomic(), connection.cursor() as cursor:
-        tables = [m._meta.db_table for m in (PortfolioMonthEnd, PortfolioDayChange, SnapshotCoverage)]
+        tables = [m._meta.db_table for m in snapshot_models]
         cursor.execute("TRUNCATE " + ", ".join(tables))
 
 

@@ -16,6 +16,7 @@ from django.db import connection
 from borrowers.models import Household
 from loans.ledger.snapshots import (
     DAY_CHANGES_SQL,
+    HOUSEHOLDS_SQL,
     SNAPSHOT_FIGURES,
     _execute,
     _tables,
@@ -38,55 +39,22 @@ WITH batch_loans AS (
            CAST(overdue_principal AS BIGINT) AS overdue, CAST(interest_arrears AS BIGINT) AS arrears,
            CASE WHEN status = 'frozen' THEN 1 ELSE 0 END AS frozen
     FROM {loan} WHERE import_batch_id = %(batch)s
-), at_day AS (
-    -- Each loan's days, from its own row (joining the loans back would need table statistics a first import lacks).
-    SELECT id, group_id, program_id, household_id, frozen, amount, repaid, overdue, arrears, lent_on, marked_on,
-           lent_on AS day FROM batch_loans
-    UNION
-    SELECT id, group_id, program_id, household_id, frozen, amount, repaid, overdue, arrears, lent_on, marked_on,
-           marked_on FROM batch_loans WHERE overdue > 0
-    UNION
-    SELECT id, group_id, program_id, household_id, frozen, amount, repaid, overdue, arrears, lent_on, marked_on,
-           %(today)s FROM batch_loans WHERE repaid > 0 OR arrears <> 0
-), figures AS (
-    SELECT id, group_id, program_id, household_id, day, frozen,
-           CASE WHEN day = lent_on THEN amount ELSE 0 END AS d_lent,
-           CASE WHEN day = %(today)s THEN repaid ELSE 0 END AS d_collected,
-           amount - CASE WHEN day >= %(today)s THEN repaid ELSE 0 END AS outstanding,
-           CASE WHEN day >= %(today)s THEN repaid ELSE 0 END AS paid,
-           CASE WHEN overdue > 0 AND day >= marked_on THEN repaid + overdue ELSE 0 END AS scheduled,
-           CASE WHEN day >= %(today)s THEN arrears ELSE 0 END AS arrears
-    FROM at_day
-), state AS (
-    SELECT id, group_id, program_id, household_id, day, d_lent, d_collected,
-           CASE WHEN outstanding > 0 THEN 1 ELSE 0 END AS c_loans,
-           CASE WHEN outstanding > 0 THEN outstanding ELSE 0 END AS c_out,
-           CASE WHEN outstanding > 0 AND scheduled > paid THEN scheduled - paid ELSE 0 END AS c_overdue,
-           CASE WHEN outstanding > 0 AND frozen = 1 THEN outstanding ELSE 0 END AS c_frozen,
-           arrears AS c_arrears
-    FROM figures
 ), changes AS (
-    SELECT group_id, program_id, household_id, day, d_lent, d_collected,
-           c_loans - LAG(c_loans, 1, 0) OVER prior AS d_loans,
-           c_out - LAG(c_out, 1, 0) OVER prior AS d_out,
-           c_overdue - LAG(c_overdue, 1, 0) OVER prior AS d_overdue,
-           c_frozen - LAG(c_frozen, 1, 0) OVER prior AS d_frozen,
-           c_arrears - LAG(c_arrears, 1, 0) OVER prior AS d_arrears
-    FROM state
-    WINDOW prior AS (PARTITION BY id ORDER BY day)
-), by_program AS (
-    SELECT group_id, program_id, household_id, day,
-           CASE WHEN SUM(SUM(d_loans)) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day
-                                             ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS borrowing
-    FROM changes WHERE d_loans <> 0
-    GROUP BY group_id, program_id, household_id, day HAVING SUM(d_loans) <> 0
-), by_group AS (
-    SELECT group_id, household_id, day,
-           CASE WHEN SUM(SUM(d_loans)) OVER (PARTITION BY group_id, household_id ORDER BY day
-                                             ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS borrowing
-    FROM changes WHERE d_loans <> 0
-    GROUP BY group_id, household_id, day HAVING SUM(d_loans) <> 0
-), savings AS (
+    -- Each loan's days, in the order they always come (the file's validation keeps maturity after disbursement, and
+    -- the loan was disbursed by the file's day): disbursed, first marked overdue (when it has overdue principal),
+    -- the file's day (when it repaid or owes arrears). Its change on each day is its state then minus its state on
+    -- the day before it; where two of those days are one day, their changes add up on it, as the day's totals do.
+    SELECT group_id, program_id, household_id, lent_on AS day, amount AS d_lent, 0 AS d_collected, {first_change}
+    FROM batch_loans
+    UNION ALL
+    SELECT group_id, program_id, household_id, marked_on, 0, 0, {marked_change}
+    FROM batch_loans WHERE overdue > 0
+    UNION ALL
+    SELECT group_id, program_id, household_id, %(today)s, 0, repaid, {today_change}
+    FROM batch_loans WHERE repaid > 0 OR arrears <> 0
+), several AS (
+    SELECT group_id, household_id FROM batch_loans GROUP BY group_id, household_id HAVING COUNT(*) > 1
+)""" + HOUSEHOLDS_SQL + """, savings AS (
     -- A new household's opening savings, in the group it joined: looked up household by household, so that no
     -- join order (a first import has no table statistics) scans the batch's postings once per household.
     SELECT group_id, %(today)s AS day, SUM(savings) AS d_savings FROM (
@@ -178,6 +146,36 @@ ORDER BY day
 """
 
 
+def _state(day):
+    """A batch loan's figures at the end of `day` (an SQL date), as `snapshots.SNAPSHOT_WORK_SQL` derives them from its
+    entries: outstanding = disbursed - repaid (on the file's day); overdue = scheduled through the marked instalment
+    (from the day it was marked) - repaid; arrears known from the file's day on."""
+    paid = f"CASE WHEN {day} >= %(today)s THEN repaid ELSE 0 END"
+    left = f"(amount - {paid})"
+    scheduled = f"CASE WHEN overdue > 0 AND {day} >= marked_on THEN repaid + overdue ELSE 0 END"
+    return {
+        "loans": f"CASE WHEN {left} > 0 THEN 1 ELSE 0 END",
+        "out": f"CASE WHEN {left} > 0 THEN {left} ELSE 0 END",
+        "overdue": f"CASE WHEN {left} > 0 AND {scheduled} > {paid} THEN {scheduled} - {paid} ELSE 0 END",
+        "frozen": f"CASE WHEN {left} > 0 AND frozen = 1 THEN {left} ELSE 0 END",
+        "arrears": f"CASE WHEN {day} >= %(today)s THEN arrears ELSE 0 END",
+    }
+
+
+def _change(day, before=None):
+    """The columns d_loans, d_out, ... of a loan's change on `day`: its state then, less its state on `before`."""
+    now, then = _state(day), _state(before) if before else {}
+    return ", ".join(f"{now[k]}{f' - ({then[k]})' if then else ''} AS d_{k}" for k in now)
+
+
+#: The three days of `IMPORT_WORK_SQL`'s `changes`, each with its change.
+LOAN_DAY_CHANGES = {
+    "first_change": _change("lent_on"),
+    "marked_change": _change("marked_on", "lent_on"),
+    "today_change": _change("%(today)s", "CASE WHEN overdue > 0 THEN marked_on ELSE lent_on END"),
+}
+
+
 def _additive(batch_id, today):
     """Whether the batch's snapshot change is its own rows' alone: every new loan is of a household the batch created
     and was disbursed by the file's day."""
@@ -241,7 +239,9 @@ def snapshots_add_import(*, batch_id, today):
     _execute("DROP TABLE IF EXISTS import_snapshot_work")
     with connection.cursor() as cursor:
         cursor.execute(
-            IMPORT_WORK_SQL.format(**tables, household=connection.ops.quote_name(Household._meta.db_table)),
+            IMPORT_WORK_SQL.format(
+                **tables, **LOAN_DAY_CHANGES, household=connection.ops.quote_name(Household._meta.db_table)
+            ),
             {"batch": batch_id, "today": ops.adapt_datefield_value(today)},
         )
         cursor.execute("SELECT MIN(day), COUNT(*) FROM import_snapshot_work")

@@ -30,8 +30,32 @@ from organizations.models import SavingsGroup
 
 SNAPSHOT_FIGURES = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears", "savings")
 
+#: How many households borrow, per group and program and per group, from the parts a work statement derives before it:
+#: `changes` (each loan's change of its count of outstanding loans, d_loans, per day) and `several` (the group and
+#: household pairs with more than one loan). A household borrows while it has a loan there with something
+#: outstanding. With one loan in the group, that is exactly while the loan is (DAY_CHANGES_SQL takes its d_loans);
+#: with several, only the days its number of such loans changes matter.
+HOUSEHOLDS_SQL = """
+, by_program AS (
+    SELECT group_id, program_id, household_id, day,
+           CASE WHEN SUM(SUM(d_loans)) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day
+                                             ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS borrowing
+    FROM changes WHERE d_loans <> 0 AND (group_id, household_id) IN (SELECT group_id, household_id FROM several)
+    GROUP BY group_id, program_id, household_id, day HAVING SUM(d_loans) <> 0
+), by_group AS (
+    SELECT group_id, household_id, day,
+           CASE WHEN SUM(SUM(d_loans)) OVER (PARTITION BY group_id, household_id ORDER BY day
+                                             ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS borrowing
+    FROM changes WHERE d_loans <> 0 AND (group_id, household_id) IN (SELECT group_id, household_id FROM several)
+    GROUP BY group_id, household_id, day HAVING SUM(d_loans) <> 0
+), single AS (
+    SELECT group_id, program_id, day, d_loans FROM changes
+    WHERE d_loans <> 0 AND (group_id, household_id) NOT IN (SELECT group_id, household_id FROM several)
+)
+"""
+
 #: The day changes of each group and program (program 0: the group's own row) from the parts a work statement derives
-#: before it (`changes`, `by_program`, `by_group`, `savings`); days where nothing changed are left out.
+#: before it (`changes`, HOUSEHOLDS_SQL's, `savings`); days where nothing changed are left out.
 DAY_CHANGES_SQL = """
 SELECT group_id, program_key, day,
        SUM(loans) AS loans, SUM(households) AS households, SUM(outstanding) AS outstanding,
@@ -56,6 +80,10 @@ FROM (
                AS d_households
         FROM by_group
     ) group_households WHERE d_households <> 0
+    UNION ALL
+    SELECT group_id, program_id, day, 0, d_loans, 0, 0, 0, 0, 0, 0, 0 FROM single
+    UNION ALL
+    SELECT group_id, 0, day, 0, d_loans, 0, 0, 0, 0, 0, 0, 0 FROM single
     UNION ALL
     SELECT group_id, 0, day, 0, 0, 0, 0, 0, 0, d_savings, 0, 0 FROM savings
 ) parts
@@ -134,21 +162,9 @@ WITH scoped AS (
            c_arrears - LAG(c_arrears, 1, 0) OVER prior AS d_arrears
     FROM state
     WINDOW prior AS (PARTITION BY loan_id ORDER BY day)
-), by_program AS (
-    -- A household borrows under a program while it has a loan there with something outstanding: only the days its
-    -- number of such loans changes matter.
-    SELECT group_id, program_id, household_id, day,
-           CASE WHEN SUM(SUM(d_loans)) OVER (PARTITION BY group_id, program_id, household_id ORDER BY day
-                                             ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS borrowing
-    FROM changes WHERE d_loans <> 0
-    GROUP BY group_id, program_id, household_id, day HAVING SUM(d_loans) <> 0
-), by_group AS (
-    SELECT group_id, household_id, day,
-           CASE WHEN SUM(SUM(d_loans)) OVER (PARTITION BY group_id, household_id ORDER BY day
-                                             ROWS UNBOUNDED PRECEDING) > 0 THEN 1 ELSE 0 END AS borrowing
-    FROM changes WHERE d_loans <> 0
-    GROUP BY group_id, household_id, day HAVING SUM(d_loans) <> 0
-), savings AS (
+), several AS (
+    SELECT group_id, household_id FROM scoped GROUP BY group_id, household_id HAVING COUNT(*) > 1
+)""" + HOUSEHOLDS_SQL + """, savings AS (
     SELECT m.group_id, p."on" AS day,
            SUM(CASE WHEN p.kind = 'savings_in' THEN p.amount WHEN p.kind = 'savings_out' THEN -p.amount
                     WHEN r.kind = 'savings_in' THEN -p.amount WHEN r.kind = 'savings_out' THEN p.amount
