@@ -217,9 +217,10 @@ def test_cached_month_and_year_flows_roll_over_without_a_refresh(household_a, fr
 
 
 @pytest.mark.django_db
-def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, household_b):
+def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, household_b, monkeypatch):
     """The month-end summary is computed in one pass; it must agree with deriving each month end on its own, through
-    repayments, a reversed repayment, a missed instalment, a loan repaid in full and one disbursed inside the window."""
+    repayments, a reversed repayment, a missed instalment (also after one paid on time), a loan repaid in full and one
+    disbursed inside the window."""
     from loans.ledger.summaries import derived_portfolio, month_ends, monthly_portfolio
 
     early = LoanFactory(household=household_a, amount=30_000_000, disbursed_on=date(2025, 6, 10))
@@ -237,6 +238,16 @@ def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, house
     instalment.overdue_since = date(2026, 8, 1)
     instalment.save()
     Posting.objects.create(kind="principal", household=household_b, loan=late, amount=500_000, on=date(2026, 9, 12))
+    # Its first instalment paid on time, its second missed: what it owes is the second (repayments settle the
+    # earliest instalments first), not the second less what paid the first.
+    on_time = LoanFactory(household=household_a, amount=12_000_000, disbursed_on=date(2025, 11, 10))
+    paid_instalment, missed = on_time.instalments.order_by("seq")[:2]
+    Posting.objects.create(
+        kind="principal", household=household_a, loan=on_time, amount=paid_instalment.principal,
+        on=paid_instalment.due_on,
+    )
+    missed.overdue_since = missed.due_on + timedelta(days=1)
+    missed.save()
     ends = month_ends(TODAY)
     fast = monthly_portfolio(ends)
     for end in ends:
@@ -245,6 +256,16 @@ def test_month_ends_in_one_pass_match_the_per_date_derivation(household_a, house
     assert not {key: value for key, value in fast.items() if any(value)}
     refresh_portfolio_summary(TODAY)
     assert MonthlyBalance.objects.get(month_end=date(2026, 10, 31), branch=late.group.branch).overdue > 0
+
+    # Once the month-end snapshots hold the trend's months, the trend is read from them, with the same figures.
+    from loans.ledger import summaries
+    from loans.ledger.snapshots import snapshots_rebuild
+
+    from_ledger = sorted(MonthlyBalance.objects.values_list("month_end", "branch", "outstanding", "overdue"))
+    snapshots_rebuild(since=date(2024, 1, 1), until=TODAY)
+    monkeypatch.setattr(summaries, "monthly_portfolio", None)  # not the ledger's pass
+    summaries.refresh_monthly_balances(TODAY)
+    assert sorted(MonthlyBalance.objects.values_list("month_end", "branch", "outstanding", "overdue")) == from_ledger
 
 
 @pytest.mark.django_db

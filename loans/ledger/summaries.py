@@ -14,10 +14,12 @@ from loans.ledger.snapshots import (
     lock_branch_sums,
     refresh_branch_snapshots,
     refresh_snapshots,
+    snapshot_span,
     snapshots_close_months,
 )
 from loans.models import (
     BranchBalance,
+    BranchMonthEnd,
     BranchProgramBalance,
     GroupBalance,
     GroupProgramBalance,
@@ -325,15 +327,19 @@ MONTHLY_SQL = """
         FROM {posting} p LEFT JOIN {posting} r ON r.id = p.reverses_id
         WHERE p.loan_id IS NOT NULL AND p."on" <= %(last)s AND p.kind IN (%(disbursement)s, %(principal)s, %(reversal)s)
         UNION ALL
-        SELECT loan_id, {bucket_overdue}, 0, 0, principal FROM {instalment}
+        -- A marked instalment: the principal scheduled up to and including it (FIFO, as DERIVED_SQL's `due`).
+        SELECT loan_id, {bucket_overdue}, 0, 0,
+               COALESCE(scheduled_through, (SELECT SUM(j.principal) FROM {instalment} j
+                                            WHERE j.loan_id = i.loan_id AND j.seq <= i.seq))
+        FROM {instalment} i
         WHERE overdue_since IS NOT NULL AND overdue_since <= %(last)s
     ), steps AS (
-        SELECT loan_id, k, SUM(disbursed) AS disbursed, SUM(repaid) AS repaid, SUM(scheduled) AS scheduled
+        SELECT loan_id, k, SUM(disbursed) AS disbursed, SUM(repaid) AS repaid, MAX(scheduled) AS scheduled
         FROM events GROUP BY loan_id, k
     ), states AS (
         SELECT loan_id, k, LEAD(k, 1, %(count)s) OVER w AS until_k,
                SUM(disbursed) OVER w - SUM(repaid) OVER w AS outstanding,
-               SUM(scheduled) OVER w - SUM(repaid) OVER w AS overdue
+               MAX(scheduled) OVER w - SUM(repaid) OVER w AS overdue
         FROM steps WINDOW w AS (PARTITION BY loan_id ORDER BY k)
     )
     SELECT s.k, s.until_k, g.branch_id, SUM(s.outstanding),
@@ -387,16 +393,39 @@ def monthly_portfolio(ends):
 MONTHLY_BALANCE_MONTHS = 24
 
 
+#: The trend's month ends read from the per-branch month-end snapshots, when those hold them all: the same figures (the
+#: snapshots are derived as `derived_portfolio` derives a date), from a few rows per branch instead of the ledger.
+MONTHLY_FROM_SNAPSHOTS_SQL = """
+INSERT INTO {monthly} (month_end, branch_id, outstanding, overdue)
+SELECT month_end, branch_id, SUM(outstanding), SUM(overdue) FROM {branch_month_end}
+WHERE program_id IS NOT NULL AND month_end >= %s AND month_end <= %s
+GROUP BY month_end, branch_id
+HAVING SUM(outstanding) > 0
+ORDER BY month_end, branch_id
+"""
+
+
 def refresh_monthly_balances(today, count=MONTHLY_BALANCE_MONTHS):
-    """Rewrite the month-end outstanding and overdue per ward branch for the last `count` months, from postings
-    (one pass over them, whatever `count`)."""
-    rows = [
-        MonthlyBalance(month_end=month_end, branch_id=branch, outstanding=outstanding, overdue=overdue)
-        for (month_end, branch), (outstanding, overdue) in sorted(monthly_portfolio(month_ends(today, count)).items())
-        if outstanding > 0
-    ]
+    """Rewrite the month-end outstanding and overdue per ward branch for the last `count` months: from the per-branch
+    month-end snapshots when they cover those months (write them first), else from postings (one pass over them,
+    whatever `count`)."""
+    ends = month_ends(today, count)
+    first, last = snapshot_span()
     with transaction.atomic():
         MonthlyBalance.objects.all().delete()
+        if first is not None and first <= ends[0] and ends[-1] <= last:
+            quote = connection.ops.quote_name
+            statement = MONTHLY_FROM_SNAPSHOTS_SQL.format(
+                monthly=quote(MonthlyBalance._meta.db_table), branch_month_end=quote(BranchMonthEnd._meta.db_table)
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(statement, [connection.ops.adapt_datefield_value(day) for day in (ends[0], ends[-1])])
+            return
+        rows = [
+            MonthlyBalance(month_end=month_end, branch_id=branch, outstanding=outstanding, overdue=overdue)
+            for (month_end, branch), (outstanding, overdue) in sorted(monthly_portfolio(ends).items())
+            if outstanding > 0
+        ]
         MonthlyBalance.objects.bulk_create(rows, batch_size=5000)
 
 

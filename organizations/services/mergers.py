@@ -240,8 +240,8 @@ def wards_merge(*, sources, code, name, merged_on, actor, decision="", today=Non
         for model, ids in moved.items():
             if ids:
                 audit_bulk(model, action="bulk_update", ids=ids, note=note)
-    # The 12-month trend and the per-branch totals are kept per branch today: rebuilt, they show the new ward's
-    # history as one.
-    refresh_monthly_balances(today)
+    # The per-branch totals and the 12-month trend are kept per branch today: rebuilt, they show the new ward's
+    # history as one (the trend after the branch snapshots it may be read from).
     refresh_branch_totals([*moved[Organization], *Organization.objects.filter(ward=ward).values_list("pk", flat=True)])
+    refresh_monthly_balances(today)
     return merger
