@@ -14,14 +14,23 @@ def _chunks(values, size=LOOKUP_CHUNK):
         yield values[start : start + size]
 
 
+def _array_literal(values):
+    """PostgreSQL's text form of an array, every element quoted: one constant for the server to read, where psycopg2's
+    ARRAY[...] is an expression of one node per element (twice the time at 100,000 of them)."""
+    quoted = (str(value).replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
+
+
 def _matching(queryset, field, values):
     """The rows of `queryset` whose `field` is one of `values`: one array parameter on PostgreSQL (a 20,000-item
-    IN list costs more to build than to run), chunks of IN lists elsewhere."""
-    values = list(values)
+    IN list costs more to build than to run), chunks of IN lists elsewhere. (None matches nothing, as in SQL.)"""
+    values = [value for value in values if value is not None]
     if not values:
         return
     if connection.vendor == "postgresql":
-        yield from queryset.filter(**{f"{field}__in": RawSQL("SELECT unnest(%s)", (values,))})
+        array_type = queryset.model._meta.get_field(field).db_type(connection).split("(")[0] + "[]"
+        unnest = RawSQL(f"SELECT unnest(%s::{array_type})", (_array_literal(values),))
+        yield from queryset.filter(**{f"{field}__in": unnest})
         return
     for part in _chunks(values):
         yield from queryset.filter(**{f"{field}__in": part})

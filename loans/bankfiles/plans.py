@@ -220,7 +220,7 @@ def appoint_leaders(leader_names):
     found = {}
     members = GroupMembership.objects.filter(
         group_id__in=list(wanted), left_on__isnull=True, household__search_name__in=set(wanted.values())
-    ).values_list("group_id", "household_id", "household__search_name", "group__deputy_id", "group__leader_id")
+    ).order_by().values_list("group_id", "household_id", "household__search_name", "group__deputy_id", "group__leader_id")
     for group_id, household_id, search_name, deputy_id, leader_id in members:
         if search_name == wanted[group_id] and household_id != deputy_id:
             found.setdefault(group_id, (leader_id, set()))[1].add(household_id)

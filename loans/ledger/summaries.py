@@ -75,61 +75,79 @@ def refresh_group_balances(group_ids=None, today=None, since=None, snapshots=Tru
     scope = {} if group_ids is None else {"group__in": group_pks}
     is_outstanding = Q(principal_outstanding__gt=0)
     loans = Loan.objects.filter(is_outstanding | Q(interest_arrears__gt=0), **scope).order_by()
-    by_program = loans.values("group", "program").annotate(
-        loan_count=Count("pk", filter=is_outstanding),
-        household_count=Count("household", distinct=True, filter=is_outstanding),
-        outstanding_sum=Sum("principal_outstanding"),
-        overdue_sum=Sum("overdue_principal"),
-        frozen_sum=Sum("principal_outstanding", filter=Q(status=Loan.Status.FROZEN)),
-        arrears_sum=Sum("interest_arrears"),
+    by_program = loans.values(g=F("group"), p=F("program")).annotate(
+        loans=Count("pk", filter=is_outstanding),
+        households=Count("household", distinct=True, filter=is_outstanding),
+        outstanding=Sum("principal_outstanding"),
+        overdue=Sum("overdue_principal"),
+        frozen=Sum("principal_outstanding", filter=Q(status=Loan.Status.FROZEN)),
+        interest_arrears=Sum("interest_arrears"),
     )
-    by_group = loans.filter(is_outstanding).values("group").annotate(household_count=Count("household", distinct=True))
     today = today or timezone.localdate()
-    flows = {
-        (row["group"], row["program"]): row
-        for row in flow_postings(Posting.objects.filter(**{f"loan__{k}": v for k, v in scope.items()}), today)
-        .values(group=F("loan__group"), program=F("loan__program"))
+    flows = (
+        flow_postings(Posting.objects.filter(**{f"loan__{k}": v for k, v in scope.items()}), today)
+        .values(g=F("loan__group"), p=F("loan__program"))
         .annotate(**flow_sums(today.replace(day=1)))
-    }
+    )
+    by_group = (
+        loans.filter(is_outstanding).values(g=F("group")).annotate(households=Count("household", distinct=True))
+    )
     savings = (
         GroupMembership.objects.filter(left_on__isnull=True, **scope)
         .order_by()
-        .values("group")
-        .annotate(total=Sum("household__savings_balance"))
+        .values(g=F("group"))
+        .annotate(savings=Sum("household__savings_balance"))
     )
-    households = {row["group"]: row["household_count"] for row in by_group}
-    savings = {row["group"]: row["total"] or 0 for row in savings}
     with transaction.atomic():
-        GroupProgramBalance.objects.filter(**({} if group_ids is None else {"group__in": group_pks})).delete()
-        GroupBalance.objects.filter(**({} if group_ids is None else {"group__in": group_pks})).delete()
-        balances = {
-            (row["group"], row["program"]): GroupProgramBalance(
-                group_id=row["group"],
-                program_id=row["program"],
-                loans=row["loan_count"],
-                households=row["household_count"],
-                outstanding=row["outstanding_sum"] or 0,
-                overdue=row["overdue_sum"] or 0,
-                frozen=row["frozen_sum"] or 0,
-                interest_arrears=row["arrears_sum"] or 0,
-            )
-            for row in by_program
-        }
-        for (group, program), row in flows.items():
-            balance = balances.setdefault((group, program), GroupProgramBalance(group_id=group, program_id=program))
-            for name in FLOW_FIELDS:
-                setattr(balance, name, row[name] or 0)
-        for balance in balances.values():
-            balance.flows_on = today
-        GroupProgramBalance.objects.bulk_create(balances.values(), batch_size=5000)
-        GroupBalance.objects.bulk_create(
-            [
-                GroupBalance(group_id=pk, households=households.get(pk, 0), savings=savings.get(pk, 0))
-                for pk in (set(households) | set(savings))
-            ],
-            batch_size=5000,
+        GroupProgramBalance.objects.filter(**scope).delete()
+        GroupBalance.objects.filter(**scope).delete()
+        # Straight from the aggregates into the tables: no row passes through Python.
+        _insert_sums(
+            GroupProgramBalance,
+            keys=("group_id", "program_id"),
+            parts=[(by_program, GROUP_PROGRAM_FIGURES), (flows, FLOW_FIELDS)],
+            extra={"flows_on": today},
         )
+        _insert_sums(GroupBalance, keys=("group_id",), parts=[(by_group, ("households",)), (savings, ("savings",))])
         refresh_branch_balances(None if group_ids is None else branches_of_groups(group_pks))
+
+
+#: The figures of a GroupProgramBalance taken from its loans' cached balances (the others are FLOW_FIELDS).
+GROUP_PROGRAM_FIGURES = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears")
+
+INSERT_SUMS_SQL = """
+INSERT INTO {table} ({keys}, {columns})
+SELECT {key_aliases}, {sums} FROM ({parts}) parts
+GROUP BY {key_aliases}
+"""
+
+
+def _insert_sums(model, *, keys, parts, extra=None):
+    """Insert into `model` one row per key of the aggregate querysets in `parts` ([(queryset, its figures)], each
+    selecting the keys as g, p, ... and its figures by name): each figure from the queryset that has it (0 where none
+    does), and `extra` {column: value} on every row."""
+    aliases = ["g", "p"][: len(keys)]
+    figures = [name for _queryset, names in parts for name in names]
+    selects, params = [], []
+    for queryset, names in parts:
+        sql, query_params = queryset.query.sql_with_params()
+        columns = [f"part.{name} AS {name}" if name in names else f"0 AS {name}" for name in figures]
+        selects.append(f"SELECT {', '.join(f'part.{a}' for a in aliases)}, {', '.join(columns)} FROM ({sql}) part")
+        params.extend(query_params)
+    quote = connection.ops.quote_name
+    extra = extra or {}
+    statement = INSERT_SUMS_SQL.format(
+        table=quote(model._meta.db_table),
+        keys=", ".join(quote(key) for key in keys),
+        columns=", ".join(quote(name) for name in [*figures, *extra]),
+        key_aliases=", ".join(aliases),
+        sums=", ".join([*(f"COALESCE(SUM({name}), 0)" for name in figures), *("%s" for _name in extra)]),
+        parts=" UNION ALL ".join(selects),
+    )
+    values = [connection.ops.adapt_datefield_value(value) for value in extra.values()]
+    with connection.cursor() as cursor:
+        # The extra values' placeholders come before the parts' in the statement.
+        cursor.execute(statement, [*values, *params])
 
 
 #: GroupProgramBalance figures summed into BranchProgramBalance.
