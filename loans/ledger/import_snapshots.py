@@ -20,8 +20,7 @@ from loans.ledger.snapshots import (
     SNAPSHOT_FIGURES,
     _execute,
     _tables,
-    _write_branch_snapshots,
-    branches_of_groups,
+    lock_branch_sums,
     month_ends_between,
     snapshot_span,
 )
@@ -66,82 +65,91 @@ WITH batch_loans AS (
 )
 """ + DAY_CHANGES_SQL
 
-#: The batch's own change to each month end it reaches: its day changes up to the month end (lending and collections:
-#: those of the month end's year), per group and program.
+#: The batch's own change to each month end it reaches: its day changes in `{work}` up to the month end (lending and
+#: collections: those of the month end's year), per owner ({owner}: group or ward branch) and program.
 IMPORT_MONTHS_SQL = """
 WITH bounds (k, end_day, year, keep) AS (VALUES {bounds}),
 bucketed AS (
-    SELECT group_id, program_key, {bucket} AS k, {sum_figures}, SUM(lent) AS lent, SUM(collected) AS collected
-    FROM import_snapshot_work WHERE day <= %(last)s
-    GROUP BY group_id, program_key, {bucket}
+    SELECT {owner}, program_key, {bucket} AS k, {sum_figures}, SUM(lent) AS lent, SUM(collected) AS collected
+    FROM {work} WHERE day <= %(last)s
+    GROUP BY {owner}, program_key, {bucket}
 ), running AS {materialized} (
     -- The running sums at each month end with a change, held until the next one (the year's flows: within its year).
     -- Materialized: joined to the month ends it holds for, it is computed once, not once per month end.
-    SELECT x.group_id, x.program_key, x.k, b.year, {running_figures},
+    SELECT x.{owner}, x.program_key, x.k, b.year, {running_figures},
            SUM(x.lent) OVER this_year AS lent_year, SUM(x.collected) OVER this_year AS collected_year,
            LEAD(x.k, 1, {count}) OVER so_far AS next_k
     FROM bucketed x JOIN bounds b ON b.k = x.k
-    WINDOW so_far AS (PARTITION BY x.group_id, x.program_key ORDER BY x.k ROWS UNBOUNDED PRECEDING),
-           this_year AS (PARTITION BY x.group_id, x.program_key, b.year ORDER BY x.k ROWS UNBOUNDED PRECEDING)
+    WINDOW so_far AS (PARTITION BY x.{owner}, x.program_key ORDER BY x.k ROWS UNBOUNDED PRECEDING),
+           this_year AS (PARTITION BY x.{owner}, x.program_key, b.year ORDER BY x.k ROWS UNBOUNDED PRECEDING)
 )
-SELECT r.group_id, r.program_key, b.end_day AS day, {figures},
+SELECT r.{owner}, r.program_key, b.end_day AS day, {figures},
        CASE WHEN b.year = r.year THEN r.lent_year ELSE 0 END AS lent_year,
        CASE WHEN b.year = r.year THEN r.collected_year ELSE 0 END AS collected_year
-FROM running r JOIN bounds b ON b.k >= r.k AND b.k < r.next_k
+FROM running r {held}
 WHERE b.keep = 1 AND ({any_figure} OR (b.year = r.year AND (r.lent_year <> 0 OR r.collected_year <> 0)))
 """
 
-#: The existing rows at the (group, program, date) keys the batch changes, set aside; they go, and the batch's change
+#: The batch's day changes summed per ward branch (the groups' branch today), as the branch rows are kept.
+BRANCH_WORK_SQL = """
+CREATE TEMP TABLE import_branch_work AS
+SELECT g.branch_id, w.program_key, w.day, {cast_sums}
+FROM import_snapshot_work w JOIN {group} g ON g.id = w.group_id
+GROUP BY g.branch_id, w.program_key, w.day
+HAVING {any_sum}
+"""
+
+#: The existing rows at the (owner, program, date) keys the batch changes, set aside; they go, and the batch's change
 #: plus what they held (where anything is left) takes their place. A first import into a group has none.
 MERGE_EXISTING_SQL = """
 CREATE TEMP TABLE import_snapshot_existing AS
-SELECT t.id, x.group_id, x.program_key, x.day, {t_figures}, t.{flow_a} AS {flow_a}, t.{flow_b} AS {flow_b}
-FROM {table} t JOIN {delta} x
-  ON x.group_id = t.group_id AND x.day = t.{date} AND x.program_key = COALESCE(t.program_id, 0)
+SELECT t.id, x.{owner}, x.program_key, x.day, {t_figures}, t.{flow_a} AS {flow_a}, t.{flow_b} AS {flow_b}
+FROM {table} t JOIN {work} x
+  ON x.{owner} = t.{owner} AND x.day = t.{date} AND x.program_key = COALESCE(t.program_id, 0)
 WHERE x.day >= %(since_day)s
 """
 MERGE_DELETE_SQL = "DELETE FROM {table} WHERE id IN (SELECT id FROM import_snapshot_existing)"
 MERGE_INSERT_SQL = """
-INSERT INTO {table} (group_id, program_id, {date}, {figures}, {flow_a}, {flow_b})
-SELECT group_id, NULLIF(program_key, 0), day, {sum_figures}, SUM({flow_a}), SUM({flow_b}) FROM (
-    SELECT group_id, program_key, day, {figures}, {flow_a}, {flow_b} FROM {delta} WHERE day >= %(since_day)s
+INSERT INTO {table} ({owner}, program_id, {date}, {figures}, {flow_a}, {flow_b})
+SELECT {owner}, NULLIF(program_key, 0), day, {sum_figures}, SUM({flow_a}), SUM({flow_b}) FROM (
+    SELECT {owner}, program_key, day, {figures}, {flow_a}, {flow_b} FROM {work} WHERE day >= %(since_day)s
     UNION ALL
-    SELECT group_id, program_key, day, {figures}, {flow_a}, {flow_b} FROM import_snapshot_existing
+    SELECT {owner}, program_key, day, {figures}, {flow_a}, {flow_b} FROM import_snapshot_existing
 ) parts
-GROUP BY group_id, program_key, day
+GROUP BY {owner}, program_key, day
 HAVING {any_sum} OR SUM({flow_a}) <> 0 OR SUM({flow_b}) <> 0
-ORDER BY day
-"""
-#: The month ends: every existing row of the groups the batch changes from its first day on is set aside; they go,
-#: and the batch's change plus what they held takes their place (the change reaches nearly every later month end of
-#: its groups anyway).
-MONTHS_EXISTING_SQL = """
-CREATE TEMP TABLE import_snapshot_existing AS
-SELECT t.id, t.group_id, COALESCE(t.program_id, 0) AS program_key, t.month_end AS day, {t_figures},
-       t.lent_year, t.collected_year
-FROM {month_end} t
-WHERE t.month_end >= %(since_day)s AND t.group_id IN (SELECT DISTINCT group_id FROM import_snapshot_work)
-"""
-MONTHS_INSERT_SQL = """
-INSERT INTO {month_end} (group_id, program_id, month_end, {figures}, lent_year, collected_year)
-SELECT group_id, NULLIF(program_key, 0), day, {sum_figures}, SUM(lent_year), SUM(collected_year) FROM (
-    SELECT * FROM ({months}) batch_months
-    UNION ALL
-    SELECT group_id, program_key, day, {figures}, lent_year, collected_year FROM import_snapshot_existing
-) parts
-GROUP BY group_id, program_key, day
-HAVING {any_sum} OR SUM(lent_year) <> 0 OR SUM(collected_year) <> 0
-ORDER BY day
-"""
-MONTHS_NEW_SQL = """
-INSERT INTO {month_end} (group_id, program_id, month_end, {figures}, lent_year, collected_year)
-SELECT group_id, NULLIF(program_key, 0), day, {figures}, lent_year, collected_year FROM ({months}) batch_months
 ORDER BY day
 """
 #: The same when no existing row is at those keys: the batch's change as it is (its rows are never all zero).
 MERGE_NEW_SQL = """
-INSERT INTO {table} (group_id, program_id, {date}, {figures}, {flow_a}, {flow_b})
-SELECT group_id, NULLIF(program_key, 0), day, {figures}, {flow_a}, {flow_b} FROM {delta} WHERE day >= %(since_day)s
+INSERT INTO {table} ({owner}, program_id, {date}, {figures}, {flow_a}, {flow_b})
+SELECT {owner}, NULLIF(program_key, 0), day, {figures}, {flow_a}, {flow_b} FROM {work} WHERE day >= %(since_day)s
+ORDER BY day
+"""
+#: The month ends: every existing row of the owners the batch changes from its first day on is set aside; they go,
+#: and the batch's change plus what they held takes their place (the change reaches nearly every later month end of
+#: its owners anyway).
+MONTHS_EXISTING_SQL = """
+CREATE TEMP TABLE import_snapshot_existing AS
+SELECT t.id, t.{owner}, COALESCE(t.program_id, 0) AS program_key, t.month_end AS day, {t_figures},
+       t.lent_year AS lent_year, t.collected_year AS collected_year
+FROM {table} t
+WHERE t.month_end >= %(since_day)s AND t.{owner} IN (SELECT DISTINCT {owner} FROM {work})
+"""
+MONTHS_INSERT_SQL = """
+INSERT INTO {table} ({owner}, program_id, month_end, {figures}, lent_year, collected_year)
+SELECT {owner}, NULLIF(program_key, 0), day, {sum_figures}, SUM(lent_year), SUM(collected_year) FROM (
+    SELECT * FROM ({months}) batch_months
+    UNION ALL
+    SELECT {owner}, program_key, day, {figures}, lent_year, collected_year FROM import_snapshot_existing
+) parts
+GROUP BY {owner}, program_key, day
+HAVING {any_sum} OR SUM(lent_year) <> 0 OR SUM(collected_year) <> 0
+ORDER BY day
+"""
+MONTHS_NEW_SQL = """
+INSERT INTO {table} ({owner}, program_id, month_end, {figures}, lent_year, collected_year)
+SELECT {owner}, NULLIF(program_key, 0), day, {figures}, lent_year, collected_year FROM ({months}) batch_months
 ORDER BY day
 """
 
@@ -192,34 +200,76 @@ def _additive(batch_id, today):
 
 
 def _bucket(ends):
+    """SQL for the index of the first of `ends` on or after a work row's day: on PostgreSQL, how many of them came
+    before it (width_bucket, a binary search); elsewhere a CASE through them."""
+    if connection.vendor == "postgresql":
+        return f"width_bucket(day - 1, ARRAY[{', '.join(f'%(end_{i})s' for i in range(len(ends)))}])"
     whens = " ".join(f"WHEN day <= %(end_{i})s THEN {i}" for i in range(len(ends)))
     return f"CASE {whens} END"
 
 
-def _merge(tables, *, table, date_column, delta, flows, since):
-    """Add the rows of `delta` (from `since` on) to `table`, key by key."""
-    names = {
-        "table": table,
-        "date": connection.ops.quote_name(date_column),
-        "delta": delta,
-        "figures": tables["figures"],
-        "sum_figures": ", ".join(f"SUM({name})" for name in SNAPSHOT_FIGURES),
-        "t_figures": ", ".join(f"t.{name}" for name in SNAPSHOT_FIGURES),
-        "any_sum": tables["any_sum"],
-        "flow_a": flows[0],
-        "flow_b": flows[1],
-    }
-    params = {"since_day": connection.ops.adapt_datefield_value(since)}
+#: The month ends each running row holds for, from its own up to the next one with a change: generated on PostgreSQL,
+#: a range join elsewhere.
+HELD_MONTHS = {
+    "postgresql": "CROSS JOIN LATERAL generate_series(r.k, r.next_k - 1) AS held (k) JOIN bounds b ON b.k = held.k",
+    "sqlite": "JOIN bounds b ON b.k >= r.k AND b.k < r.next_k",
+}
+
+
+def _add(statements, *, names, params):
+    """Set the existing rows of `names`' table aside (statements[0]); with some, replace them by their sum with the
+    batch's change (statements[1]); with none, insert the change as it is (statements[2])."""
+    existing, merged, new = (statement.format(**names) for statement in statements)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS import_snapshot_existing")
-        cursor.execute(MERGE_EXISTING_SQL.format(**names), params)
+        cursor.execute(existing, params)
         cursor.execute("SELECT COUNT(*) FROM import_snapshot_existing")
         if cursor.fetchone()[0]:
             cursor.execute(MERGE_DELETE_SQL.format(**names))
-            cursor.execute(MERGE_INSERT_SQL.format(**names), params)
+            cursor.execute(merged, params)
         else:
-            cursor.execute(MERGE_NEW_SQL.format(**names), params)
+            cursor.execute(new, params)
         cursor.execute("DROP TABLE import_snapshot_existing")
+
+
+def _add_changes(tables, *, work, owner, month_table, day_table, bounds, kept, params, first, since):
+    """Add the day changes in `work` (per `owner`: group_id or branch_id) to the owner's day-change rows, and their
+    running sums to its month-end rows."""
+    names = {
+        **tables,
+        "work": work,
+        "owner": owner,
+        "sum_figures": ", ".join(f"SUM({name})" for name in SNAPSHOT_FIGURES),
+        "t_figures": ", ".join(f"t.{name}" for name in SNAPSHOT_FIGURES),
+    }
+    months = IMPORT_MONTHS_SQL.format(
+        **{
+            **names,
+            "sum_figures": tables["sum_figures"],
+            "running_figures": ", ".join(f"SUM(x.{name}) OVER so_far AS {name}" for name in SNAPSHOT_FIGURES),
+            "figures": ", ".join(f"r.{name}" for name in SNAPSHOT_FIGURES),
+            "any_figure": " OR ".join(f"r.{name} <> 0" for name in SNAPSHOT_FIGURES),
+        },
+        bounds=", ".join(f"({i}, %(end_{i})s, {end.year}, {1 if end in kept else 0})" for i, end in enumerate(bounds)),
+        bucket=_bucket(bounds),
+        count=len(bounds),
+        materialized="MATERIALIZED" if connection.vendor == "postgresql" else "",
+        held=HELD_MONTHS[connection.vendor],
+    )
+    day = connection.ops.adapt_datefield_value
+    _add(
+        (MONTHS_EXISTING_SQL, MONTHS_INSERT_SQL, MONTHS_NEW_SQL),
+        names={**names, "table": month_table, "months": months},
+        params={**params, "since_day": day(since)},
+    )
+    _add(
+        (MERGE_EXISTING_SQL, MERGE_INSERT_SQL, MERGE_NEW_SQL),
+        names={
+            **names, "table": day_table, "date": connection.ops.quote_name("on"), "flow_a": "lent",
+            "flow_b": "collected",
+        },
+        params={"since_day": day(max(since, first + timedelta(days=1)))},
+    )
 
 
 def snapshots_add_import(*, batch_id, today):
@@ -256,50 +306,32 @@ def snapshots_add_import(*, batch_id, today):
     kept = month_ends_between(first, last)
     bounds = sorted(set(kept) | {date(end.year - 1, 12, 31) for end in kept})
     params = {"last": ops.adapt_datefield_value(last)}
-    rows = []
-    for i, end in enumerate(bounds):
-        rows.append(f"({i}, %(end_{i})s, {end.year}, {1 if end in kept else 0})")
-        params[f"end_{i}"] = ops.adapt_datefield_value(end)
-    months = IMPORT_MONTHS_SQL.format(
-        **{
-            **tables,
-            "running_figures": ", ".join(f"SUM(x.{name}) OVER so_far AS {name}" for name in SNAPSHOT_FIGURES),
-            "figures": ", ".join(f"r.{name}" for name in SNAPSHOT_FIGURES),
-            "any_figure": " OR ".join(f"r.{name} <> 0" for name in SNAPSHOT_FIGURES),
-        },
-        bounds=", ".join(rows),
-        bucket=_bucket(bounds),
-        count=len(bounds),
-        materialized="MATERIALIZED" if connection.vendor == "postgresql" else "",
+    params.update({f"end_{i}": ops.adapt_datefield_value(end) for i, end in enumerate(bounds)})
+    span = {"bounds": bounds, "kept": kept, "params": params, "first": first, "since": since}
+    _add_changes(
+        tables, work="import_snapshot_work", owner="group_id", month_table=tables["month_end"],
+        day_table=tables["day_change"], **span,
     )
-    names = {
-        **tables,
-        "months": months,
-        "sum_figures": ", ".join(f"SUM({name})" for name in SNAPSHOT_FIGURES),
-        "t_figures": ", ".join(f"t.{name}" for name in SNAPSHOT_FIGURES),
-    }
-    params["since_day"] = ops.adapt_datefield_value(since)
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS import_snapshot_existing")
-        cursor.execute(MONTHS_EXISTING_SQL.format(**names), params)
-        cursor.execute("SELECT COUNT(*) FROM import_snapshot_existing")
-        if cursor.fetchone()[0]:
-            cursor.execute(f"DELETE FROM {tables['month_end']} WHERE id IN (SELECT id FROM import_snapshot_existing)")
-            cursor.execute(MONTHS_INSERT_SQL.format(**names), params)
-        else:
-            cursor.execute(MONTHS_NEW_SQL.format(**names), params)
-        cursor.execute("DROP TABLE import_snapshot_existing")
-    _merge(
-        tables,
-        table=tables["day_change"],
-        date_column="on",
-        delta="import_snapshot_work",
-        flows=("lent", "collected"),
-        since=max(since, first + timedelta(days=1)),
+    # The branch rows: the same changes summed per branch first (a few rows per branch and day), so the cost follows
+    # the batch, not the branches' other groups.
+    figures = (*SNAPSHOT_FIGURES, "lent", "collected")
+    _execute("DROP TABLE IF EXISTS import_branch_work")
+    _execute(
+        BRANCH_WORK_SQL.format(
+            group=tables["group"],
+            cast_sums=", ".join(f"CAST(SUM(w.{name}) AS BIGINT) AS {name}" for name in figures),
+            any_sum=" OR ".join(f"SUM(w.{name}) <> 0" for name in figures),
+        )
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT DISTINCT group_id FROM import_snapshot_work")
-        groups = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT DISTINCT branch_id FROM import_branch_work")
+        branches = sorted(row[0] for row in cursor.fetchall())
+    # Before the branch rows are read: a concurrent change to one of these branches commits first, and is read.
+    lock_branch_sums(branches)
+    _add_changes(
+        tables, work="import_branch_work", owner="branch_id", month_table=tables["branch_month_end"],
+        day_table=tables["branch_day_change"], **span,
+    )
+    _execute("DROP TABLE import_branch_work")
     _execute("DROP TABLE import_snapshot_work")
-    _write_branch_snapshots(branches_of_groups(groups), first=first, since=since)
     return True
