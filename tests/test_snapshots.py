@@ -160,6 +160,39 @@ def test_month_ends_roll_forward_like_a_rebuild(portfolio):
     assert snapshot_rows() == rolled
 
 
+def test_a_day_close_adds_its_marks_to_the_snapshots_like_a_rebuild(portfolio, household_b, monkeypatch):
+    """A close marks instalments overdue, one of them missed in August and partly paid in October, so its overdue
+    principal changes on several days across month ends: the group and branch rows equal a rebuild from the ledger,
+    and no group's history is derived again to get there."""
+    from loans.ledger import snapshots
+    from loans.models import BranchDayChange, BranchMonthEnd
+    from loans.services.overdue import overdue_close_day
+
+    late = LoanFactory(household=household_b, amount=12_000_000, disbursed_on=date(2026, 5, 4), frequency=1)
+    first, second = late.instalments.order_by("seq")[:2]
+    Posting.objects.create(
+        kind="principal", household=household_b, loan=late, amount=first.principal, on=date(2026, 10, 20)
+    )
+    refresh_loan_balances([late.pk])
+    refresh_group_balances([late.group_id])
+    snapshots_rebuild(since=date(2026, 1, 1))
+    monkeypatch.setattr(snapshots, "_write_snapshots", None)  # the close adds its change; it derives no group again
+
+    marked, _loans = overdue_close_day(on=TODAY)
+
+    assert {first.pk, second.pk} <= {row["pk"] for row in marked}
+    def branch_rows():
+        figures = ("loans", "households", "outstanding", "overdue", "frozen", "interest_arrears", "savings")
+        months = BranchMonthEnd.objects.values_list("branch", "program", "month_end", *figures, "lent_year")
+        days = BranchDayChange.objects.values_list("branch", "program", "on", *figures, "lent", "collected")
+        return sorted(months, key=str), sorted(days, key=str)
+
+    added = snapshot_rows(), branch_rows()
+    monkeypatch.undo()
+    snapshots_rebuild(since=date(2026, 1, 1))
+    assert added == (snapshot_rows(), branch_rows())
+
+
 def test_dates_before_the_first_snapshot_are_derived_from_the_ledger(portfolio, front_supervisor):
     assert snapshot_month_end(date(2026, 3, 1)) is None  # nothing built yet: every past date uses the ledger
     expected = {on: portfolio_report(user=front_supervisor, on=on) for on in (date(2025, 12, 20), date(2026, 3, 1))}

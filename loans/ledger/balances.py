@@ -101,12 +101,13 @@ def refresh_loan_balances(loan_ids, since=None):
     refresh_balances(loan_ids=loan_ids, since=since)
 
 
-def refresh_overdue_balances(loan_ids, since):
+def refresh_overdue_balances(loan_ids, since, snapshots=True):
     """After a day close marked instalments of these loans: their overdue principal from their postings and schedule,
-    the change added to their groups' and branches' overdue totals, and the groups' snapshots from `since`. Marking changes nothing
-    else, so nothing else is rewritten: the cost follows the loans marked, not the size of their groups. A loan whose
-    cached outstanding was out of line with its postings (one not refreshed) has it rewritten too, and its groups'
-    totals are rebuilt. Loans in batches as `in_batches` cuts them."""
+    the change added to their groups' and branches' overdue totals, and the groups' snapshots from `since` (unless
+    snapshots=False: the close added the marks' change to them itself). Marking changes nothing else, so nothing
+    else is rewritten: the cost follows the loans marked, not the size of their groups. A loan whose cached
+    outstanding was out of line with its postings (one not refreshed) has it rewritten too, and its groups' totals
+    and snapshots are rebuilt. Loans in batches as `in_batches` cuts them."""
     from loans.ledger.snapshots import lock_branch_sums, refresh_snapshots  # built on these balances
     from loans.ledger.summaries import refresh_group_balances
     from loans.models import BranchProgramBalance, GroupProgramBalance
@@ -150,7 +151,8 @@ def refresh_overdue_balances(loan_ids, since):
         })
     if stale:
         refresh_group_balances(sorted(stale), since=since)
-    refresh_snapshots(sorted(groups - stale), since=since)
+    if snapshots:
+        refresh_snapshots(sorted(groups - stale), since=since)
 
 
 def add_by_pk(model, field, amounts):

@@ -9,15 +9,18 @@ days per loan (disbursed, first marked overdue, the file's day). Anything else g
 `snapshots.refresh_snapshots`. `tests/test_import_write_path.py` checks the rows against a rebuild from the ledger.
 """
 
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from django.db import connection
 
 from borrowers.models import Household
+from loans.ledger.balances import in_batches
 from loans.ledger.snapshots import (
     DAY_CHANGES_SQL,
     HOUSEHOLDS_SQL,
     SNAPSHOT_FIGURES,
+    SNAPSHOT_WORK_SQL,
     _execute,
     _tables,
     lock_branch_sums,
@@ -94,7 +97,7 @@ WHERE b.keep = 1 AND ({any_figure} OR (b.year = r.year AND (r.lent_year <> 0 OR 
 BRANCH_WORK_SQL = """
 CREATE TEMP TABLE import_branch_work AS
 SELECT g.branch_id, w.program_key, w.day, {cast_sums}
-FROM import_snapshot_work w JOIN {group} g ON g.id = w.group_id
+FROM {work} w JOIN {group} g ON g.id = w.group_id
 GROUP BY g.branch_id, w.program_key, w.day
 HAVING {any_sum}
 """
@@ -299,9 +302,19 @@ def snapshots_add_import(*, batch_id, today):
     if not count:
         _execute("DROP TABLE import_snapshot_work")
         return True
+    _add_work("import_snapshot_work", tables=tables, first=first, last=last, since=since)
+    _execute("DROP TABLE import_snapshot_work")
+    return True
+
+
+def _add_work(work, *, tables, first, last, since):
+    """Add the day changes in the temporary table `work` (group_id, program_key, day, the figures, lent, collected;
+    none before `since`) to the group rows, and summed per ward branch to the branch rows: their day changes and
+    every month end from `since` on."""
     if isinstance(since, str):  # SQLite
         since = date.fromisoformat(since)
     since = max(since, first)
+    ops = connection.ops
     # Month ends: every one the snapshots hold, and the year ends before them so each year's flows start afresh.
     kept = month_ends_between(first, last)
     bounds = sorted(set(kept) | {date(end.year - 1, 12, 31) for end in kept})
@@ -309,15 +322,15 @@ def snapshots_add_import(*, batch_id, today):
     params.update({f"end_{i}": ops.adapt_datefield_value(end) for i, end in enumerate(bounds)})
     span = {"bounds": bounds, "kept": kept, "params": params, "first": first, "since": since}
     _add_changes(
-        tables, work="import_snapshot_work", owner="group_id", month_table=tables["month_end"],
-        day_table=tables["day_change"], **span,
+        tables, work=work, owner="group_id", month_table=tables["month_end"], day_table=tables["day_change"], **span
     )
     # The branch rows: the same changes summed per branch first (a few rows per branch and day), so the cost follows
-    # the batch, not the branches' other groups.
+    # the change, not the branches' other groups.
     figures = (*SNAPSHOT_FIGURES, "lent", "collected")
     _execute("DROP TABLE IF EXISTS import_branch_work")
     _execute(
         BRANCH_WORK_SQL.format(
+            work=work,
             group=tables["group"],
             cast_sums=", ".join(f"CAST(SUM(w.{name}) AS BIGINT) AS {name}" for name in figures),
             any_sum=" OR ".join(f"SUM(w.{name}) <> 0" for name in figures),
@@ -333,5 +346,68 @@ def snapshots_add_import(*, batch_id, today):
         day_table=tables["branch_day_change"], **span,
     )
     _execute("DROP TABLE import_branch_work")
-    _execute("DROP TABLE import_snapshot_work")
-    return True
+
+
+#: The marked loans' day changes after the marks less those before: only their overdue figures differ.
+MARKS_CHANGE_SQL = """
+CREATE TEMP TABLE snapshot_marks_change AS
+SELECT group_id, program_key, day, {cast_sums} FROM (
+    SELECT group_id, program_key, day, {figures} FROM snapshot_marks_after
+    UNION ALL
+    SELECT group_id, program_key, day, {negated} FROM snapshot_marks_before
+) parts
+GROUP BY group_id, program_key, day
+HAVING {any_sum}
+"""
+
+
+def _derive_loans(loan_ids, table):
+    """The day changes of these loans alone, derived from the ledger as `snapshots.SNAPSHOT_WORK_SQL` derives a
+    group's, into the temporary table `table` (no savings: marking never changes them)."""
+    _execute("DROP TABLE IF EXISTS snapshot_marked_loans")
+    _execute("CREATE TEMP TABLE snapshot_marked_loans (id BIGINT PRIMARY KEY)")
+    for batch in in_batches(sorted(loan_ids)):
+        _execute(f"INSERT INTO snapshot_marked_loans (id) VALUES {', '.join(['(%s)'] * len(batch))}", batch)
+    _execute("DROP TABLE IF EXISTS snapshot_work")
+    _execute(
+        SNAPSHOT_WORK_SQL.format(
+            **_tables(), loan_scope="id IN (SELECT id FROM snapshot_marked_loans)", membership_scope="1 = 0"
+        )
+    )
+    _execute(f"DROP TABLE IF EXISTS {table}")
+    _execute(f"ALTER TABLE snapshot_work RENAME TO {table}")
+    _execute("DROP TABLE snapshot_marked_loans")
+
+
+@contextmanager
+def snapshots_following_marks(loan_ids):
+    """Around a day close's marking of instalments of these loans overdue: bring the snapshots in line by adding the
+    change the marks made to these loans' own day changes. Marking changes only their overdue principal, which is
+    each loan's own, so the difference of the loans' derived day changes after and before is exactly their groups'
+    and branches' change: the cost follows the loans marked, not the history of their groups."""
+    first, last = snapshot_span()
+    if first is None or not loan_ids:
+        yield
+        return
+    if connection.vendor == "postgresql":
+        _execute("SET LOCAL jit = off")
+    _derive_loans(loan_ids, "snapshot_marks_before")
+    yield
+    _derive_loans(loan_ids, "snapshot_marks_after")
+    figures = (*SNAPSHOT_FIGURES, "lent", "collected")
+    _execute("DROP TABLE IF EXISTS snapshot_marks_change")
+    _execute(
+        MARKS_CHANGE_SQL.format(
+            cast_sums=", ".join(f"CAST(SUM({name}) AS BIGINT) AS {name}" for name in figures),
+            figures=", ".join(figures),
+            negated=", ".join(f"-{name}" for name in figures),
+            any_sum=" OR ".join(f"SUM({name}) <> 0" for name in figures),
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MIN(day) FROM snapshot_marks_change")
+        since = cursor.fetchone()[0]
+    if since is not None:
+        _add_work("snapshot_marks_change", tables=_tables(), first=first, last=last, since=since)
+    for table in ("snapshot_marks_change", "snapshot_marks_before", "snapshot_marks_after"):
+        _execute(f"DROP TABLE {table}")

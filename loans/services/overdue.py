@@ -21,6 +21,7 @@ from django.utils import timezone
 from loans.calendar import WorkingCalendar
 from loans.interest import StatusHistory
 from loans.ledger.balances import in_batches, refresh_overdue_balances
+from loans.ledger.import_snapshots import snapshots_following_marks
 from loans.ledger.snapshots import snapshots_close_months
 from loans.models import DayClose, Loan, LoanProgram, LoanStatusChange, Posting, RepaymentInstalment
 
@@ -114,9 +115,9 @@ def _to_judge(on, closes, calendar):
     return [(unmarked.filter(due_on__gte=first), first), (written, None)]
 
 
-#: For each instalment to judge whose working due date has passed: the principal scheduled up to it, the principal the
-#: loan had repaid by the end of that day, and whether the loan has any reversal (its instalments are judged row by
-#: row). Covered on a loan with no reversal: settled for good (only a reversal booked later, which a later close sees,
+#: For each instalment to judge whose working due date has passed and that is not settled for good: the principal
+#: scheduled up to it, the principal the loan had repaid by the end of that day, and whether the loan has any reversal
+#: (its instalments are judged row by row). Covered on a loan with no reversal: settled for good (only a reversal booked later, which a later close sees,
 #: can change that). The instalments come through an index that holds what is read of them, the principal repaid
 #: through one index lookup each, the loans with a reversal once.
 _JUDGEABLE = """
@@ -125,17 +126,21 @@ _JUDGEABLE = """
         SELECT i.id, i.loan_id, i.seq, i.scheduled_through, COALESCE(m.effective, i.due_on) AS effective
         FROM ({to_judge}) i LEFT JOIN moved m ON m.day = i.due_on
     )
-    SELECT c.id,
-        COALESCE(c.scheduled_through, (
-            SELECT SUM(s.principal) FROM loans_repaymentinstalment s WHERE s.loan_id = c.loan_id AND s.seq <= c.seq
-        )),
-        COALESCE((
-            SELECT SUM(p.amount) FROM loans_posting p
-            WHERE p.loan_id = c.loan_id AND p.kind = %s AND p."on" <= c.effective
-        ), 0),
-        c.loan_id IN (SELECT r.loan_id FROM loans_posting r WHERE r.kind = %s AND r.loan_id IS NOT NULL)
-    FROM candidate c
-    WHERE c.effective < %s
+    SELECT id, scheduled, repaid, reversed FROM (
+        SELECT c.id,
+            COALESCE(c.scheduled_through, (
+                SELECT SUM(s.principal) FROM loans_repaymentinstalment s WHERE s.loan_id = c.loan_id AND s.seq <= c.seq
+            )) AS scheduled,
+            COALESCE((
+                SELECT SUM(p.amount) FROM loans_posting p
+                WHERE p.loan_id = c.loan_id AND p.kind = %s AND p."on" <= c.effective
+            ), 0) AS repaid,
+            c.loan_id IN (SELECT r.loan_id FROM loans_posting r WHERE r.kind = %s AND r.loan_id IS NOT NULL) AS reversed
+        FROM candidate c
+        WHERE c.effective < %s
+    ) judged
+    -- Only what is not settled for good comes back: most of a day's instalments were paid, and stay in the database.
+    WHERE reversed OR repaid < scheduled
 """
 
 
@@ -268,10 +273,11 @@ def overdue_close_day(*, on):
         for row, since in missed:
             row["overdue_since"] = since
             by_day[since].append(row["pk"])
-        for since, pks in sorted(by_day.items()):
-            _mark(pks, since)
         marked_loans = sorted({row["loan_id"] for row, _since in missed})
-        refresh_overdue_balances(marked_loans, since=min(by_day, default=on))
+        with snapshots_following_marks(marked_loans):
+            for since, pks in sorted(by_day.items()):
+                _mark(pks, since)
+        refresh_overdue_balances(marked_loans, since=min(by_day, default=on), snapshots=False)
         snapshots_close_months(max(on, timezone.localdate()))
         for program in LoanProgram.objects.filter(rates__effective_from__lte=on).distinct():
             program.sync_current_rate(on)
