@@ -1,5 +1,6 @@
-"""Snapshots after a loan-balance import: the batch's own changes added to the snapshot rows of exactly the groups,
-days and month ends it touched, instead of deriving those groups' whole history again.
+"""Changes added to the snapshots, instead of deriving the groups' whole history again: a loan-balance import's own
+rows, and a day close's overdue marks. Both end in `_add_work`: a table of day changes per group, program and day,
+added to the group rows and, summed per ward branch, to the branch rows (day changes and month ends).
 
 An import of loan balances only adds: new loans, each with its opening postings, schedule and arrears entry, and new
 households with their opening savings. When every new loan belongs to a household the same batch created (so no
@@ -7,6 +8,9 @@ household counts twice), each figure of a snapshot row is the old figure plus th
 follow from its loan and household rows alone (the entries `loan_plan.OPENING_SQL` derives from them): at most three
 days per loan (disbursed, first marked overdue, the file's day). Anything else goes through
 `snapshots.refresh_snapshots`. `tests/test_import_write_path.py` checks the rows against a rebuild from the ledger.
+
+A close's marks change only the marked loans' overdue principal (`snapshots_following_marks`);
+`tests/test_snapshots.py` checks those rows against a rebuild too.
 """
 
 from contextlib import contextmanager
