@@ -22,7 +22,7 @@ from loans.bankfiles.loan_plan import LoanPlan
 from loans.bankfiles.plans import PlanOutdated
 from loans.bankfiles.reader import SpreadsheetError, read_rows
 from loans.bankfiles.transaction_plan import TransactionPlan
-from loans.ledger.import_snapshots import snapshots_add_import
+from loans.ledger.snapshot_additions import snapshots_add_import
 from loans.ledger.summaries import refresh_portfolio_summary
 from loans.models import ImportBatch, Loan, Posting, RepaymentInstalment
 from organizations.audit import audit_context

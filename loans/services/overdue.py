@@ -21,7 +21,7 @@ from django.utils import timezone
 from loans.calendar import WorkingCalendar
 from loans.interest import StatusHistory
 from loans.ledger.balances import in_batches, refresh_overdue_balances
-from loans.ledger.import_snapshots import snapshots_following_marks
+from loans.ledger.snapshot_additions import snapshots_following_marks
 from loans.ledger.snapshots import snapshots_close_months
 from loans.models import DayClose, Loan, LoanProgram, LoanStatusChange, Posting, RepaymentInstalment
 
