@@ -142,17 +142,10 @@ class InterestArrearsEntry(models.Model):
         return f"{self.loan_id} {self.amount:+} {self.on:%d/%m/%Y}"
 
 
-class GroupProgramBalance(models.Model):
-    """Totals of one group's loans under one program, from the cached loan balances.
+class ProgramBalanceFigures(models.Model):
+    """The figures of a per-program balance row (a group's, or its ward branch's sum of them), from the cached loan
+    balances, with the lending and collections of the month and year of `flows_on`."""
 
-    Rewritten by `refresh_loan_balances` for the groups it touches, so dashboards and reports read a few thousand rows
-    instead of every loan.
-    """
-
-    group = models.ForeignKey(
-        "organizations.SavingsGroup", on_delete=models.CASCADE, related_name="+", verbose_name=_("group")
-    )
-    program = models.ForeignKey(LoanProgram, on_delete=models.CASCADE, related_name="+", verbose_name=_("program"))
     loans = models.PositiveIntegerField(_("number of loans"), default=0)
     households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
     outstanding = MoneyField(_("outstanding"), default=0)
@@ -168,6 +161,32 @@ class GroupProgramBalance(models.Model):
     collected_year = MoneyField(_("collected this year"), default=0)
 
     class Meta:
+        abstract = True
+
+
+class BalanceFigures(models.Model):
+    """A group's (or ward branch's) borrowing households and its current members' savings."""
+
+    households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
+    savings = MoneyField(_("savings"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class GroupProgramBalance(ProgramBalanceFigures):
+    """Totals of one group's loans under one program, from the cached loan balances.
+
+    Rewritten by `refresh_loan_balances` for the groups it touches, so dashboards and reports read a few thousand rows
+    instead of every loan.
+    """
+
+    group = models.ForeignKey(
+        "organizations.SavingsGroup", on_delete=models.CASCADE, related_name="+", verbose_name=_("group")
+    )
+    program = models.ForeignKey(LoanProgram, on_delete=models.CASCADE, related_name="+", verbose_name=_("program"))
+
+    class Meta:
         verbose_name = _("group balance by program")
         verbose_name_plural = _("group balances by program")
         constraints = [models.UniqueConstraint(fields=["group", "program"], name="group_program_balance_unique")]
@@ -176,7 +195,7 @@ class GroupProgramBalance(models.Model):
         return f"{self.group_id}/{self.program_id}"
 
 
-class GroupBalance(models.Model):
+class GroupBalance(BalanceFigures):
     """One group's borrowing households and its current members' savings, from the cached balances."""
 
     group = models.OneToOneField(
@@ -186,8 +205,6 @@ class GroupBalance(models.Model):
         related_name="balance",
         verbose_name=_("group"),
     )
-    households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
-    savings = MoneyField(_("savings"), default=0)
 
     class Meta:
         verbose_name = _("group balance")
@@ -197,26 +214,15 @@ class GroupBalance(models.Model):
         return str(self.group_id)
 
 
-class BranchProgramBalance(models.Model):
+class BranchProgramBalance(ProgramBalanceFigures):
     """`GroupProgramBalance` summed over the groups of a ward branch (their branch today) with the same program and
-    the same `flows_on`, so that province-wide pages read a row per branch. Rewritten with the group rows."""
+    the same `flows_on`, so that province-wide pages read a row per branch. Rewritten with the group rows. Rows are
+    kept apart per refresh day: a page counts a row's month (year) flows only if it is the page's month (year)."""
 
     branch = models.ForeignKey(
         "organizations.Organization", on_delete=models.CASCADE, related_name="+", verbose_name=_("ward branch")
     )
     program = models.ForeignKey(LoanProgram, on_delete=models.CASCADE, related_name="+", verbose_name=_("program"))
-    # Kept apart per refresh day: a page counts a row's month (year) flows only if it is the page's month (year).
-    flows_on = models.DateField(_("flows as of"), null=True, blank=True)
-    loans = models.PositiveIntegerField(_("number of loans"), default=0)
-    households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
-    outstanding = MoneyField(_("outstanding"), default=0)
-    overdue = MoneyField(_("overdue"), default=0)
-    frozen = MoneyField(_("frozen"), default=0)
-    interest_arrears = MoneyField(_("interest arrears"), default=0)
-    lent_month = MoneyField(_("lent this month"), default=0)
-    lent_year = MoneyField(_("lent this year"), default=0)
-    collected_month = MoneyField(_("collected this month"), default=0)
-    collected_year = MoneyField(_("collected this year"), default=0)
 
     class Meta:
         verbose_name = _("branch balance by program")
@@ -227,7 +233,7 @@ class BranchProgramBalance(models.Model):
         return f"{self.branch_id}/{self.program_id}"
 
 
-class BranchBalance(models.Model):
+class BranchBalance(BalanceFigures):
     """`GroupBalance` summed over the groups of a ward branch (their branch today)."""
 
     branch = models.OneToOneField(
@@ -237,8 +243,6 @@ class BranchBalance(models.Model):
         related_name="+",
         verbose_name=_("ward branch"),
     )
-    households = models.PositiveIntegerField(_("households with outstanding loans"), default=0)
-    savings = MoneyField(_("savings"), default=0)
 
     class Meta:
         verbose_name = _("branch balance")
